@@ -1,1 +1,40 @@
+//! Production-ready PostgreSQL for sqlx services.
+//!
+//! ```no_run
+//! #[pgready::migrated_pool(config = "pgready.toml")]
+//! async fn main(db: pgready::Db) -> Result<(), pgready::sqlx::Error> {
+//!     let one: i32 = pgready::sqlx::query_scalar("SELECT 1").fetch_one(db.write()).await?;
+//!     assert_eq!(one, 1);
+//!     Ok(())
+//! }
+//! ```
+//!
+//! `#[migrated_pool]` validates `pgready.toml` and every migration at compile time; at start-up
+//! it connects (or starts an embedded PostgreSQL in development), applies session settings on
+//! every connection, applies migrations under sqlx's advisory lock and hands `main` a [`Db`].
+
+mod connect;
+mod db;
 pub mod embedded;
+mod error;
+mod migrate;
+mod pool;
+mod session;
+mod start;
+
+pub use db::Db;
+pub use error::Error;
+pub use pool::{Pool, PoolConnection, PoolStats};
+pub use start::{Setup, start};
+
+/// The `pgready.toml` model, as validated at compile time.
+pub use pgready_core::config;
+pub use pgready_macros::migrated_pool;
+/// The sqlx that pgready was built with.
+pub use sqlx;
+
+/// What macro expansions refer to; not a public API.
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::start::{EmbeddedFile, Setup, run};
+}

@@ -19,7 +19,11 @@ pub struct MigrationError {
 
 impl MigrationError {
     pub(crate) fn new(file: &str, line: usize, message: String) -> MigrationError {
-        MigrationError { file: file.to_owned(), line, message }
+        MigrationError {
+            file: file.to_owned(),
+            line,
+            message,
+        }
     }
 }
 
@@ -182,34 +186,63 @@ mod tests {
     use super::*;
 
     fn files(names: &[&str]) -> Vec<(String, String)> {
-        names.iter().map(|n| (n.to_string(), format!("-- {n}\n"))).collect()
+        names
+            .iter()
+            .map(|n| (n.to_string(), format!("-- {n}\n")))
+            .collect()
     }
 
     #[test]
     fn orders_by_version_and_ignores_other_files() {
-        let ms = from_files(files(&["10_b.sql", "2_a.up.sql", "README.md", "2_a.down.sql"]))
-            .unwrap();
+        let ms = from_files(files(&[
+            "10_b.sql",
+            "2_a.up.sql",
+            "README.md",
+            "2_a.down.sql",
+        ]))
+        .unwrap();
         let names: Vec<_> = ms.iter().map(|m| m.file_name.as_str()).collect();
         assert_eq!(names, ["2_a.up.sql", "2_a.down.sql", "10_b.sql"]);
     }
 
     #[test]
     fn reports_every_problem_together() {
-        let errors =
-            from_files(files(&["1_a.sql", "1_b.sql", "3_lone.down.sql", "x_bad.sql", "4_c.up.sql"]))
-                .unwrap_err();
+        let errors = from_files(files(&[
+            "1_a.sql",
+            "1_b.sql",
+            "3_lone.down.sql",
+            "x_bad.sql",
+            "4_c.up.sql",
+        ]))
+        .unwrap_err();
         let text: Vec<String> = errors.iter().map(ToString::to_string).collect();
         assert_eq!(errors.len(), 4, "{text:#?}");
-        assert!(text.iter().any(|t| t.starts_with("1_b.sql") && t.contains("duplicate migration version 1")));
-        assert!(text.iter().any(|t| t.starts_with("3_lone.down.sql") && t.contains("no matching `.up.sql`")));
-        assert!(text.iter().any(|t| t.starts_with("x_bad.sql") && t.contains("misnamed")));
-        assert!(text.iter().any(|t| t.starts_with("4_c.up.sql") && t.contains("no matching `.down.sql`")));
+        assert!(
+            text.iter()
+                .any(|t| t.starts_with("1_b.sql") && t.contains("duplicate migration version 1"))
+        );
+        assert!(
+            text.iter()
+                .any(|t| t.starts_with("3_lone.down.sql") && t.contains("no matching `.up.sql`"))
+        );
+        assert!(
+            text.iter()
+                .any(|t| t.starts_with("x_bad.sql") && t.contains("misnamed"))
+        );
+        assert!(
+            text.iter()
+                .any(|t| t.starts_with("4_c.up.sql") && t.contains("no matching `.down.sql`"))
+        );
     }
 
     #[test]
     fn simple_and_up_with_one_version_are_duplicates() {
         let errors = from_files(files(&["1_a.sql", "1_a.up.sql", "1_a.down.sql"])).unwrap_err();
-        assert!(errors.iter().any(|e| e.message.contains("duplicate migration version 1")));
+        assert!(
+            errors
+                .iter()
+                .any(|e| e.message.contains("duplicate migration version 1"))
+        );
     }
 
     #[test]
@@ -223,7 +256,14 @@ mod tests {
         std::fs::remove_dir_all(&dir).unwrap();
         let found = found.unwrap();
         assert_eq!(found.len(), 1);
-        assert_eq!(found[0].checksum, super::super::checksum(b"CREATE TABLE t (id int);"));
-        assert!(missing.unwrap_err()[0].message.contains("cannot read the migrations directory"));
+        assert_eq!(
+            found[0].checksum,
+            super::super::checksum(b"CREATE TABLE t (id int);")
+        );
+        assert!(
+            missing.unwrap_err()[0]
+                .message
+                .contains("cannot read the migrations directory")
+        );
     }
 }

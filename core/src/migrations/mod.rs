@@ -10,8 +10,8 @@ mod discover;
 mod name;
 
 pub use checksum::{checksum, lock_id};
-pub use discover::{discover, from_files, MigrationError};
-pub use name::{parse_file_name, FileName, Kind};
+pub use discover::{MigrationError, discover, from_files};
+pub use name::{FileName, Kind, parse_file_name};
 
 /// The first-line marker that runs a migration outside a transaction, statement by statement.
 pub const NO_TRANSACTION_MARKER: &str = "-- pgready:no-transaction";
@@ -72,8 +72,11 @@ mod tests {
 
     #[test]
     fn no_transaction_marker_is_read_from_the_first_line_only() {
-        let m = Migration::new("1_idx.sql", format!("{NO_TRANSACTION_MARKER}\nCREATE INDEX;"))
-            .unwrap();
+        let m = Migration::new(
+            "1_idx.sql",
+            format!("{NO_TRANSACTION_MARKER}\nCREATE INDEX;"),
+        )
+        .unwrap();
         assert!(m.no_transaction);
         let m = Migration::new("1_idx.sql", format!("SELECT 1;\n{NO_TRANSACTION_MARKER}")).unwrap();
         assert!(!m.no_transaction);

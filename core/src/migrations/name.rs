@@ -28,8 +28,8 @@ pub struct FileName {
 /// alone. `Some(Err)`: it looks like one (ends in `.sql`, or starts with a digit) but is misnamed;
 /// that is an error, never a silently skipped file.
 pub fn parse_file_name(file_name: &str) -> Option<Result<FileName, String>> {
-    let looks_like_migration = file_name.ends_with(".sql")
-        || file_name.chars().next().is_some_and(|c| c.is_ascii_digit());
+    let looks_like_migration =
+        file_name.ends_with(".sql") || file_name.chars().next().is_some_and(|c| c.is_ascii_digit());
     if !looks_like_migration || file_name.starts_with('.') {
         return None;
     }
@@ -64,7 +64,9 @@ fn parse(file_name: &str) -> Result<FileName, String> {
         return Err("misnamed migration file: the version must be greater than 0".to_owned());
     }
     if description.is_empty() {
-        return Err(format!("misnamed migration file: empty description, {EXPECTED}"));
+        return Err(format!(
+            "misnamed migration file: empty description, {EXPECTED}"
+        ));
     }
     if description.contains('.') || description.contains(char::is_whitespace) {
         return Err(format!(
@@ -72,7 +74,11 @@ fn parse(file_name: &str) -> Result<FileName, String> {
              use `_` between words"
         ));
     }
-    Ok(FileName { version, description: description.to_owned(), kind })
+    Ok(FileName {
+        version,
+        description: description.to_owned(),
+        kind,
+    })
 }
 
 #[cfg(test)]
@@ -80,18 +86,26 @@ mod tests {
     use super::*;
 
     fn ok(name: &str) -> FileName {
-        parse_file_name(name).expect("looks like a migration").expect("valid")
+        parse_file_name(name)
+            .expect("looks like a migration")
+            .expect("valid")
     }
 
     fn err(name: &str) -> String {
-        parse_file_name(name).expect("looks like a migration").expect_err("invalid")
+        parse_file_name(name)
+            .expect("looks like a migration")
+            .expect_err("invalid")
     }
 
     #[test]
     fn accepts_simple_and_reversible_names() {
         assert_eq!(
             ok("20240101120000_create_items.sql"),
-            FileName { version: 20240101120000, description: "create_items".into(), kind: Kind::Simple }
+            FileName {
+                version: 20240101120000,
+                description: "create_items".into(),
+                kind: Kind::Simple
+            }
         );
         assert_eq!(ok("2_add_index.up.sql").kind, Kind::Up);
         assert_eq!(ok("2_add_index.down.sql").kind, Kind::Down);

@@ -1,0 +1,269 @@
+//! `[migrations]` and `[migrations.lints]`: where migrations live, what start-up does with them,
+//! the limits they run under and how loud each lint is.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use super::duration::check_pg_timeout;
+use super::ident;
+use super::resolve::{Checker, KeyRef, Resolved};
+use super::schema::Section;
+use super::session::check_lock_within_statement;
+
+/// `[migrations]`: discovery, start-up policy and limits of the migrations.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Migrations {
+    /// directory of the `.sql` files, relative to the crate (default `migrations`)
+    pub dir: String,
+    /// what start-up does with pending migrations (default `apply`)
+    pub on_startup: OnStartup,
+    /// the sqlx-compatible migrations table, `table` or `schema.table` (default
+    /// `_sqlx_migrations`)
+    pub table: String,
+    /// the release ledger checked at compile time (default `migrations.lock`); `None`
+    /// (`ledger = false`) turns the check off
+    pub ledger: Option<String>,
+    /// `statement_timeout` on the migration connection (default 0: none)
+    pub statement_timeout: Duration,
+    /// `lock_timeout` on the migration connection (default 5s)
+    pub lock_timeout: Duration,
+    /// lint rule name (kebab-case) → level; rules not listed keep their built-in level
+    pub lints: BTreeMap<String, LintLevel>,
+}
+
+/// `migrations.on_startup`: what start-up does with migrations.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum OnStartup {
+    /// apply pending migrations under the advisory lock
+    Apply,
+    /// refuse to start while migrations are pending
+    Verify,
+    /// do nothing (migrations are run by `pgready migrate` or another tool)
+    Off,
+}
+
+impl OnStartup {
+    /// The word used in `pgready.toml`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OnStartup::Apply => "apply",
+            OnStartup::Verify => "verify",
+            OnStartup::Off => "off",
+        }
+    }
+}
+
+/// A lint level in `[migrations.lints]`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum LintLevel {
+    /// a finding is a compile error
+    Deny,
+    /// a finding is a compiler warning
+    Warn,
+    /// the rule is off
+    Allow,
+}
+
+impl LintLevel {
+    /// The word used in `pgready.toml`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LintLevel::Deny => "deny",
+            LintLevel::Warn => "warn",
+            LintLevel::Allow => "allow",
+        }
+    }
+
+    fn from_word(word: &str) -> LintLevel {
+        match word {
+            "deny" => LintLevel::Deny,
+            "allow" => LintLevel::Allow,
+            _ => LintLevel::Warn,
+        }
+    }
+}
+
+const DIR: KeyRef = (Section::Migrations, "dir");
+const ON_STARTUP: KeyRef = (Section::Migrations, "on_startup");
+const TABLE: KeyRef = (Section::Migrations, "table");
+const LEDGER: KeyRef = (Section::Migrations, "ledger");
+const STATEMENT_TIMEOUT: KeyRef = (Section::Migrations, "statement_timeout");
+const LOCK_TIMEOUT: KeyRef = (Section::Migrations, "lock_timeout");
+
+impl Default for Migrations {
+    fn default() -> Self {
+        Migrations {
+            dir: "migrations".to_owned(),
+            on_startup: OnStartup::Apply,
+            table: "_sqlx_migrations".to_owned(),
+            ledger: Some("migrations.lock".to_owned()),
+            statement_timeout: Duration::ZERO,
+            lock_timeout: Duration::from_secs(5),
+            lints: BTreeMap::new(),
+        }
+    }
+}
+
+impl Migrations {
+    pub(crate) fn build(r: &Resolved<'_>) -> Self {
+        let d = Migrations::default();
+        Migrations {
+            dir: r.string(DIR, &d.dir),
+            on_startup: match r.word(ON_STARTUP) {
+                Some("verify") => OnStartup::Verify,
+                Some("off") => OnStartup::Off,
+                Some(_) => OnStartup::Apply,
+                None => d.on_startup,
+            },
+            table: r.string(TABLE, &d.table),
+            ledger: match &d.ledger {
+                Some(default) => r.opt_string(LEDGER, default),
+                None => None,
+            },
+            statement_timeout: r.duration(STATEMENT_TIMEOUT, d.statement_timeout),
+            lock_timeout: r.duration(LOCK_TIMEOUT, d.lock_timeout),
+            lints: r
+                .lints()
+                .into_iter()
+                .map(|(rule, (level, _))| (rule.to_owned(), LintLevel::from_word(level)))
+                .collect(),
+        }
+    }
+
+    pub(crate) fn validate(&self, c: &mut Checker<'_>) {
+        if self.dir.trim().is_empty() {
+            c.check(
+                DIR,
+                Err(
+                    "must not be empty: name the directory of the `.sql` files, such as \
+                     `\"migrations\"`"
+                        .to_owned(),
+                ),
+            );
+        }
+        c.check(TABLE, ident::check_table(&self.table));
+        c.check(STATEMENT_TIMEOUT, check_pg_timeout(self.statement_timeout));
+        c.check(LOCK_TIMEOUT, check_pg_timeout(self.lock_timeout));
+        check_lock_within_statement(
+            c,
+            (STATEMENT_TIMEOUT, self.statement_timeout),
+            (LOCK_TIMEOUT, self.lock_timeout),
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+    use std::time::Duration;
+
+    use super::{LintLevel, OnStartup};
+    use crate::config::testing::{errors, only_error, parse_ok};
+
+    #[test]
+    fn defaults() {
+        let m = parse_ok("").migrations;
+        assert_eq!(m.dir, "migrations");
+        assert_eq!(m.on_startup, OnStartup::Apply);
+        assert_eq!(m.table, "_sqlx_migrations");
+        assert_eq!(m.ledger.as_deref(), Some("migrations.lock"));
+        assert_eq!(m.statement_timeout, Duration::ZERO);
+        assert_eq!(m.lock_timeout, Duration::from_secs(5));
+        assert!(m.lints.is_empty());
+    }
+
+    #[test]
+    fn every_key_is_read() {
+        let m = parse_ok(
+            "[migrations]\ndir = \"db/migrations\"\non_startup = \"verify\"\n\
+             table = \"ops.schema_history\"\nledger = false\nstatement_timeout = \"10m\"\n\
+             lock_timeout = \"2s\"\n[migrations.lints]\nnon-concurrent-index = \"deny\"\n\
+             rename-column = \"allow\"\nmissing-lock-timeout = \"warn\"\n",
+        )
+        .migrations;
+        assert_eq!(m.dir, "db/migrations");
+        assert_eq!(m.on_startup, OnStartup::Verify);
+        assert_eq!(m.table, "ops.schema_history");
+        assert_eq!(m.ledger, None);
+        assert_eq!(m.statement_timeout, Duration::from_secs(600));
+        assert_eq!(m.lock_timeout, Duration::from_secs(2));
+        let want = BTreeMap::from([
+            ("missing-lock-timeout".to_owned(), LintLevel::Warn),
+            ("non-concurrent-index".to_owned(), LintLevel::Deny),
+            ("rename-column".to_owned(), LintLevel::Allow),
+        ]);
+        assert_eq!(m.lints, want);
+        let off = parse_ok("[migrations]\non_startup = \"off\"\n").migrations;
+        assert_eq!(off.on_startup, OnStartup::Off);
+    }
+
+    #[test]
+    fn on_startup_lists_valid_values() {
+        let d = only_error("[migrations]\non_startup = \"migrate\"\n");
+        assert_eq!((d.key.as_str(), d.line), ("migrations.on_startup", 2));
+        assert!(
+            d.message
+                .ends_with("expected `\"apply\"`, `\"verify\"` or `\"off\"`"),
+            "{d}"
+        );
+    }
+
+    #[test]
+    fn table_is_an_optionally_qualified_identifier() {
+        let d = only_error("[migrations]\ntable = \"a.b.c\"\n");
+        assert_eq!((d.key.as_str(), d.line), ("migrations.table", 2));
+        assert!(d.message.contains("write `table` or `schema.table`"), "{d}");
+        only_error("[migrations]\ntable = \"Migrations\"\n");
+    }
+
+    #[test]
+    fn dir_and_ledger_are_not_empty() {
+        let d = only_error("[migrations]\ndir = \" \"\n");
+        assert_eq!(d.key, "migrations.dir");
+        let d = only_error("[migrations]\nledger = \"\"\n");
+        assert_eq!(d.key, "migrations.ledger");
+        assert!(d.message.contains("write `false` to turn it off"), "{d}");
+    }
+
+    #[test]
+    fn lock_timeout_within_statement_timeout() {
+        let d = only_error("[migrations]\nstatement_timeout = \"1s\"\n");
+        assert_eq!(
+            (d.key.as_str(), d.line),
+            ("migrations.statement_timeout", 2)
+        );
+        assert!(
+            d.message
+                .contains("`lock_timeout` (5s) is longer than `statement_timeout` (1s)")
+        );
+        parse_ok("[migrations]\nstatement_timeout = \"1m\"\n");
+    }
+
+    #[test]
+    fn lint_names_and_levels() {
+        let all = errors(
+            "[migrations.lints]\nNonConcurrentIndex = \"deny\"\nrename-column = \"error\"\n\
+             drop-table = true\n",
+        );
+        let found: Vec<(&str, usize)> = all.iter().map(|d| (d.key.as_str(), d.line)).collect();
+        assert_eq!(
+            found,
+            [
+                ("migrations.lints.NonConcurrentIndex", 2),
+                ("migrations.lints.rename-column", 3),
+                ("migrations.lints.drop-table", 4),
+            ]
+        );
+        assert!(all[0].message.contains("kebab-case"), "{}", all[0]);
+        assert!(
+            all[1]
+                .message
+                .ends_with("expected `\"deny\"`, `\"warn\"` or `\"allow\"`"),
+            "{}",
+            all[1]
+        );
+        assert!(all[2].message.contains("found boolean"), "{}", all[2]);
+        let d = only_error("[migrations]\nlints = \"deny\"\n");
+        assert!(d.message.contains("expected a table"), "{d}");
+    }
+}

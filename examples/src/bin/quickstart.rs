@@ -1,0 +1,107 @@
+//! A small service on pgready: `POST /items`, `GET /items`, `GET /items/{id}`.
+//!
+//! ```text
+//! cargo run -p pgready-examples --bin quickstart
+//! curl -s -X POST localhost:8080/items -H 'content-type: application/json' -d '{"name":"milk"}'
+//! curl -s localhost:8080/items
+//! ```
+//!
+//! With no `DATABASE_URL`, pgready starts an embedded PostgreSQL and applies `migrations/`.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::routing::get;
+use axum::{Json, Router};
+use pgready::sqlx;
+use serde::{Deserialize, Serialize};
+
+#[derive(Serialize)]
+struct Item {
+    id: i64,
+    name: String,
+    done: bool,
+}
+
+impl From<(i64, String, bool)> for Item {
+    fn from((id, name, done): (i64, String, bool)) -> Self {
+        Item { id, name, done }
+    }
+}
+
+#[derive(Deserialize)]
+struct NewItem {
+    name: String,
+}
+
+#[pgready::migrated_pool(config = "pgready.toml")]
+async fn main(db: pgready::Db) -> Result<(), Box<dyn std::error::Error>> {
+    let app = Router::new()
+        .route("/items", get(list).post(create))
+        .route("/items/{id}", get(show))
+        .with_state(db);
+    let addr = std::env::var("QUICKSTART_ADDR").unwrap_or_else(|_| "127.0.0.1:8080".to_owned());
+    let listener = tokio::net::TcpListener::bind(&addr).await?;
+    println!("quickstart listening on http://{}", listener.local_addr()?);
+    axum::serve(listener, app).await?;
+    Ok(())
+}
+
+async fn list(State(db): State<pgready::Db>) -> Result<Json<Vec<Item>>, ApiError> {
+    let rows: Vec<(i64, String, bool)> =
+        sqlx::query_as("SELECT id, name, done FROM items ORDER BY id DESC LIMIT 100")
+            .fetch_all(db.read())
+            .await?;
+    Ok(Json(rows.into_iter().map(Item::from).collect()))
+}
+
+async fn create(
+    State(db): State<pgready::Db>,
+    Json(new): Json<NewItem>,
+) -> Result<(StatusCode, Json<Item>), ApiError> {
+    let row: (i64, String, bool) =
+        sqlx::query_as("INSERT INTO items (name) VALUES ($1) RETURNING id, name, done")
+            .bind(new.name)
+            .fetch_one(db.write())
+            .await?;
+    Ok((StatusCode::CREATED, Json(row.into())))
+}
+
+async fn show(State(db): State<pgready::Db>, Path(id): Path<i64>) -> Result<Json<Item>, ApiError> {
+    let row: Option<(i64, String, bool)> =
+        sqlx::query_as("SELECT id, name, done FROM items WHERE id = $1")
+            .bind(id)
+            .fetch_optional(db.read())
+            .await?;
+    row.map(|row| Json(row.into())).ok_or(ApiError::NotFound)
+}
+
+/// Database errors become a 500 without their text; constraint violations a 422.
+enum ApiError {
+    NotFound,
+    Invalid,
+    Internal,
+}
+
+impl From<sqlx::Error> for ApiError {
+    fn from(e: sqlx::Error) -> Self {
+        match e.as_database_error().and_then(|d| d.code()) {
+            // check_violation, not_null_violation
+            Some(code) if code == "23514" || code == "23502" => ApiError::Invalid,
+            _ => {
+                eprintln!("database error: {e}");
+                ApiError::Internal
+            }
+        }
+    }
+}
+
+impl axum::response::IntoResponse for ApiError {
+    fn into_response(self) -> axum::response::Response {
+        let (status, message) = match self {
+            ApiError::NotFound => (StatusCode::NOT_FOUND, "not found"),
+            ApiError::Invalid => (StatusCode::UNPROCESSABLE_ENTITY, "invalid item"),
+            ApiError::Internal => (StatusCode::INTERNAL_SERVER_ERROR, "internal error"),
+        };
+        (status, Json(serde_json::json!({ "error": message }))).into_response()
+    }
+}

@@ -1,0 +1,29 @@
+//! Compile-time diagnostics shared by the macros: errors that keep the user's item, and
+//! warnings on stable Rust.
+
+use proc_macro2::{Span, TokenStream};
+use quote::quote_spanned;
+
+/// A warning the compiler shows as a real `warning:` line on stable Rust.
+///
+/// Stable Rust has no warning API for proc macros, so the expansion uses a `#[deprecated]`
+/// item and uses it once: rustc reports the deprecation with our note, at our span.
+pub(crate) fn warning(span: Span, index: usize, message: &str) -> TokenStream {
+    let name = quote::format_ident!("__pgready_warning_{}", index, span = span);
+    quote_spanned! {span=>
+        #[allow(non_camel_case_types, dead_code)]
+        {
+            #[deprecated(note = #message)]
+            struct #name;
+            let _ = #name;
+        }
+    }
+}
+
+/// Joins several errors into one token stream of `compile_error!`s, reported together.
+pub(crate) fn combine(errors: impl IntoIterator<Item = syn::Error>) -> Option<syn::Error> {
+    errors.into_iter().reduce(|mut all, e| {
+        all.combine(e);
+        all
+    })
+}

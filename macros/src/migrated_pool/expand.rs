@@ -1,0 +1,77 @@
+//! Tokens only: the `main` that runs pgready's start-up, then the user's body.
+
+use proc_macro2::TokenStream;
+use quote::{quote, quote_spanned};
+use syn::ItemFn;
+
+use super::validate::Valid;
+use crate::diagnostic::warning;
+
+pub(crate) fn expand(valid: &Valid, item: &ItemFn) -> TokenStream {
+    let ItemFn {
+        attrs,
+        vis,
+        sig,
+        block,
+    } = item;
+    let ident = &sig.ident;
+    let output = &sig.output;
+    let inputs = &sig.inputs;
+    let span = valid.span;
+    let config_path = &valid.config_path;
+    let names = valid.migrations.iter().map(|(name, _)| name);
+    let paths = valid.migrations.iter().map(|(_, path)| path);
+    let warnings = valid
+        .warnings
+        .iter()
+        .enumerate()
+        .map(|(i, message)| warning(span, i, message));
+    // The body becomes an inner `async fn` with the user's own signature and spans, so type
+    // errors in it point at the user's code, not at the expansion.
+    let body = quote_spanned! {sig.ident.span()=>
+        async fn __pgready_main(#inputs) #output #block
+    };
+    quote! {
+        #(#attrs)*
+        #vis fn #ident() #output {
+            #(#warnings)*
+            #body
+            ::pgready::__private::run(
+                ::pgready::__private::Setup::new(
+                    ::core::include_str!(#config_path),
+                    ::core::env!("CARGO_PKG_NAME"),
+                    &[#(::pgready::__private::EmbeddedFile {
+                        name: #names,
+                        sql: ::core::include_str!(#paths),
+                    }),*],
+                ),
+                __pgready_main,
+            )
+        }
+    }
+}
+
+/// On error: the error, and the user's function kept (its body as an inner fn) so that one
+/// mistake gives one diagnostic and IDEs still see the code.
+pub(crate) fn fallback(item: &ItemFn, error: syn::Error) -> TokenStream {
+    let ItemFn {
+        attrs,
+        vis,
+        sig,
+        block,
+    } = item;
+    let ident = &sig.ident;
+    let output = &sig.output;
+    let mut inner = sig.clone();
+    inner.ident = syn::Ident::new("__pgready_main", sig.ident.span());
+    let error = error.to_compile_error();
+    quote! {
+        #error
+        #(#attrs)*
+        #vis fn #ident() #output {
+            #[allow(dead_code, unused)]
+            #inner #block
+            ::core::unreachable!("pgready: this program did not compile")
+        }
+    }
+}

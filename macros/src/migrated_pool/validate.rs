@@ -1,0 +1,194 @@
+//! Checks the function's signature, and reads and validates the config and migrations through
+//! `pgready-core`: the same functions the runtime calls at start-up.
+
+use std::path::{Path, PathBuf};
+
+use pgready_core::config::{self, Severity};
+use pgready_core::migrations;
+use proc_macro2::Span;
+use syn::spanned::Spanned;
+use syn::{FnArg, ItemFn, Type};
+
+use super::parse::Args;
+use crate::diagnostic::combine;
+
+const DEFAULT_CONFIG: &str = "pgready.toml";
+
+/// Everything expansion needs, all checked.
+pub(crate) struct Valid {
+    /// Where errors and warnings about the config point.
+    pub(crate) span: Span,
+    /// Absolute path of `pgready.toml`, for `include_str!` (rebuilds when it changes).
+    pub(crate) config_path: String,
+    /// `(file name, absolute path)` of each migration, in order.
+    pub(crate) migrations: Vec<(String, String)>,
+    /// Messages to show as compiler warnings.
+    pub(crate) warnings: Vec<String>,
+}
+
+pub(crate) fn validate(args: Args, item: &ItemFn) -> syn::Result<Valid> {
+    signature(item)?;
+    let span = args.config_span();
+    let relative = args
+        .config
+        .as_ref()
+        .map_or_else(|| DEFAULT_CONFIG.to_owned(), |lit| lit.value());
+    let manifest_dir = std::env::var("CARGO_MANIFEST_DIR")
+        .map_err(|_| syn::Error::new(span, "`CARGO_MANIFEST_DIR` is not set: build with cargo"))?;
+    let crate_dir = PathBuf::from(manifest_dir);
+    let path = crate_dir.join(&relative);
+    let source = std::fs::read_to_string(&path).map_err(|e| {
+        syn::Error::new(
+            span,
+            format!(
+                "cannot read `{relative}` next to Cargo.toml ({}): {e}; create it (an empty file \
+                 gives the defaults) or point `config = \"…\"` at it",
+                path.display()
+            ),
+        )
+    })?;
+    let crate_name = std::env::var("CARGO_PKG_NAME").unwrap_or_default();
+    let parsed = config::parse(&source, &crate_name).map_err(|diagnostics| {
+        let errors = diagnostics
+            .iter()
+            .filter(|d| d.severity == Severity::Error)
+            .map(|d| syn::Error::new(span, format!("{relative}:{}", located(d))));
+        combine(errors).unwrap_or_else(|| syn::Error::new(span, format!("invalid `{relative}`")))
+    })?;
+    let mut warnings: Vec<String> = parsed
+        .warnings
+        .iter()
+        .map(|d| format!("{relative}:{}", located(d)))
+        .collect();
+    let base = parsed
+        .file
+        .profile(config::DEFAULT_PROFILE)
+        .map_err(|d| syn::Error::new(span, format!("{relative}:{}", located(&d))))?;
+
+    let migrations = if base.migrations.on_startup == config::OnStartup::Off {
+        Vec::new()
+    } else {
+        migration_files(&crate_dir, &base.migrations.dir, span, &mut warnings)?
+    };
+    Ok(Valid {
+        span,
+        config_path: path.display().to_string(),
+        migrations,
+        warnings,
+    })
+}
+
+/// `line:column: `key`: message`, after the file name, as rustc prints positions.
+fn located(d: &config::Diagnostic) -> String {
+    let position = if d.line == 0 {
+        " ".to_owned()
+    } else {
+        format!("{}:{}: ", d.line, d.column)
+    };
+    let key = if d.key.is_empty() {
+        String::new()
+    } else {
+        format!("`{}`: ", d.key)
+    };
+    format!("{position}{key}{}", d.message)
+}
+
+fn migration_files(
+    crate_dir: &Path,
+    dir: &str,
+    span: Span,
+    warnings: &mut Vec<String>,
+) -> syn::Result<Vec<(String, String)>> {
+    let path = crate_dir.join(dir);
+    if !path.is_dir() {
+        warnings.push(format!(
+            "migrations directory `{dir}` not found: no migrations are embedded; create it or \
+             set `[migrations] on_startup = \"off\"`"
+        ));
+        return Ok(Vec::new());
+    }
+    let found = migrations::discover(&path).map_err(|errors| {
+        let errors = errors
+            .iter()
+            .map(|e| syn::Error::new(span, format!("migration {dir}/{e}")));
+        combine(errors).unwrap_or_else(|| syn::Error::new(span, "invalid migrations"))
+    })?;
+    Ok(found
+        .into_iter()
+        .map(|m| {
+            let absolute = path.join(&m.file_name).display().to_string();
+            (m.file_name, absolute)
+        })
+        .collect())
+}
+
+/// `async fn <name>(db: pgready::Db) -> T`, nothing else.
+fn signature(item: &ItemFn) -> syn::Result<()> {
+    let sig = &item.sig;
+    let mut errors = Vec::new();
+    if sig.asyncness.is_none() {
+        errors.push(syn::Error::new(
+            sig.fn_token.span,
+            "`#[pgready::migrated_pool]` needs an `async fn`: write `async fn main(db: pgready::Db)`",
+        ));
+    }
+    if !sig.generics.params.is_empty() || sig.generics.where_clause.is_some() {
+        errors.push(syn::Error::new(
+            sig.generics.span(),
+            "`main` cannot be generic",
+        ));
+    }
+    match sig.inputs.len() {
+        0 => errors.push(syn::Error::new(
+            sig.paren_token.span.join(),
+            "missing parameter: write `async fn main(db: pgready::Db)`",
+        )),
+        1 => {}
+        _ => {
+            let extra = sig
+                .inputs
+                .iter()
+                .skip(1)
+                .map(Spanned::span)
+                .reduce(|a, b| a.join(b).unwrap_or(a));
+            errors.push(syn::Error::new(
+                extra.unwrap_or_else(Span::call_site),
+                "`main` takes exactly one parameter, `db: pgready::Db`: remove the others",
+            ));
+        }
+    }
+    if let Some(first) = sig.inputs.first() {
+        match first {
+            FnArg::Typed(typed) if is_db(&typed.ty) => {}
+            FnArg::Typed(typed) => errors.push(syn::Error::new(
+                typed.ty.span(),
+                "the parameter must be `pgready::Db`: write `db: pgready::Db`",
+            )),
+            FnArg::Receiver(receiver) => errors.push(syn::Error::new(
+                receiver.span(),
+                "`main` cannot take `self`: write `async fn main(db: pgready::Db)`",
+            )),
+        }
+    }
+    combine(errors).map_or(Ok(()), Err)
+}
+
+/// `Db`, `pgready::Db` or `::pgready::Db`.
+fn is_db(ty: &Type) -> bool {
+    let Type::Path(path) = ty else { return false };
+    if path.qself.is_some() {
+        return false;
+    }
+    let segments: Vec<String> = path
+        .path
+        .segments
+        .iter()
+        .map(|s| s.ident.to_string())
+        .collect();
+    let no_args = path.path.segments.iter().all(|s| s.arguments.is_none());
+    no_args
+        && matches!(
+            segments.iter().map(String::as_str).collect::<Vec<_>>()[..],
+            ["Db"] | ["pgready", "Db"]
+        )
+}

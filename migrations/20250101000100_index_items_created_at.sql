@@ -1,0 +1,1 @@
+CREATE INDEX IF NOT EXISTS items_created_at ON items (created_at);

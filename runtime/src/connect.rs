@@ -1,0 +1,177 @@
+//! From a DSN in the environment to connected pools: TLS policy, start-up retry, pool limits.
+
+use std::time::{Duration, Instant};
+
+use pgready_core::{config, dsn};
+use sqlx::postgres::{PgConnectOptions, PgConnection, PgPoolOptions};
+use sqlx::{ConnectOptions, Connection, Executor, SqlSafeStr};
+
+use crate::pool::{Pool, Role};
+use crate::{Error, session};
+
+/// A DSN read from the environment, parsed, with its redacted form for messages.
+#[derive(Clone)]
+pub(crate) struct Target {
+    pub(crate) options: PgConnectOptions,
+    /// The DSN itself: used only to scrub it out of error text, never printed.
+    secret: String,
+    /// The DSN with its password replaced by `***`: safe for logs and errors.
+    pub(crate) redacted: String,
+}
+
+impl Target {
+    /// Parses `url` (taken from `env`), enforcing `require_tls`.
+    pub(crate) fn parse(
+        env: &str,
+        url: &str,
+        database: &config::Database,
+        application_name: &str,
+    ) -> Result<Target, Error> {
+        let invalid = |message: String| Error::Dsn {
+            env: env.to_owned(),
+            message,
+        };
+        dsn::check_tls(url, database.require_tls).map_err(invalid)?;
+        let options: PgConnectOptions = url
+            .parse()
+            .map_err(|e: sqlx::Error| invalid(dsn::redact_in(&e.to_string(), url)))?;
+        Ok(Target {
+            // pgready's session settings are sent with one batch after connecting; sqlx's own
+            // statement log at INFO would print every query of a busy service.
+            options: options
+                .application_name(application_name)
+                .disable_statement_logging(),
+            secret: url.to_owned(),
+            redacted: dsn::redact(url),
+        })
+    }
+
+    /// Removes this target's password from any text about it.
+    pub(crate) fn scrub(&self, text: &str) -> String {
+        dsn::redact_in(text, &self.secret)
+    }
+}
+
+/// Connects once, retrying refused connections (and "the database system is starting up")
+/// with backoff until `retry_for` has passed. Other errors (bad password, unknown database)
+/// fail at once: waiting would not fix them.
+pub(crate) async fn wait_until_ready(
+    target: &Target,
+    retry_for: Duration,
+) -> Result<PgConnection, Error> {
+    let started = Instant::now();
+    let mut delay = Duration::from_millis(50);
+    let mut attempts = 0;
+    loop {
+        attempts += 1;
+        match PgConnection::connect_with(&target.options).await {
+            Ok(conn) => {
+                if attempts > 1 {
+                    tracing::info!(
+                        target = %target.redacted,
+                        attempts,
+                        "database is ready after {:?}",
+                        started.elapsed()
+                    );
+                }
+                return Ok(conn);
+            }
+            Err(e) if is_transient(&e) && started.elapsed() + delay <= retry_for => {
+                tracing::warn!(
+                    target = %target.redacted,
+                    "database not ready ({}), retrying in {delay:?}",
+                    target.scrub(&e.to_string())
+                );
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(2));
+            }
+            Err(e) => {
+                let hint = if is_transient(&e) {
+                    " (raise `[database] connect_retry` if the database needs longer to start)"
+                } else {
+                    ""
+                };
+                return Err(Error::Connect {
+                    target: target.redacted.clone(),
+                    attempts,
+                    elapsed: started.elapsed(),
+                    message: format!("{}{hint}", target.scrub(&e.to_string())),
+                });
+            }
+        }
+    }
+}
+
+/// Errors that go away by themselves while a database starts.
+fn is_transient(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Io(_) => true,
+        // 57P03 cannot_connect_now: starting up, shutting down or in recovery
+        sqlx::Error::Database(db) => db.code().as_deref() == Some("57P03"),
+        _ => false,
+    }
+}
+
+/// Creates `schema` unless it exists (checked first: `CREATE SCHEMA IF NOT EXISTS` would still
+/// need the CREATE privilege on the database).
+pub(crate) async fn ensure_schema(conn: &mut PgConnection, schema: &str) -> Result<(), Error> {
+    let exists: bool =
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1)")
+            .bind(schema)
+            .fetch_one(&mut *conn)
+            .await?;
+    if !exists {
+        let sql = format!(
+            "CREATE SCHEMA IF NOT EXISTS {}",
+            session::identifier(schema)
+        );
+        conn.execute(sqlx::AssertSqlSafe(sql)).await?;
+        tracing::info!(schema, "created schema");
+    }
+    Ok(())
+}
+
+/// Builds a pool with `[pool]`-style limits; every new connection runs the session batch.
+pub(crate) async fn pool(
+    target: &Target,
+    limits: &config::Pool,
+    session: &config::Session,
+    role: Role,
+) -> Result<Pool, Error> {
+    let settings = sqlx::AssertSqlSafe(session::settings_sql(session)).into_sql_str();
+    let inner = PgPoolOptions::new()
+        .max_connections(limits.max_connections)
+        .min_connections(limits.min_connections)
+        .acquire_timeout(limits.acquire_timeout)
+        .idle_timeout(limits.idle_timeout)
+        .max_lifetime(limits.max_lifetime)
+        .test_before_acquire(limits.test_before_acquire)
+        .after_connect(move |conn, _| {
+            let settings = settings.clone();
+            Box::pin(async move {
+                sqlx::raw_sql(settings).execute(conn).await?;
+                Ok(())
+            })
+        })
+        .connect_with(target.options.clone())
+        .await
+        .map_err(|e| Error::Connect {
+            target: target.redacted.clone(),
+            attempts: 1,
+            elapsed: Duration::ZERO,
+            message: target.scrub(&e.to_string()),
+        })?;
+    Ok(Pool::new(
+        inner,
+        role,
+        limits.acquire_timeout,
+        limits.max_connections,
+    ))
+}
+
+/// Closes a connection politely, ignoring a peer that is already gone.
+pub(crate) async fn close(conn: PgConnection) {
+    if let Err(e) = conn.close().await {
+        tracing::debug!("closing a connection: {e}");
+    }
+}

@@ -1,0 +1,134 @@
+//! `pgready::Db`: the handle a service holds.
+
+use std::sync::{Arc, Mutex};
+
+use futures_core::future::BoxFuture;
+use pgready_core::config::Config;
+use sqlx::postgres::PgTransaction;
+
+use crate::Pool;
+use crate::embedded::Cluster;
+use crate::migrate::MigrationState;
+
+/// The database as the service sees it: a write pool, a read pool (the replica when
+/// `[database] read_url_env` is set at run time, else the write pool), the validated config
+/// and the migration state found at start-up.
+///
+/// Cloning is cheap (one `Arc`); every clone shares the same pools.
+#[derive(Clone)]
+pub struct Db {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    write: Pool,
+    read: Option<Pool>,
+    config: Config,
+    profile: String,
+    migrations: MigrationState,
+    /// The development cluster, when pgready started one; stopped when taken and dropped.
+    embedded: Mutex<Option<Cluster>>,
+}
+
+impl Db {
+    pub(crate) fn new(
+        write: Pool,
+        read: Option<Pool>,
+        config: Config,
+        profile: String,
+        migrations: MigrationState,
+        embedded: Option<Cluster>,
+    ) -> Db {
+        Db {
+            inner: Arc::new(Inner {
+                write,
+                read,
+                config,
+                profile,
+                migrations,
+                embedded: Mutex::new(embedded),
+            }),
+        }
+    }
+
+    /// The primary's pool: use it for writes and for reads that must see them.
+    pub fn write(&self) -> &Pool {
+        &self.inner.write
+    }
+
+    /// The replica's pool when a read DSN is set, else the primary's.
+    pub fn read(&self) -> &Pool {
+        self.inner.read.as_ref().unwrap_or(&self.inner.write)
+    }
+
+    /// Whether reads go to a separate replica pool.
+    pub fn has_replica(&self) -> bool {
+        self.inner.read.is_some()
+    }
+
+    /// The configuration in force (the profile chosen by `PGREADY_PROFILE`).
+    pub fn config(&self) -> &Config {
+        &self.inner.config
+    }
+
+    /// The profile name chosen at start-up.
+    pub fn profile(&self) -> &str {
+        &self.inner.profile
+    }
+
+    /// What start-up found in the migrations table, after applying.
+    pub fn migrations(&self) -> &MigrationState {
+        &self.inner.migrations
+    }
+
+    /// Runs `f` in a transaction on the write pool: committed when `f` returns `Ok`, rolled back
+    /// when it returns `Err` (or panics, or its future is dropped).
+    ///
+    /// ```no_run
+    /// # async fn f(db: pgready::Db) -> Result<(), pgready::sqlx::Error> {
+    /// let id: i64 = db
+    ///     .transaction(|tx| Box::pin(async move {
+    ///         pgready::sqlx::query_scalar("INSERT INTO items (name) VALUES ('a') RETURNING id")
+    ///             .fetch_one(&mut **tx)
+    ///             .await
+    ///     }))
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn transaction<T, E, F>(&self, f: F) -> Result<T, E>
+    where
+        F: for<'c> FnOnce(&'c mut PgTransaction<'static>) -> BoxFuture<'c, Result<T, E>>,
+        E: From<sqlx::Error>,
+    {
+        let mut tx = self.write().begin_sqlx().await?;
+        let value = f(&mut tx).await?;
+        tx.commit().await?;
+        Ok(value)
+    }
+
+    /// Closes both pools and waits for their connections to close.
+    pub async fn close(&self) {
+        self.inner.write.close().await;
+        if let Some(read) = &self.inner.read {
+            read.close().await;
+        }
+    }
+
+    /// Takes the embedded cluster out, so the caller decides when it stops.
+    pub(crate) fn take_embedded(&self) -> Option<Cluster> {
+        self.inner
+            .embedded
+            .lock()
+            .map_or(None, |mut slot| slot.take())
+    }
+}
+
+impl std::fmt::Debug for Db {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Db")
+            .field("profile", &self.inner.profile)
+            .field("write", &self.inner.write)
+            .field("read", &self.inner.read)
+            .finish_non_exhaustive()
+    }
+}

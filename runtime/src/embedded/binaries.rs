@@ -1,0 +1,373 @@
+//! Finding the machine's PostgreSQL server binaries. Nothing is ever downloaded.
+
+use std::ffi::OsString;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use super::EmbeddedError;
+
+/// The environment variable naming the directory that holds the server binaries.
+pub const PG_BIN_ENV: &str = "PGREADY_PG_BIN";
+
+/// The binaries a cluster needs, all from one directory.
+const REQUIRED: [&str; 3] = ["initdb", "pg_ctl", "postgres"];
+
+/// Where [`Binaries::discover_in`] looks, so that discovery can be tested (or steered) without
+/// touching the process environment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SearchEnv {
+    /// The value of `PGREADY_PG_BIN`: when set, the only place looked at.
+    pub pg_bin: Option<PathBuf>,
+    /// The value of `PATH`, searched for `pg_config` and then for the binaries themselves.
+    pub path: Option<OsString>,
+    /// The directory holding one `<version>/bin` per installed major version (Debian and
+    /// Ubuntu's `/usr/lib/postgresql`); the newest version is taken.
+    pub versioned_root: PathBuf,
+}
+
+impl SearchEnv {
+    /// The search environment of this process: `PGREADY_PG_BIN`, `PATH` and
+    /// `/usr/lib/postgresql`.
+    pub fn from_process() -> Self {
+        Self {
+            pg_bin: std::env::var_os(PG_BIN_ENV)
+                .filter(|dir| !dir.is_empty())
+                .map(PathBuf::from),
+            path: std::env::var_os("PATH"),
+            versioned_root: PathBuf::from("/usr/lib/postgresql"),
+        }
+    }
+}
+
+/// A directory holding the PostgreSQL server binaries `initdb`, `pg_ctl` and `postgres`.
+///
+/// ```no_run
+/// let binaries = pgready::embedded::Binaries::discover()?;
+/// println!("using PostgreSQL from {}", binaries.dir().display());
+/// # Ok::<(), pgready::embedded::EmbeddedError>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Binaries {
+    dir: PathBuf,
+}
+
+impl Binaries {
+    /// Finds the server binaries from this process's environment; see [`Binaries::discover_in`].
+    pub fn discover() -> Result<Self, EmbeddedError> {
+        Self::discover_in(&SearchEnv::from_process())
+    }
+
+    /// Finds the server binaries, looking in this order:
+    ///
+    /// 1. `PGREADY_PG_BIN`: when set it is the only place looked at, so that a wrong setting is
+    ///    an error rather than a silent switch to another installation;
+    /// 2. `pg_config --bindir`, with the first `pg_config` on `PATH`;
+    /// 3. each directory on `PATH` holding all of `initdb`, `pg_ctl` and `postgres`;
+    /// 4. the newest `<versioned_root>/<version>/bin` (numeric order, so 15 beats 9.6).
+    pub fn discover_in(env: &SearchEnv) -> Result<Self, EmbeddedError> {
+        if let Some(dir) = &env.pg_bin {
+            let missing = missing_in(dir);
+            return if missing.is_empty() {
+                Ok(Self { dir: dir.clone() })
+            } else {
+                Err(EmbeddedError::InvalidPgBin {
+                    dir: dir.clone(),
+                    missing,
+                })
+            };
+        }
+
+        let mut searched = Vec::new();
+        let path_dirs: Vec<PathBuf> = env
+            .path
+            .as_ref()
+            .map(|path| {
+                std::env::split_paths(path)
+                    .filter(|d| d.is_absolute())
+                    .collect()
+            })
+            .unwrap_or_default();
+
+        match path_dirs
+            .iter()
+            .map(|d| d.join("pg_config"))
+            .find(|p| is_executable(p))
+        {
+            None => searched.push("`pg_config --bindir` (no `pg_config` on PATH)".to_owned()),
+            Some(pg_config) => match bindir_of(&pg_config) {
+                Some(dir) => {
+                    let missing = missing_in(&dir);
+                    if missing.is_empty() {
+                        return Ok(Self { dir });
+                    }
+                    searched.push(format!(
+                        "`{} --bindir` = `{}` (lacks {})",
+                        pg_config.display(),
+                        dir.display(),
+                        missing.join(", ")
+                    ));
+                }
+                None => searched.push(format!("`{} --bindir` (failed)", pg_config.display())),
+            },
+        }
+
+        if let Some(dir) = path_dirs.iter().find(|d| missing_in(d).is_empty()) {
+            return Ok(Self { dir: dir.clone() });
+        }
+        searched.push(if path_dirs.is_empty() {
+            "PATH (empty)".to_owned()
+        } else {
+            format!(
+                "PATH ({} directories, none holds all three)",
+                path_dirs.len()
+            )
+        });
+
+        let mut versions = installed_versions(&env.versioned_root);
+        versions.sort_by(|a, b| b.0.cmp(&a.0));
+        if let Some((_, dir)) = versions.iter().find(|(_, dir)| missing_in(dir).is_empty()) {
+            return Ok(Self { dir: dir.clone() });
+        }
+        searched.push(format!(
+            "`{}/<version>/bin` ({})",
+            env.versioned_root.display(),
+            if versions.is_empty() {
+                "no version installed"
+            } else {
+                "no complete version"
+            }
+        ));
+
+        Err(EmbeddedError::BinariesNotFound { searched })
+    }
+
+    /// The directory holding the binaries.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The `initdb` binary.
+    pub fn initdb(&self) -> PathBuf {
+        self.dir.join("initdb")
+    }
+
+    /// The `pg_ctl` binary.
+    pub fn pg_ctl(&self) -> PathBuf {
+        self.dir.join("pg_ctl")
+    }
+
+    /// The `postgres` server binary.
+    pub fn postgres(&self) -> PathBuf {
+        self.dir.join("postgres")
+    }
+}
+
+fn missing_in(dir: &Path) -> Vec<&'static str> {
+    REQUIRED
+        .into_iter()
+        .filter(|name| !is_executable(&dir.join(name)))
+        .collect()
+}
+
+fn is_executable(path: &Path) -> bool {
+    path.metadata()
+        .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+}
+
+fn bindir_of(pg_config: &Path) -> Option<PathBuf> {
+    let output = Command::new(pg_config)
+        .arg("--bindir")
+        .stdin(Stdio::null())
+        .stderr(Stdio::null())
+        .output()
+        .ok()?;
+    let dir = String::from_utf8(output.stdout).ok()?;
+    let dir = dir.trim();
+    (output.status.success() && !dir.is_empty()).then(|| PathBuf::from(dir))
+}
+
+/// `(version, bin dir)` for each `<root>/<version>/bin`, version as numbers (`9.6` → `[9, 6]`).
+fn installed_versions(root: &Path) -> Vec<(Vec<u32>, PathBuf)> {
+    let Ok(entries) = root.read_dir() else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(Result::ok)
+        .filter_map(|entry| {
+            let name = entry.file_name().into_string().ok()?;
+            let version = name
+                .split('.')
+                .map(|part| part.parse().ok())
+                .collect::<Option<Vec<u32>>>()?;
+            Some((version, entry.path().join("bin")))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::fs;
+
+    fn scratch(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!(
+            "pgready-binaries-test-{}-{name}",
+            std::process::id()
+        ));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    fn fake_install(dir: &Path, names: &[&str]) {
+        fs::create_dir_all(dir).unwrap();
+        for name in names {
+            let file = dir.join(name);
+            fs::write(&file, "#!/bin/sh\n").unwrap();
+            fs::set_permissions(&file, fs::Permissions::from_mode(0o755)).unwrap();
+        }
+    }
+
+    #[test]
+    fn empty_pg_bin_is_a_clear_error_even_when_others_would_be_found() {
+        let root = scratch("empty-pg-bin");
+        let good = root.join("good");
+        fake_install(&good, &REQUIRED);
+        let env = SearchEnv {
+            pg_bin: Some(root.join("empty")),
+            path: Some(good.clone().into_os_string()),
+            versioned_root: root.join("none"),
+        };
+        let err = Binaries::discover_in(&env).unwrap_err();
+        let message = err.to_string();
+        assert!(
+            matches!(err, EmbeddedError::InvalidPgBin { .. }),
+            "{message}"
+        );
+        assert!(message.contains("PGREADY_PG_BIN"), "{message}");
+        assert!(message.contains("initdb, pg_ctl, postgres"), "{message}");
+        assert!(
+            message.contains(
+                "install the PostgreSQL server binaries (e.g. `apt-get install postgresql`)"
+            ),
+            "{message}"
+        );
+        fs::remove_dir_all(root).unwrap();
+    }
+
+    #[test]
+    fn nothing_found_lists_every_place_and_what_to_install() {
+        let root = scratch("nothing");
+        let empty = root.join("empty");
+        fs::create_dir_all(&empty).unwrap();
+        // A partial install on PATH must not be taken.
+        fake_install(&root.join("partial"), &["initdb", "pg_ctl"]);
+        let path = std::env::join_paths([empty.clone(), root.join("partial")]).unwrap();
+        let env = SearchEnv {
+            pg_bin: None,
+            path: Some(path),
+            versioned_root: root.join("no-such-root"),
+        };
+        let err = Binaries::discover_in(&env).unwrap_err();
+        let message = err.to_string();
+        assert!(
+            matches!(err, EmbeddedError::BinariesNotFound { .. }),
+            "{message}"
+        );
+        assert!(message.contains("pg_config"), "{message}");
+        assert!(message.contains("PATH (2 directories"), "{message}");
+        assert!(message.contains("no-such-root/<version>/bin"), "{message}");
+        assert!(
+            message.contains("install the PostgreSQL server binaries (e.g. `apt-get install postgresql`) or set PGREADY_PG_BIN"),
+            "{message}"
+        );
+        fs::remove_dir_all(root).unwrap();
+    }
+
+    #[test]
+    fn pg_bin_wins_over_everything() {
+        let root = scratch("pg-bin-wins");
+        fake_install(&root.join("explicit"), &REQUIRED);
+        fake_install(&root.join("on-path"), &REQUIRED);
+        let env = SearchEnv {
+            pg_bin: Some(root.join("explicit")),
+            path: Some(root.join("on-path").into_os_string()),
+            versioned_root: root.clone(),
+        };
+        assert_eq!(
+            Binaries::discover_in(&env).unwrap().dir(),
+            root.join("explicit")
+        );
+        fs::remove_dir_all(root).unwrap();
+    }
+
+    #[test]
+    fn pg_config_bindir_comes_before_path() {
+        let root = scratch("pg-config");
+        let server = root.join("server-bin");
+        fake_install(&server, &REQUIRED);
+        let tools = root.join("tools");
+        fs::create_dir_all(&tools).unwrap();
+        let pg_config = tools.join("pg_config");
+        fs::write(
+            &pg_config,
+            format!("#!/bin/sh\necho '{}'\n", server.display()),
+        )
+        .unwrap();
+        fs::set_permissions(&pg_config, fs::Permissions::from_mode(0o755)).unwrap();
+        let other = root.join("other");
+        fake_install(&other, &REQUIRED);
+        let env = SearchEnv {
+            pg_bin: None,
+            path: Some(std::env::join_paths([other, tools]).unwrap()),
+            versioned_root: root.join("none"),
+        };
+        assert_eq!(Binaries::discover_in(&env).unwrap().dir(), server);
+        fs::remove_dir_all(root).unwrap();
+    }
+
+    #[test]
+    fn path_directory_with_all_three_is_found() {
+        let root = scratch("path");
+        fake_install(&root.join("a"), &["postgres"]);
+        fake_install(&root.join("b"), &REQUIRED);
+        let env = SearchEnv {
+            pg_bin: None,
+            path: Some(std::env::join_paths([root.join("a"), root.join("b")]).unwrap()),
+            versioned_root: root.join("none"),
+        };
+        assert_eq!(Binaries::discover_in(&env).unwrap().dir(), root.join("b"));
+        fs::remove_dir_all(root).unwrap();
+    }
+
+    #[test]
+    fn newest_version_is_chosen_numerically() {
+        let root = scratch("versions");
+        for version in ["9.6", "10", "15", "16"] {
+            let names: &[&str] = if version == "16" {
+                &["initdb"] // incomplete: skipped
+            } else {
+                &REQUIRED
+            };
+            fake_install(&root.join(version).join("bin"), names);
+        }
+        fs::create_dir_all(root.join("common")).unwrap();
+        let env = SearchEnv {
+            pg_bin: None,
+            path: None,
+            versioned_root: root.clone(),
+        };
+        assert_eq!(
+            Binaries::discover_in(&env).unwrap().dir(),
+            root.join("15").join("bin")
+        );
+        fs::remove_dir_all(root).unwrap();
+    }
+
+    #[test]
+    fn this_machine_has_server_binaries() {
+        let binaries = Binaries::discover().unwrap();
+        assert!(is_executable(&binaries.postgres()), "{binaries:?}");
+    }
+}

@@ -1,0 +1,276 @@
+//! Start-up: from the embedded config and migrations to a ready [`Db`], and the `main` runner
+//! that `#[migrated_pool]` expands to.
+
+use std::future::Future;
+
+use pgready_core::config::{self, Embedded};
+use pgready_core::migrations;
+
+use crate::connect::{self, Target};
+use crate::embedded::Cluster;
+use crate::pool::Role;
+use crate::{Db, Error, migrate};
+
+/// A migration file embedded in the binary by `#[migrated_pool]`.
+#[derive(Clone, Copy, Debug)]
+pub struct EmbeddedFile {
+    /// File name within the migrations directory.
+    pub name: &'static str,
+    /// The file's text.
+    pub sql: &'static str,
+}
+
+/// Everything start-up needs: the config text and migrations the macro embedded, and where to
+/// read the environment from.
+#[derive(Clone, Debug)]
+pub struct Setup {
+    /// `pgready.toml`'s text.
+    pub config_source: &'static str,
+    /// The crate name, the default `application_name`.
+    pub crate_name: &'static str,
+    /// The migration files.
+    pub migrations: &'static [EmbeddedFile],
+    /// Environment overrides consulted before the process environment (`None` = unset).
+    pub env: Vec<(String, Option<String>)>,
+}
+
+impl Setup {
+    /// A setup reading the process environment.
+    pub fn new(
+        config_source: &'static str,
+        crate_name: &'static str,
+        migrations: &'static [EmbeddedFile],
+    ) -> Setup {
+        Setup {
+            config_source,
+            crate_name,
+            migrations,
+            env: Vec::new(),
+        }
+    }
+
+    /// Overrides one environment variable for this start-up only (`None` = treat as unset).
+    pub fn var(mut self, key: &str, value: Option<&str>) -> Setup {
+        self.env.push((key.to_owned(), value.map(str::to_owned)));
+        self
+    }
+
+    fn lookup(&self, key: &str) -> Option<String> {
+        match self.env.iter().rev().find(|(k, _)| k == key) {
+            Some((_, value)) => value.clone(),
+            None => std::env::var(key).ok(),
+        }
+        .filter(|v| !v.is_empty())
+    }
+}
+
+/// Connects, applies session settings and migrations, and returns the ready [`Db`].
+///
+/// This is what `#[migrated_pool]` runs before `main`'s body; it is public for services that
+/// build their own runtime.
+pub async fn start(setup: &Setup) -> Result<Db, Error> {
+    let file = config::parse(setup.config_source, setup.crate_name)
+        .map_err(|diagnostics| Error::Config(join(&diagnostics)))?
+        .file;
+    let profile = setup
+        .lookup(config::PROFILE_ENV)
+        .unwrap_or_else(|| config::DEFAULT_PROFILE.to_owned());
+    let cfg = file
+        .profile(&profile)
+        .map_err(|d| Error::Config(d.to_string()))?;
+    let files = setup.migrations.iter().map(|f| (f.name, f.sql));
+    let list = migrations::from_files(files).map_err(|errors| Error::Migrate {
+        file: errors.first().map(|e| e.file.clone()).unwrap_or_default(),
+        message: join(&errors),
+    })?;
+
+    let (url, embedded) = match setup.lookup(&cfg.database.url_env) {
+        Some(url) => (url, None),
+        None => {
+            let cluster = embedded_cluster(&cfg, &profile).await?;
+            (cluster.url("postgres"), Some(cluster))
+        }
+    };
+    let target = Target::parse(
+        &cfg.database.url_env,
+        &url,
+        &cfg.database,
+        &cfg.session.application_name,
+    )?;
+
+    let mut conn = connect::wait_until_ready(&target, cfg.database.connect_retry).await?;
+    let prepared = async {
+        connect::ensure_schema(&mut conn, &cfg.session.schema).await?;
+        let sql = crate::session::migration_settings_sql(&cfg.migrations, &cfg.session);
+        sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+            .execute(&mut conn)
+            .await?;
+        migrate::on_startup(&mut conn, &list, &cfg.migrations).await
+    }
+    .await;
+    connect::close(conn).await;
+    let migrations = prepared.map_err(|e| scrub(e, &target))?;
+
+    let write = connect::pool(&target, &cfg.pool, &cfg.session, Role::Write).await?;
+    let read = match &cfg.database.read_url_env {
+        Some(env) => match setup.lookup(env) {
+            Some(url) => {
+                let read_target =
+                    Target::parse(env, &url, &cfg.database, &cfg.session.application_name)?;
+                connect::wait_until_ready(&read_target, cfg.database.connect_retry)
+                    .await
+                    .map(|conn| drop(connect::close(conn)))?;
+                Some(connect::pool(&read_target, &cfg.read_pool, &cfg.session, Role::Read).await?)
+            }
+            None => None,
+        },
+        None => None,
+    };
+    tracing::info!(
+        profile,
+        target = %target.redacted,
+        migrations_applied = migrations.applied,
+        replica = read.is_some(),
+        "database ready"
+    );
+    Ok(Db::new(write, read, cfg, profile, migrations, embedded))
+}
+
+async fn embedded_cluster(cfg: &config::Config, profile: &str) -> Result<Cluster, Error> {
+    let env = cfg.database.url_env.clone();
+    if cfg.database.embedded == Embedded::Never {
+        return Err(Error::MissingDsn {
+            env,
+            hint: " (`[database] embedded = \"never\"`)",
+        });
+    }
+    if profile == "production" {
+        return Err(Error::MissingDsn {
+            env,
+            hint: " (the embedded development database is never used in production)",
+        });
+    }
+    let cluster = tokio::task::spawn_blocking(Cluster::start_temporary)
+        .await
+        .map_err(|e| Error::Config(format!("embedded PostgreSQL start-up task failed: {e}")))??;
+    tracing::info!(
+        port = cluster.port(),
+        data_dir = %cluster.data_dir().display(),
+        "`{env}` is not set: started an embedded PostgreSQL for development; its data is \
+         thrown away when the process exits"
+    );
+    Ok(cluster)
+}
+
+/// Migration and query errors may quote the DSN (sqlx's connection errors do): scrub them.
+fn scrub(e: Error, target: &Target) -> Error {
+    match e {
+        Error::Sqlx(inner) => Error::Migrate {
+            file: "(start-up)".to_owned(),
+            message: target.scrub(&inner.to_string()),
+        },
+        Error::Migrate { file, message } => Error::Migrate {
+            file,
+            message: target.scrub(&message),
+        },
+        other => other,
+    }
+}
+
+fn join<T: std::fmt::Display>(items: &[T]) -> String {
+    items
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// The body of the `main` that `#[migrated_pool]` generates: builds a multi-threaded tokio
+/// runtime, starts the database, runs the user's body with the [`Db`], then closes the pools
+/// (and stops the embedded cluster, if one was started).
+///
+/// A failure before the body runs prints one error line (password redacted) and exits with
+/// status 1. With an embedded cluster, Ctrl-C or SIGTERM also stops the cluster before exiting.
+pub fn run<F, Fut, T>(setup: Setup, body: F) -> T
+where
+    F: FnOnce(Db) -> Fut,
+    Fut: Future<Output = T>,
+{
+    init_tracing();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => exit_with(&format!("cannot build the tokio runtime: {e}")),
+    };
+    let db = match runtime.block_on(start(&setup)) {
+        Ok(db) => db,
+        Err(e) => exit_with(&e.to_string()),
+    };
+    let embedded = db.take_embedded();
+    let output = runtime.block_on(async {
+        let output = if embedded.is_some() {
+            tokio::select! {
+                output = body(db.clone()) => Some(output),
+                () = shutdown_signal() => None,
+            }
+        } else {
+            Some(body(db.clone()).await)
+        };
+        db.close().await;
+        output
+    });
+    drop(db);
+    drop(runtime);
+    match output {
+        Some(output) => {
+            drop(embedded);
+            output
+        }
+        None => {
+            tracing::info!("interrupted: stopping the embedded PostgreSQL");
+            drop(embedded);
+            std::process::exit(130)
+        }
+    }
+}
+
+async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let terminate = async {
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(mut signal) => {
+                    signal.recv().await;
+                }
+                Err(_) => std::future::pending::<()>().await,
+            }
+        };
+        tokio::select! {
+            _ = interrupt => {}
+            () = terminate => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = interrupt.await;
+    }
+}
+
+fn exit_with(message: &str) -> ! {
+    eprintln!("error: pgready could not start: {message}");
+    std::process::exit(1)
+}
+
+/// A `RUST_LOG`-driven (default `info`) subscriber, unless the process already has one.
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stdout());
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(ansi)
+        .try_init();
+}

@@ -1,0 +1,94 @@
+//! Support for pgready's integration tests: one real PostgreSQL server shared by every test
+//! process of a run (nextest runs one process per test), and a fresh database per test.
+
+use std::path::PathBuf;
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use pgready::embedded::Cluster;
+use sqlx::{Connection, Executor};
+
+/// The shared test cluster, started (or reused) once per process.
+///
+/// It lives in the temp dir and stays up after the run, so the next run reuses it; the
+/// embedded cluster's own code starts it, as an unprivileged user when run as root.
+pub fn cluster() -> &'static Cluster {
+    static CLUSTER: OnceLock<Cluster> = OnceLock::new();
+    CLUSTER.get_or_init(|| {
+        let dir = std::env::temp_dir().join("pgready-test-cluster");
+        match Cluster::shared(&dir) {
+            Ok(cluster) => cluster,
+            Err(e) => panic!(
+                "cannot start the shared test cluster in {}: {e}",
+                dir.display()
+            ),
+        }
+    })
+}
+
+/// A DSN for `database` on the shared cluster.
+pub fn url(database: &str) -> String {
+    cluster().url(database)
+}
+
+/// Creates an empty database named after `label` and returns its DSN.
+pub async fn fresh_database(label: &str) -> String {
+    static COUNTER: AtomicU32 = AtomicU32::new(0);
+    let name = format!(
+        "t_{label}_{}_{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    );
+    let mut admin = sqlx::PgConnection::connect(&url("postgres"))
+        .await
+        .expect("connect as admin");
+    admin
+        .execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE \"{name}\"")))
+        .await
+        .expect("create test database");
+    admin.close().await.ok();
+    url(&name)
+}
+
+/// `migrations/` at the workspace root: the demo schema.
+pub fn demo_migrations_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../migrations")
+}
+
+/// The demo migrations, embedded as `#[migrated_pool]` embeds them.
+pub fn demo_migrations() -> &'static [pgready::__private::EmbeddedFile] {
+    static FILES: OnceLock<Vec<pgready::__private::EmbeddedFile>> = OnceLock::new();
+    FILES.get_or_init(|| {
+        let mut files: Vec<_> = std::fs::read_dir(demo_migrations_dir())
+            .expect("read migrations/")
+            .map(|entry| {
+                let path = entry.expect("dir entry").path();
+                let name = path
+                    .file_name()
+                    .and_then(|n| n.to_str())
+                    .expect("utf-8 name")
+                    .to_owned();
+                let sql = std::fs::read_to_string(&path).expect("read migration");
+                pgready::__private::EmbeddedFile {
+                    name: Box::leak(name.into_boxed_str()),
+                    sql: Box::leak(sql.into_boxed_str()),
+                }
+            })
+            .collect();
+        files.sort_by_key(|f| f.name);
+        files
+    })
+}
+
+/// A [`pgready::Setup`] for `config` (TOML text) against `database_url`, environment isolated
+/// from the process's own `DATABASE_URL` and profile.
+pub fn setup(config: &str, database_url: &str) -> pgready::Setup {
+    pgready::Setup::new(
+        Box::leak(config.to_owned().into_boxed_str()),
+        "pgready-tests",
+        demo_migrations(),
+    )
+    .var("DATABASE_URL", Some(database_url))
+    .var("DATABASE_READ_URL", None)
+    .var("PGREADY_PROFILE", None)
+}

@@ -1,0 +1,33 @@
+//! trybuild UI tests: one mistake per file in `ui/<macro>/fail`, accepted forms in `pass`.
+
+use std::path::PathBuf;
+
+#[tokio::test]
+async fn migrated_pool() {
+    link_ui_dir();
+    // trybuild runs the `pass` cases: point them at a fresh database on the shared cluster.
+    let url = pgready_tests::fresh_database("ui").await;
+    // SAFETY: this test binary runs no other test, and nothing else reads the environment now.
+    unsafe { std::env::set_var("DATABASE_URL", url) };
+    let t = trybuild::TestCases::new();
+    t.pass("ui/migrated_pool/pass/*.rs");
+    t.compile_fail("ui/migrated_pool/fail/*.rs");
+}
+
+/// trybuild compiles each case in its own crate under `target/tests/trybuild/pgready-tests`,
+/// and pgready resolves `config = "…"` against the compiling crate's directory: link `ui/` there
+/// so the cases can name their config files as `ui/…`.
+fn link_ui_dir() {
+    let target = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
+    let project = target
+        .parent()
+        .expect("target dir")
+        .join("tests/trybuild/pgready-tests");
+    std::fs::create_dir_all(&project).expect("create trybuild project dir");
+    let link = project.join("ui");
+    let ui = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("ui");
+    if std::fs::read_link(&link).ok().as_deref() != Some(ui.as_path()) {
+        let _ = std::fs::remove_file(&link);
+        std::os::unix::fs::symlink(&ui, &link).expect("link ui/ into the trybuild project");
+    }
+}

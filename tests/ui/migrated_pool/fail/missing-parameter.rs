@@ -1,0 +1,2 @@
+#[pgready::migrated_pool(config = "ui/migrated_pool/configs/ok.toml")]
+async fn main() {}
