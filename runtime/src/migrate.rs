@@ -173,7 +173,7 @@ async fn apply(conn: &mut PgConnection, m: &Migration, table: &str) -> Result<()
             .execute(&mut *tx)
             .await
             .map_err(failed)?;
-        insert(&mut *tx, &record, m).await?;
+        insert(&mut tx, &record, m).await?;
         tx.commit().await?;
     }
     let elapsed = i64::try_from(started.elapsed().as_nanos()).unwrap_or(i64::MAX);

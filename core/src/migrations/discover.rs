@@ -157,17 +157,18 @@ where
                     ),
                 ));
             }
-            (Kind::Simple, Some(_)) if migration.kind == Kind::Up => {
-                if !by_version.contains_key(&(*version, Kind::Down)) {
-                    errors.push(MigrationError::new(
-                        &migration.file_name,
-                        0,
-                        format!(
-                            "`{}` has no matching `.down.sql`: add one, or rename it to `.sql`",
-                            migration.file_name
-                        ),
-                    ));
-                }
+            (Kind::Simple, Some(_))
+                if migration.kind == Kind::Up
+                    && !by_version.contains_key(&(*version, Kind::Down)) =>
+            {
+                errors.push(MigrationError::new(
+                    &migration.file_name,
+                    0,
+                    format!(
+                        "`{}` has no matching `.down.sql`: add one, or rename it to `.sql`",
+                        migration.file_name
+                    ),
+                ));
             }
             _ => {}
         }

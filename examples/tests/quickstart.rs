@@ -1,0 +1,87 @@
+//! The README's first command, as a test: the quickstart starts with no DSN (on the embedded
+//! PostgreSQL), answers HTTP requests backed by the database, and stops its cluster on Ctrl-C.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// One HTTP/1.1 request on a fresh connection; returns (status, body).
+fn http(addr: &str, method: &str, path: &str, body: Option<&str>) -> (u16, String) {
+    let mut stream = TcpStream::connect(addr).expect("connect to the quickstart");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let body = body.unwrap_or("");
+    write!(
+        stream,
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream
+        .read_to_string(&mut response)
+        .expect("read the response");
+    let status = response
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let body = response.split("\r\n\r\n").nth(1).unwrap_or("").to_owned();
+    (status, body)
+}
+
+#[test]
+fn quickstart_serves_items_from_an_embedded_postgres() {
+    let started = Instant::now();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_quickstart"))
+        .env_remove("DATABASE_URL")
+        .env_remove("PGREADY_PROFILE")
+        .env("QUICKSTART_ADDR", "127.0.0.1:0")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("start the quickstart");
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut data_dir = None;
+    let addr = loop {
+        let line = lines.next().expect("quickstart exited early").unwrap();
+        if let Some(rest) = line.split("data_dir=").nth(1) {
+            data_dir = rest.split_whitespace().next().map(str::to_owned);
+        }
+        if let Some(addr) = line.strip_prefix("quickstart listening on http://") {
+            break addr.to_owned();
+        }
+    };
+    eprintln!("quickstart ready in {:?}", started.elapsed());
+
+    let (status, body) = http(&addr, "POST", "/items", Some(r#"{"name":"milk"}"#));
+    assert_eq!(status, 201, "{body}");
+    assert!(body.contains(r#""name":"milk""#), "{body}");
+    let (status, body) = http(&addr, "POST", "/items", Some(r#"{"name":""}"#));
+    assert_eq!(
+        status, 422,
+        "the CHECK constraint from migrations/ is in force: {body}"
+    );
+    let (status, body) = http(&addr, "GET", "/items", None);
+    assert_eq!(status, 200);
+    assert!(body.starts_with('[') && body.contains("milk"), "{body}");
+    let (status, _) = http(&addr, "GET", "/items/999999", None);
+    assert_eq!(status, 404);
+
+    // Ctrl-C stops the service and the embedded cluster with it.
+    let sent = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(130), "exits with 130 after SIGINT");
+    let data_dir = data_dir.expect("the log names the embedded data dir");
+    assert!(
+        !std::path::Path::new(&data_dir).exists(),
+        "{data_dir} removed on exit"
+    );
+}
