@@ -70,7 +70,7 @@ impl Setup {
 /// build their own runtime.
 pub async fn start(setup: &Setup) -> Result<Db, Error> {
     let file = config::parse(setup.config_source, setup.crate_name)
-        .map_err(|diagnostics| Error::Config(join(&diagnostics)))?
+        .map_err(|diagnostics| Error::Config(format!("pgready.toml: {}", join(&diagnostics))))?
         .file;
     let profile = setup
         .lookup(config::PROFILE_ENV)

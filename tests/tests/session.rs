@@ -178,3 +178,48 @@ async fn transaction_commits_on_ok_and_rolls_back_on_err() {
     drop(conn);
     db.close().await;
 }
+
+#[tokio::test]
+async fn reads_go_to_the_read_dsn_when_it_is_set() {
+    let primary = fresh_database("primary").await;
+    let replica = fresh_database("replica").await;
+    let config = "[read_pool]\nmax_connections = 2\nmin_connections = 0\n[session]\nstatement_timeout = \"7s\"\n";
+    let db = pgready::start(&setup(config, &primary).var("DATABASE_READ_URL", Some(&replica)))
+        .await
+        .expect("start");
+    assert!(db.has_replica());
+    let write: String = sqlx::query_scalar("SELECT current_database()")
+        .fetch_one(db.write())
+        .await
+        .unwrap();
+    let (read, timeout): (String, String) =
+        sqlx::query_as("SELECT current_database(), current_setting('statement_timeout')")
+            .fetch_one(db.read())
+            .await
+            .unwrap();
+    assert_eq!(
+        format!("{}/{write}", primary.rsplit_once('/').unwrap().0),
+        primary
+    );
+    assert_eq!(
+        format!("{}/{read}", replica.rsplit_once('/').unwrap().0),
+        replica
+    );
+    assert_eq!(timeout, "7s", "the read pool has the session settings too");
+    assert_eq!(
+        db.read().stats().max,
+        2,
+        "[read_pool] limits apply to the read pool"
+    );
+    db.close().await;
+
+    // Without the read DSN, reads use the primary.
+    let db = pgready::start(&setup("", &primary)).await.expect("start");
+    assert!(!db.has_replica());
+    let read: String = sqlx::query_scalar("SELECT current_database()")
+        .fetch_one(db.read())
+        .await
+        .unwrap();
+    assert_eq!(read, write);
+    db.close().await;
+}
