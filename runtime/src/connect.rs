@@ -169,6 +169,26 @@ pub(crate) async fn pool(
     ))
 }
 
+/// Turns a fresh connection into the migration connection: `[migrations]` limits, the app's
+/// schema, and (PostgreSQL 14+) a periodic check that the client is still there, so a migrating
+/// process that dies mid-statement has its statement cancelled and its lock released promptly.
+pub(crate) async fn prepare_for_migrations(
+    conn: &mut PgConnection,
+    cfg: &config::Config,
+) -> Result<(), Error> {
+    let mut sql = session::migration_settings_sql(&cfg.migrations, &cfg.session);
+    let version: i32 = sqlx::query_scalar("SELECT current_setting('server_version_num')::int")
+        .fetch_one(&mut *conn)
+        .await?;
+    if version >= 140000 {
+        sql.push_str("SET client_connection_check_interval = 1000;\n");
+    }
+    sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
 /// Closes a connection politely, ignoring a peer that is already gone.
 pub(crate) async fn close(conn: PgConnection) {
     if let Err(e) = conn.close().await {

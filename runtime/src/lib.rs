@@ -17,7 +17,7 @@ mod connect;
 mod db;
 pub mod embedded;
 mod error;
-mod migrate;
+pub mod migrate;
 mod pool;
 mod session;
 mod start;

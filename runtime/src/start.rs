@@ -4,12 +4,12 @@
 use std::future::Future;
 
 use pgready_core::config::{self, Embedded};
-use pgready_core::migrations;
 
 use crate::connect::{self, Target};
 use crate::embedded::Cluster;
+use crate::migrate::Migrator;
 use crate::pool::Role;
-use crate::{Db, Error, migrate};
+use crate::{Db, Error};
 
 /// A migration file embedded in the binary by `#[migrated_pool]`.
 #[derive(Clone, Copy, Debug)]
@@ -78,11 +78,7 @@ pub async fn start(setup: &Setup) -> Result<Db, Error> {
     let cfg = file
         .profile(&profile)
         .map_err(|d| Error::Config(d.to_string()))?;
-    let files = setup.migrations.iter().map(|f| (f.name, f.sql));
-    let list = migrations::from_files(files).map_err(|errors| Error::Migrate {
-        file: errors.first().map(|e| e.file.clone()).unwrap_or_default(),
-        message: join(&errors),
-    })?;
+    let migrator = Migrator::from_embedded(setup.migrations, &cfg.migrations)?;
 
     let (url, embedded) = match setup.lookup(&cfg.database.url_env) {
         Some(url) => (url, None),
@@ -101,11 +97,8 @@ pub async fn start(setup: &Setup) -> Result<Db, Error> {
     let mut conn = connect::wait_until_ready(&target, cfg.database.connect_retry).await?;
     let prepared = async {
         connect::ensure_schema(&mut conn, &cfg.session.schema).await?;
-        let sql = crate::session::migration_settings_sql(&cfg.migrations, &cfg.session);
-        sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
-            .execute(&mut conn)
-            .await?;
-        migrate::on_startup(&mut conn, &list, &cfg.migrations).await
+        connect::prepare_for_migrations(&mut conn, &cfg).await?;
+        migrator.on_startup(&mut conn).await
     }
     .await;
     connect::close(conn).await;
@@ -163,7 +156,7 @@ async fn embedded_cluster(cfg: &config::Config, profile: &str) -> Result<Cluster
 }
 
 /// Migration and query errors may quote the DSN (sqlx's connection errors do): scrub them.
-fn scrub(e: Error, target: &Target) -> Error {
+pub(crate) fn scrub(e: Error, target: &Target) -> Error {
     match e {
         Error::Sqlx(inner) => Error::Migrate {
             file: "(start-up)".to_owned(),

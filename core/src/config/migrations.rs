@@ -17,6 +17,8 @@ pub struct Migrations {
     pub dir: String,
     /// what start-up does with pending migrations (default `apply`)
     pub on_startup: OnStartup,
+    /// what to do with a pending migration older than the newest applied one (default `error`)
+    pub out_of_order: OutOfOrder,
     /// the sqlx-compatible migrations table, `table` or `schema.table` (default
     /// `_sqlx_migrations`)
     pub table: String,
@@ -53,6 +55,16 @@ impl OnStartup {
     }
 }
 
+/// `migrations.out_of_order`: a pending migration whose version is older than the newest
+/// applied one (typically a branch merged late).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum OutOfOrder {
+    /// refuse, naming both versions: it was never tested in this order
+    Error,
+    /// apply it anyway, as sqlx does
+    Apply,
+}
+
 /// A lint level in `[migrations.lints]`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum LintLevel {
@@ -85,6 +97,7 @@ impl LintLevel {
 
 const DIR: KeyRef = (Section::Migrations, "dir");
 const ON_STARTUP: KeyRef = (Section::Migrations, "on_startup");
+const OUT_OF_ORDER: KeyRef = (Section::Migrations, "out_of_order");
 const TABLE: KeyRef = (Section::Migrations, "table");
 const LEDGER: KeyRef = (Section::Migrations, "ledger");
 const STATEMENT_TIMEOUT: KeyRef = (Section::Migrations, "statement_timeout");
@@ -95,6 +108,7 @@ impl Default for Migrations {
         Migrations {
             dir: "migrations".to_owned(),
             on_startup: OnStartup::Apply,
+            out_of_order: OutOfOrder::Error,
             table: "_sqlx_migrations".to_owned(),
             ledger: Some("migrations.lock".to_owned()),
             statement_timeout: Duration::ZERO,
@@ -114,6 +128,11 @@ impl Migrations {
                 Some("off") => OnStartup::Off,
                 Some(_) => OnStartup::Apply,
                 None => d.on_startup,
+            },
+            out_of_order: match r.word(OUT_OF_ORDER) {
+                Some("apply") => OutOfOrder::Apply,
+                Some(_) => OutOfOrder::Error,
+                None => d.out_of_order,
             },
             table: r.string(TABLE, &d.table),
             ledger: match &d.ledger {
@@ -195,6 +214,9 @@ mod tests {
         assert_eq!(m.lints, want);
         let off = parse_ok("[migrations]\non_startup = \"off\"\n").migrations;
         assert_eq!(off.on_startup, OnStartup::Off);
+        assert_eq!(off.out_of_order, super::OutOfOrder::Error, "default");
+        let apply = parse_ok("[migrations]\nout_of_order = \"apply\"\n").migrations;
+        assert_eq!(apply.out_of_order, super::OutOfOrder::Apply);
     }
 
     #[test]

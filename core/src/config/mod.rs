@@ -39,7 +39,7 @@ use toml::de::DeTable;
 pub use database::{DEFAULT_RESERVED_CONNECTIONS, Database, Embedded};
 pub use diagnostic::{Diagnostic, Severity};
 pub use health::Health;
-pub use migrations::{LintLevel, Migrations, OnStartup};
+pub use migrations::{LintLevel, Migrations, OnStartup, OutOfOrder};
 pub use pool::Pool;
 pub use profile::{BUILT_IN_PROFILES, ConfigFile};
 pub use session::Session;
@@ -268,6 +268,7 @@ schema = "public"                   # search_path; created if absent; plain iden
 [migrations]
 dir = "migrations"                  # relative to the crate
 on_startup = "apply"                # apply | verify (refuse to start if pending) | off
+out_of_order = "error"              # error | apply: a pending version older than the newest applied
 table = "_sqlx_migrations"          # sqlx-compatible by default
 ledger = "migrations.lock"          # optional release ledger, checked at compile time
 statement_timeout = "0"             # migrations run on their own connection with their own limits

@@ -45,6 +45,7 @@ const fn key(name: &'static str, kind: Kind) -> Key {
 
 pub(crate) const EMBEDDED: &[&str] = &["auto", "never"];
 pub(crate) const ON_STARTUP: &[&str] = &["apply", "verify", "off"];
+pub(crate) const OUT_OF_ORDER: &[&str] = &["error", "apply"];
 pub(crate) const LINT_LEVELS: &[&str] = &["deny", "warn", "allow"];
 
 const DATABASE: &[Key] = &[
@@ -80,6 +81,7 @@ const SESSION: &[Key] = &[
 const MIGRATIONS: &[Key] = &[
     key("dir", Kind::Str),
     key("on_startup", Kind::Word(ON_STARTUP)),
+    key("out_of_order", Kind::Word(OUT_OF_ORDER)),
     key("table", Kind::Str),
     key("ledger", Kind::OptStr),
     key("statement_timeout", Kind::Duration),

@@ -7,10 +7,12 @@
 
 mod checksum;
 mod discover;
+mod ledger;
 mod name;
 
 pub use checksum::{checksum, lock_id};
 pub use discover::{MigrationError, discover, from_files};
+pub use ledger::Ledger;
 pub use name::{FileName, Kind, parse_file_name};
 
 /// The first-line marker that runs a migration outside a transaction, statement by statement.

@@ -1,0 +1,138 @@
+//! The migrator: sqlx's table, checksums and advisory lock, pgready's policies.
+//!
+//! Start-up calls it through `[migrations] on_startup`; `pgready migrate` calls the same
+//! [`Migrator`] for `run`, `revert` and `status`.
+
+mod apply;
+mod plan;
+
+use pgready_core::config::{self, OnStartup};
+use pgready_core::migrations::{self, Migration};
+use sqlx::postgres::PgConnection;
+
+pub use plan::{State, VersionStatus};
+
+use crate::Error;
+use crate::start::EmbeddedFile;
+
+/// A dedicated migration connection to `url`, as start-up makes one: retried for
+/// `connect_retry`, `session.schema` created if absent, `[migrations]` limits set. Errors never
+/// carry the DSN's password. `url_env` names where `url` came from, for messages.
+pub async fn connection(cfg: &config::Config, url: &str) -> Result<PgConnection, Error> {
+    let target = crate::connect::Target::parse(
+        &cfg.database.url_env,
+        url,
+        &cfg.database,
+        &cfg.session.application_name,
+    )?;
+    let mut conn = crate::connect::wait_until_ready(&target, cfg.database.connect_retry).await?;
+    let prepared = async {
+        crate::connect::ensure_schema(&mut conn, &cfg.session.schema).await?;
+        crate::connect::prepare_for_migrations(&mut conn, cfg).await
+    }
+    .await;
+    match prepared {
+        Ok(()) => Ok(conn),
+        Err(e) => {
+            crate::connect::close(conn).await;
+            Err(crate::start::scrub(e, &target))
+        }
+    }
+}
+
+/// What start-up found and did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct MigrationState {
+    /// Versions recorded as applied.
+    pub applied: usize,
+    /// Versions in the code but not in the database.
+    pub pending: usize,
+    /// The newest applied version.
+    pub latest: Option<i64>,
+}
+
+/// Applies, verifies, reverts and reports migrations against one database.
+#[derive(Clone, Debug)]
+pub struct Migrator {
+    list: Vec<Migration>,
+    cfg: config::Migrations,
+}
+
+impl Migrator {
+    /// A migrator for `list` (as returned by `pgready_core::migrations::discover` or
+    /// [`from_files`](pgready_core::migrations::from_files)) with `[migrations]` policies.
+    pub fn new(list: Vec<Migration>, cfg: &config::Migrations) -> Migrator {
+        Migrator {
+            list,
+            cfg: cfg.clone(),
+        }
+    }
+
+    /// A migrator for the files `#[migrated_pool]` embedded.
+    pub fn from_embedded(
+        files: &[EmbeddedFile],
+        cfg: &config::Migrations,
+    ) -> Result<Migrator, Error> {
+        let list =
+            migrations::from_files(files.iter().map(|f| (f.name, f.sql))).map_err(|errors| {
+                Error::Migrate {
+                    file: errors.first().map(|e| e.file.clone()).unwrap_or_default(),
+                    message: errors
+                        .iter()
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>()
+                        .join("\n"),
+                }
+            })?;
+        Ok(Migrator::new(list, cfg))
+    }
+
+    /// The migrations this migrator knows, in order.
+    pub fn migrations(&self) -> &[Migration] {
+        &self.list
+    }
+
+    /// Every version, local or applied, with its state. Reads only; takes no lock.
+    pub async fn status(&self, conn: &mut PgConnection) -> Result<Vec<VersionStatus>, Error> {
+        let rows = plan::applied_rows(conn, &self.cfg.table).await?;
+        Ok(plan::status(&self.list, &rows))
+    }
+
+    /// Applies every pending migration under the advisory lock; refuses (before applying
+    /// anything) on a failed, missing or edited applied migration, or an out-of-order one unless
+    /// `out_of_order = "apply"`.
+    pub async fn run(&self, conn: &mut PgConnection) -> Result<MigrationState, Error> {
+        apply::locked(conn, async |conn| {
+            apply::run(conn, &self.list, &self.cfg, true).await
+        })
+        .await
+    }
+
+    /// Checks that every migration is applied cleanly; applies nothing.
+    pub async fn verify(&self, conn: &mut PgConnection) -> Result<MigrationState, Error> {
+        apply::locked(conn, async |conn| {
+            apply::run(conn, &self.list, &self.cfg, false).await
+        })
+        .await
+    }
+
+    /// Reverts the newest applied migration with its `.down.sql`; returns its version.
+    pub async fn revert(&self, conn: &mut PgConnection) -> Result<i64, Error> {
+        apply::locked(conn, async |conn| {
+            apply::revert(conn, &self.list, &self.cfg).await
+        })
+        .await
+    }
+
+    /// `[migrations] on_startup`.
+    pub(crate) async fn on_startup(
+        &self,
+        conn: &mut PgConnection,
+    ) -> Result<MigrationState, Error> {
+        match self.cfg.on_startup {
+            OnStartup::Apply => self.run(conn).await,
+            OnStartup::Verify => self.verify(conn).await,
+            OnStartup::Off => Ok(MigrationState::default()),
+        }
+    }
+}
