@@ -21,6 +21,7 @@ pub(crate) fn expand(valid: &Valid, item: &ItemFn) -> TokenStream {
     let config_path = &valid.config_path;
     let names = valid.migrations.iter().map(|(name, _)| name);
     let paths = valid.migrations.iter().map(|(_, path)| path);
+    let ledger = valid.ledger_path.iter();
     let warnings = valid
         .warnings
         .iter()
@@ -35,6 +36,8 @@ pub(crate) fn expand(valid: &Valid, item: &ItemFn) -> TokenStream {
         #(#attrs)*
         #vis fn #ident() #output {
             #(#warnings)*
+            // Editing the release ledger re-runs the checks.
+            #(const _: &str = ::core::include_str!(#ledger);)*
             #body
             ::pgready::__private::run(
                 ::pgready::__private::Setup::new(

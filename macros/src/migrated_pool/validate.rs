@@ -22,6 +22,8 @@ pub(crate) struct Valid {
     pub(crate) config_path: String,
     /// `(file name, absolute path)` of each migration, in order.
     pub(crate) migrations: Vec<(String, String)>,
+    /// Absolute path of the release ledger, when there is one (tracked for rebuilds).
+    pub(crate) ledger_path: Option<String>,
     /// Messages to show as compiler warnings.
     pub(crate) warnings: Vec<String>,
 }
@@ -65,17 +67,89 @@ pub(crate) fn validate(args: Args, item: &ItemFn) -> syn::Result<Valid> {
         .profile(config::DEFAULT_PROFILE)
         .map_err(|d| syn::Error::new(span, format!("{relative}:{}", located(&d))))?;
 
-    let migrations = if base.migrations.on_startup == config::OnStartup::Off {
-        Vec::new()
-    } else {
-        migration_files(&crate_dir, &base.migrations.dir, span, &mut warnings)?
+    if base.migrations.on_startup == config::OnStartup::Off {
+        let config_path = path.display().to_string();
+        return Ok(Valid {
+            span,
+            config_path,
+            migrations: Vec::new(),
+            ledger_path: None,
+            warnings,
+        });
+    }
+    let found = migration_files(&crate_dir, &base.migrations.dir, &mut warnings);
+    let ledger_path = base
+        .migrations
+        .ledger
+        .as_ref()
+        .map(|l| crate_dir.join(l))
+        .filter(|p| p.is_file());
+    // Every problem with the migrations is reported in one build.
+    let mut errors = Vec::new();
+    let migrations = match found {
+        Ok(migrations) => migrations,
+        Err(problems) => {
+            errors.extend(
+                problems
+                    .iter()
+                    .map(|e| format!("migration {}/{e}", base.migrations.dir)),
+            );
+            Vec::new()
+        }
     };
+    if let (Some(ledger), Some(name), true) =
+        (&ledger_path, &base.migrations.ledger, errors.is_empty())
+    {
+        errors.extend(ledger_problems(
+            ledger,
+            name,
+            &migrations,
+            &base.migrations.dir,
+        ));
+    }
+    if let Some(e) = combine(
+        errors
+            .into_iter()
+            .map(|message| syn::Error::new(span, message)),
+    ) {
+        return Err(e);
+    }
+    let dir = crate_dir.join(&base.migrations.dir);
+    let files = migrations
+        .into_iter()
+        .map(|m| {
+            let absolute = dir.join(&m.file_name).display().to_string();
+            (m.file_name, absolute)
+        })
+        .collect();
     Ok(Valid {
         span,
         config_path: path.display().to_string(),
-        migrations,
+        migrations: files,
+        ledger_path: ledger_path.map(|p| p.display().to_string()),
         warnings,
     })
+}
+
+/// Released migrations that were edited or deleted, or a ledger that does not parse.
+fn ledger_problems(
+    path: &Path,
+    name: &str,
+    migrations: &[migrations::Migration],
+    dir: &str,
+) -> Vec<String> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(e) => return vec![format!("cannot read the release ledger `{name}`: {e}")],
+    };
+    match migrations::Ledger::parse(name, &text) {
+        Ok(ledger) => ledger
+            .check(name, migrations)
+            .iter()
+            .map(|e| format!("migration {dir}/{e}"))
+            .collect(),
+        Err(errors) => errors.iter().map(ToString::to_string).collect(),
+    }
 }
 
 /// `line:column: `key`: message`, after the file name, as rustc prints positions.
@@ -96,9 +170,8 @@ fn located(d: &config::Diagnostic) -> String {
 fn migration_files(
     crate_dir: &Path,
     dir: &str,
-    span: Span,
     warnings: &mut Vec<String>,
-) -> syn::Result<Vec<(String, String)>> {
+) -> Result<Vec<migrations::Migration>, Vec<migrations::MigrationError>> {
     let path = crate_dir.join(dir);
     if !path.is_dir() {
         warnings.push(format!(
@@ -107,19 +180,7 @@ fn migration_files(
         ));
         return Ok(Vec::new());
     }
-    let found = migrations::discover(&path).map_err(|errors| {
-        let errors = errors
-            .iter()
-            .map(|e| syn::Error::new(span, format!("migration {dir}/{e}")));
-        combine(errors).unwrap_or_else(|| syn::Error::new(span, "invalid migrations"))
-    })?;
-    Ok(found
-        .into_iter()
-        .map(|m| {
-            let absolute = path.join(&m.file_name).display().to_string();
-            (m.file_name, absolute)
-        })
-        .collect())
+    migrations::discover(&path)
 }
 
 /// `async fn <name>(db: pgready::Db) -> T`, nothing else.

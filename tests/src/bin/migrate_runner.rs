@@ -1,0 +1,30 @@
+//! Starts pgready with the migrations found in `$MIGRATIONS_DIR` (read at run time, unlike
+//! `#[migrated_pool]`, so one binary serves many fixtures), prints `MIGRATED <n>` and exits.
+//! The concurrency and crash tests run it as real processes.
+
+fn main() {
+    let dir = std::env::var("MIGRATIONS_DIR").expect("MIGRATIONS_DIR");
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(&dir).expect("read MIGRATIONS_DIR") {
+        let path = entry.expect("entry").path();
+        let name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .expect("utf-8")
+            .to_owned();
+        let sql = std::fs::read_to_string(&path).expect("read migration");
+        files.push(pgready::__private::EmbeddedFile {
+            name: Box::leak(name.into_boxed_str()),
+            sql: Box::leak(sql.into_boxed_str()),
+        });
+    }
+    let files: &'static [_] = Box::leak(files.into_boxed_slice());
+    let setup = pgready::Setup::new(
+        "[database]\nconnect_retry = \"5s\"\n",
+        "migrate-runner",
+        files,
+    );
+    pgready::__private::run(setup, async |db: pgready::Db| {
+        println!("MIGRATED {}", db.migrations().applied);
+    });
+}

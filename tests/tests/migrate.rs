@@ -1,0 +1,255 @@
+//! The migrator against real PostgreSQL: sqlx interop both ways, exactly-once under
+//! concurrency, failures that roll back and name the line, crashes that leave nothing behind.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use pgready::__private::EmbeddedFile;
+use pgready_tests::{demo_migrations_dir, fresh_database, setup};
+use sqlx::Connection;
+
+async fn connect(url: &str) -> sqlx::PgConnection {
+    sqlx::PgConnection::connect(url).await.expect("connect")
+}
+
+fn fixture_dir(name: &str, files: &[(&str, &str)]) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("pgready-fixture-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    for (file, sql) in files {
+        std::fs::write(dir.join(file), sql).unwrap();
+    }
+    dir
+}
+
+fn runner(dir: &Path, url: &str) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_migrate_runner"));
+    cmd.env("MIGRATIONS_DIR", dir)
+        .env("DATABASE_URL", url)
+        .env_remove("PGREADY_PROFILE");
+    cmd
+}
+
+#[tokio::test]
+async fn what_pgready_applied_sqlx_sees_as_applied() {
+    let url = fresh_database("to_sqlx").await;
+    let db = pgready::start(&setup("", &url))
+        .await
+        .expect("pgready applies");
+    db.close().await;
+
+    let migrator = sqlx::migrate::Migrator::new(demo_migrations_dir())
+        .await
+        .unwrap();
+    let mut conn = connect(&url).await;
+    // sqlx validates every applied checksum against its own and applies nothing new.
+    migrator
+        .run(&mut conn)
+        .await
+        .expect("sqlx agrees with pgready");
+    let rows: Vec<(i64, Vec<u8>)> =
+        sqlx::query_as("SELECT version, checksum FROM _sqlx_migrations ORDER BY version")
+            .fetch_all(&mut conn)
+            .await
+            .unwrap();
+    let expected: Vec<(i64, Vec<u8>)> = migrator
+        .iter()
+        .map(|m| (m.version, m.checksum.to_vec()))
+        .collect();
+    assert_eq!(rows, expected);
+}
+
+#[tokio::test]
+async fn what_sqlx_applied_pgready_sees_as_applied() {
+    let url = fresh_database("from_sqlx").await;
+    let migrator = sqlx::migrate::Migrator::new(demo_migrations_dir())
+        .await
+        .unwrap();
+    let mut conn = connect(&url).await;
+    migrator.run(&mut conn).await.unwrap();
+    conn.close().await.unwrap();
+
+    let db = pgready::start(&setup("[migrations]\non_startup = \"verify\"\n", &url))
+        .await
+        .expect("verify accepts sqlx's rows");
+    assert_eq!(db.migrations().applied, migrator.iter().count());
+    db.close().await;
+}
+
+#[tokio::test]
+async fn eight_processes_at_once_apply_each_migration_exactly_once() {
+    let url = fresh_database("eight").await;
+    // Not idempotent on purpose: a second apply would insert a second row.
+    let dir = fixture_dir(
+        "eight",
+        &[
+            (
+                "1_create_log.sql",
+                "CREATE TABLE applied_log (version int);",
+            ),
+            (
+                "2_first.sql",
+                "INSERT INTO applied_log VALUES (2); SELECT pg_sleep(0.2);",
+            ),
+            ("3_second.sql", "INSERT INTO applied_log VALUES (3);"),
+        ],
+    );
+    let children: Vec<_> = (0..8)
+        .map(|_| {
+            runner(&dir, &url)
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for child in children {
+        let output = child.wait_with_output().unwrap();
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert!(
+            output.status.success(),
+            "{stdout}\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        assert!(stdout.contains("MIGRATED 3"), "{stdout}");
+    }
+    let mut conn = connect(&url).await;
+    let log: Vec<i32> = sqlx::query_scalar("SELECT version FROM applied_log ORDER BY version")
+        .fetch_all(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(log, [2, 3], "each migration ran once");
+    let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM _sqlx_migrations")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(rows, 3);
+    std::fs::remove_dir_all(dir).ok();
+}
+
+static OK: EmbeddedFile = EmbeddedFile {
+    name: "1_ok.sql",
+    sql: "CREATE TABLE first (id int);",
+};
+static BROKEN: [EmbeddedFile; 2] = [
+    OK,
+    EmbeddedFile {
+        name: "2_broken.sql",
+        sql: "CREATE TABLE second (id int);\nINSERT INTO second\n  SELECT id FROM no_such_table;\n",
+    },
+];
+static FIXED: [EmbeddedFile; 2] = [
+    OK,
+    EmbeddedFile {
+        name: "2_broken.sql",
+        sql: "CREATE TABLE second (id int);\nINSERT INTO second\n  SELECT id FROM first;\n",
+    },
+];
+
+#[tokio::test]
+async fn a_failing_migration_rolls_back_and_names_its_file_and_line() {
+    let url = fresh_database("failing").await;
+    let mut broken = setup("", &url);
+    broken.migrations = &BROKEN;
+    let err = pgready::start(&broken)
+        .await
+        .expect_err("the migration fails");
+    let message = err.to_string();
+    assert!(
+        message.starts_with("migration 2_broken.sql:3: failed and was rolled back"),
+        "{message}"
+    );
+    assert!(message.contains("no_such_table"), "{message}");
+
+    let mut conn = connect(&url).await;
+    let second: Option<String> = sqlx::query_scalar("SELECT to_regclass('second')::text")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(second, None, "nothing of the failed file remains");
+    let versions: Vec<i64> = sqlx::query_scalar("SELECT version FROM _sqlx_migrations ORDER BY 1")
+        .fetch_all(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(versions, [1], "no row for the failed migration");
+
+    let mut fixed = setup("", &url);
+    fixed.migrations = &FIXED;
+    let db = pgready::start(&fixed)
+        .await
+        .expect("the fixed file applies");
+    assert_eq!(db.migrations().applied, 2);
+    db.close().await;
+}
+
+#[tokio::test]
+async fn a_process_killed_mid_migration_leaves_no_partial_schema_and_no_lock() {
+    let url = fresh_database("killed").await;
+    // The sleep's length comes from the connection's options, so the same file (same checksum)
+    // is slow for the first process and instant for the second.
+    let dir = fixture_dir(
+        "killed",
+        &[(
+            "1_slow.sql",
+            "CREATE TABLE half_done (id int);\n\
+             SELECT pg_sleep(coalesce(current_setting('pgready.test_sleep', true), '0')::float);\n",
+        )],
+    );
+    let database = url.rsplit('/').next().unwrap().to_owned();
+    let slow_url = format!("{url}?options=-c%20pgready.test_sleep%3D60");
+    let mut child = runner(&dir, &slow_url)
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+
+    let mut conn = connect(&pgready_tests::url("postgres")).await;
+    let started = Instant::now();
+    loop {
+        let sleeping: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = $1 AND query LIKE '%pg_sleep%' AND state = 'active'",
+        )
+        .bind(&database)
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+        if sleeping > 0 {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "the migration never started"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+
+    let killed_at = Instant::now();
+    let output = runner(&dir, &url).output().unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(stdout.contains("MIGRATED 1"));
+    assert!(
+        killed_at.elapsed() < Duration::from_secs(20),
+        "the dead process's lock was released promptly, not after its 60 s statement ({:?})",
+        killed_at.elapsed()
+    );
+    let mut db = connect(&url).await;
+    let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM _sqlx_migrations")
+        .fetch_one(&mut db)
+        .await
+        .unwrap();
+    assert_eq!(rows, 1);
+    let locks: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'")
+            .fetch_one(&mut db)
+            .await
+            .unwrap();
+    assert_eq!(locks, 0, "no advisory lock is left behind");
+    std::fs::remove_dir_all(dir).ok();
+}

@@ -1,4 +1,0 @@
-#[pgready::migrated_pool(config = "ui/migrated_pool/configs/bad-migration-name.toml")]
-async fn main(db: pgready::Db) {
-    let _ = db;
-}
