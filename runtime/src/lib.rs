@@ -1,6 +1,9 @@
 //! Production-ready PostgreSQL for sqlx services.
 //!
-//! ```no_run
+//! (Not compiled here: the attribute reads `pgready.toml` next to your crate's `Cargo.toml`;
+//! `tests/ui/migrated_pool/pass` compiles and runs this form.)
+//!
+//! ```ignore
 //! #[pgready::migrated_pool(config = "pgready.toml")]
 //! async fn main(db: pgready::Db) -> Result<(), pgready::sqlx::Error> {
 //!     let one: i32 = pgready::sqlx::query_scalar("SELECT 1").fetch_one(db.write()).await?;
