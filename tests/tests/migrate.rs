@@ -253,3 +253,38 @@ async fn a_process_killed_mid_migration_leaves_no_partial_schema_and_no_lock() {
     assert_eq!(locks, 0, "no advisory lock is left behind");
     std::fs::remove_dir_all(dir).ok();
 }
+
+static NO_TRANSACTION: [EmbeddedFile; 2] = [
+    EmbeddedFile {
+        name: "1_events.sql",
+        sql: "CREATE TABLE events (id bigint, kind text, at timestamptz);",
+    },
+    EmbeddedFile {
+        name: "2_index_events.sql",
+        sql: "-- pgready:no-transaction\n\
+              CREATE INDEX CONCURRENTLY IF NOT EXISTS events_kind ON events (kind);\n\
+              -- a comment; with a semicolon\n\
+              CREATE INDEX CONCURRENTLY IF NOT EXISTS events_at ON events (at);\n",
+    },
+];
+
+#[tokio::test]
+async fn a_no_transaction_migration_runs_every_statement_on_its_own() {
+    let url = fresh_database("no_tx").await;
+    let mut with_indexes = setup("", &url);
+    with_indexes.migrations = &NO_TRANSACTION;
+    let db = pgready::start(&with_indexes).await.expect("both CONCURRENTLY statements apply");
+    let indexes: Vec<String> = sqlx::query_scalar(
+        "SELECT indexname::text FROM pg_indexes WHERE tablename = 'events' ORDER BY 1",
+    )
+    .fetch_all(db.read())
+    .await
+    .unwrap();
+    assert_eq!(indexes, ["events_at", "events_kind"]);
+    let recorded: bool = sqlx::query_scalar("SELECT success FROM _sqlx_migrations WHERE version = 2")
+        .fetch_one(db.read())
+        .await
+        .unwrap();
+    assert!(recorded);
+    db.close().await;
+}

@@ -237,9 +237,20 @@ impl Reader<'_> {
                     &rule_origin,
                     format!(
                         "lint rule names are kebab-case (lowercase words joined by `-`, such as \
-                         `non-concurrent-index`), found {}",
+                         `require-concurrent-index-creation`), found {}",
                         quote(rule_str)
                     ),
+                );
+                continue;
+            }
+            if crate::lint::rule(rule_str).is_none() {
+                let hint = match crate::lint::suggest(rule_str) {
+                    Some(name) => format!(": did you mean `{name}`?"),
+                    None => ": `pgready migrate lint` documents the rules".to_owned(),
+                };
+                self.error(
+                    &rule_origin,
+                    format!("unknown lint rule {}{hint}", quote(rule_str)),
                 );
                 continue;
             }

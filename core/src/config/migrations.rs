@@ -196,8 +196,8 @@ mod tests {
         let m = parse_ok(
             "[migrations]\ndir = \"db/migrations\"\non_startup = \"verify\"\n\
              table = \"ops.schema_history\"\nledger = false\nstatement_timeout = \"10m\"\n\
-             lock_timeout = \"2s\"\n[migrations.lints]\nnon-concurrent-index = \"deny\"\n\
-             rename-column = \"allow\"\nmissing-lock-timeout = \"warn\"\n",
+             lock_timeout = \"2s\"\n[migrations.lints]\nrequire-concurrent-index-creation = \"deny\"\n\
+             renaming-column = \"allow\"\nmissing-lock-timeout = \"warn\"\n",
         )
         .migrations;
         assert_eq!(m.dir, "db/migrations");
@@ -208,8 +208,11 @@ mod tests {
         assert_eq!(m.lock_timeout, Duration::from_secs(2));
         let want = BTreeMap::from([
             ("missing-lock-timeout".to_owned(), LintLevel::Warn),
-            ("non-concurrent-index".to_owned(), LintLevel::Deny),
-            ("rename-column".to_owned(), LintLevel::Allow),
+            (
+                "require-concurrent-index-creation".to_owned(),
+                LintLevel::Deny,
+            ),
+            ("renaming-column".to_owned(), LintLevel::Allow),
         ]);
         assert_eq!(m.lints, want);
         let off = parse_ok("[migrations]\non_startup = \"off\"\n").migrations;
@@ -264,16 +267,16 @@ mod tests {
     #[test]
     fn lint_names_and_levels() {
         let all = errors(
-            "[migrations.lints]\nNonConcurrentIndex = \"deny\"\nrename-column = \"error\"\n\
-             drop-table = true\n",
+            "[migrations.lints]\nNonConcurrentIndex = \"deny\"\nrenaming-column = \"error\"\n\
+             dropping-table = true\n",
         );
         let found: Vec<(&str, usize)> = all.iter().map(|d| (d.key.as_str(), d.line)).collect();
         assert_eq!(
             found,
             [
                 ("migrations.lints.NonConcurrentIndex", 2),
-                ("migrations.lints.rename-column", 3),
-                ("migrations.lints.drop-table", 4),
+                ("migrations.lints.renaming-column", 3),
+                ("migrations.lints.dropping-table", 4),
             ]
         );
         assert!(all[0].message.contains("kebab-case"), "{}", all[0]);
@@ -285,6 +288,17 @@ mod tests {
             all[1]
         );
         assert!(all[2].message.contains("found boolean"), "{}", all[2]);
+        let d = only_error("[migrations.lints]\nrequire-concurent-index-creation = \"deny\"\n");
+        assert_eq!(
+            (d.key.as_str(), d.line),
+            ("migrations.lints.require-concurent-index-creation", 2)
+        );
+        assert!(
+            d.message.contains("unknown lint rule")
+                && d.message
+                    .contains("did you mean `require-concurrent-index-creation`?"),
+            "{d}"
+        );
         let d = only_error("[migrations]\nlints = \"deny\"\n");
         assert!(d.message.contains("expected a table"), "{d}");
     }

@@ -144,9 +144,9 @@ mod tests {
     fn profiles_override_single_keys() {
         let f = file(
             "[pool]\nmax_connections = 30\nmin_connections = 2\n\
-             [migrations.lints]\nrename-column = \"deny\"\ndrop-table = \"deny\"\n\
+             [migrations.lints]\nrenaming-column = \"deny\"\ndropping-table = \"deny\"\n\
              [profiles.production.pool]\nmax_connections = 50\n\
-             [profiles.production.migrations.lints]\nrename-column = \"warn\"\n\
+             [profiles.production.migrations.lints]\nrenaming-column = \"warn\"\n\
              [profiles.staging]\nsession.schema = \"staging\"\n",
         );
         assert_eq!(f.profile_names(), ["development", "production", "staging"]);
@@ -164,7 +164,10 @@ mod tests {
         });
         assert_eq!(
             lints,
-            Ok(vec![("drop-table", "deny"), ("rename-column", "warn")])
+            Ok(vec![
+                ("dropping-table", "deny"),
+                ("renaming-column", "warn")
+            ])
         );
         let staging = f.profile("staging");
         assert_eq!(

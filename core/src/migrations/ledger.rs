@@ -127,9 +127,10 @@ impl Ledger {
     pub fn record_new(&mut self, migrations: &[Migration]) -> Vec<String> {
         let mut added = Vec::new();
         for m in migrations {
-            let key = (m.version, m.file_name.clone());
-            if !self.entries.contains_key(&key) {
-                self.entries.insert(key, m.checksum.clone());
+            if let std::collections::btree_map::Entry::Vacant(slot) =
+                self.entries.entry((m.version, m.file_name.clone()))
+            {
+                slot.insert(m.checksum.clone());
                 added.push(m.file_name.clone());
             }
         }
@@ -165,7 +166,7 @@ fn to_hex(bytes: &[u8]) -> String {
 }
 
 fn from_hex(hex: &str) -> Option<Vec<u8>> {
-    if hex.len() % 2 != 0 {
+    if !hex.len().is_multiple_of(2) {
         return None;
     }
     (0..hex.len())

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use pgready_core::config::{self, Severity};
-use pgready_core::migrations;
+use pgready_core::{lint, migrations};
 use proc_macro2::Span;
 use syn::spanned::Spanned;
 use syn::{FnArg, ItemFn, Type};
@@ -106,6 +106,26 @@ pub(crate) fn validate(args: Args, item: &ItemFn) -> syn::Result<Valid> {
             &migrations,
             &base.migrations.dir,
         ));
+    }
+    for m in &migrations {
+        let in_transaction = !m.no_transaction;
+        let findings =
+            lint::lint_file(&m.file_name, &m.sql, in_transaction, &base.migrations.lints);
+        for finding in findings {
+            let message = format!(
+                "migration {}/{}:{}: {}[{}]: {}",
+                base.migrations.dir,
+                finding.file,
+                finding.line,
+                finding.level.as_str(),
+                finding.rule,
+                finding.message
+            );
+            match finding.level {
+                config::LintLevel::Deny => errors.push(message),
+                _ => warnings.push(message),
+            }
+        }
     }
     if let Some(e) = combine(
         errors

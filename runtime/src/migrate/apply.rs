@@ -213,7 +213,12 @@ async fn record_row(
 
 /// The file's statements with the line each starts on.
 fn statements(sql: &str) -> Vec<(String, usize)> {
-    vec![(sql.to_owned(), 1)]
+    match pgready_core::lint::statements(sql) {
+        Ok(statements) => statements.into_iter().map(|s| (s.text, s.line)).collect(),
+        // The grammar could not split it (the compile-time lint said so as a warning): run it
+        // whole, and let the server report where it stops.
+        Err(_) => vec![(sql.to_owned(), 1)],
+    }
 }
 
 /// The error for a failed migration: the file, the line PostgreSQL pointed at, the message.
