@@ -160,7 +160,14 @@ async fn a_failing_migration_rolls_back_and_names_its_file_and_line() {
         message.starts_with("migration 2_broken.sql:3: failed and was rolled back"),
         "{message}"
     );
-    assert!(message.contains("no_such_table"), "{message}");
+    assert!(
+        message.contains("no_such_table") && message.contains("SQLSTATE 42P01"),
+        "{message}"
+    );
+    assert!(
+        !message.contains("at line"),
+        "no PostgreSQL source lines: {message}"
+    );
 
     let mut conn = connect(&url).await;
     let second: Option<String> = sqlx::query_scalar("SELECT to_regclass('second')::text")
@@ -245,11 +252,14 @@ async fn a_process_killed_mid_migration_leaves_no_partial_schema_and_no_lock() {
         .await
         .unwrap();
     assert_eq!(rows, 1);
-    let locks: i64 =
-        sqlx::query_scalar("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'")
-            .fetch_one(&mut db)
-            .await
-            .unwrap();
+    let locks: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' \
+         AND database = (SELECT oid FROM pg_database WHERE datname = $1)",
+    )
+    .bind(&database)
+    .fetch_one(&mut db)
+    .await
+    .unwrap();
     assert_eq!(locks, 0, "no advisory lock is left behind");
     std::fs::remove_dir_all(dir).ok();
 }
@@ -273,7 +283,9 @@ async fn a_no_transaction_migration_runs_every_statement_on_its_own() {
     let url = fresh_database("no_tx").await;
     let mut with_indexes = setup("", &url);
     with_indexes.migrations = &NO_TRANSACTION;
-    let db = pgready::start(&with_indexes).await.expect("both CONCURRENTLY statements apply");
+    let db = pgready::start(&with_indexes)
+        .await
+        .expect("both CONCURRENTLY statements apply");
     let indexes: Vec<String> = sqlx::query_scalar(
         "SELECT indexname::text FROM pg_indexes WHERE tablename = 'events' ORDER BY 1",
     )
@@ -281,10 +293,66 @@ async fn a_no_transaction_migration_runs_every_statement_on_its_own() {
     .await
     .unwrap();
     assert_eq!(indexes, ["events_at", "events_kind"]);
-    let recorded: bool = sqlx::query_scalar("SELECT success FROM _sqlx_migrations WHERE version = 2")
-        .fetch_one(db.read())
-        .await
-        .unwrap();
+    let recorded: bool =
+        sqlx::query_scalar("SELECT success FROM _sqlx_migrations WHERE version = 2")
+            .fetch_one(db.read())
+            .await
+            .unwrap();
     assert!(recorded);
+    db.close().await;
+}
+
+static ONE_AND_THREE: [EmbeddedFile; 2] = [
+    EmbeddedFile {
+        name: "1_a.sql",
+        sql: "CREATE TABLE a (id int);",
+    },
+    EmbeddedFile {
+        name: "3_c.sql",
+        sql: "CREATE TABLE c (id int);",
+    },
+];
+static ONE_TWO_THREE: [EmbeddedFile; 3] = [
+    EmbeddedFile {
+        name: "1_a.sql",
+        sql: "CREATE TABLE a (id int);",
+    },
+    EmbeddedFile {
+        name: "2_b_merged_late.sql",
+        sql: "CREATE TABLE b (id int);",
+    },
+    EmbeddedFile {
+        name: "3_c.sql",
+        sql: "CREATE TABLE c (id int);",
+    },
+];
+
+#[tokio::test]
+async fn an_out_of_order_migration_is_refused_unless_allowed() {
+    let url = fresh_database("out_of_order").await;
+    let mut first = setup("", &url);
+    first.migrations = &ONE_AND_THREE;
+    pgready::start(&first)
+        .await
+        .expect("1 and 3 apply")
+        .close()
+        .await;
+
+    let mut late = setup("", &url);
+    late.migrations = &ONE_TWO_THREE;
+    let err = pgready::start(&late)
+        .await
+        .expect_err("2 is older than the applied 3");
+    let message = err.to_string();
+    assert!(
+        message.starts_with("migration 2_b_merged_late.sql: is pending but older than version 3"),
+        "{message}"
+    );
+    assert!(message.contains("out_of_order = \"apply\""), "{message}");
+
+    let mut allowed = setup("[migrations]\nout_of_order = \"apply\"\n", &url);
+    allowed.migrations = &ONE_TWO_THREE;
+    let db = pgready::start(&allowed).await.expect("allowed: 2 applies");
+    assert_eq!(db.migrations().applied, 3);
     db.close().await;
 }

@@ -224,9 +224,29 @@ fn statements(sql: &str) -> Vec<(String, usize)> {
 /// The error for a failed migration: the file, the line PostgreSQL pointed at, the message.
 fn failed(m: &Migration, e: &sqlx::Error, first_line: usize, sql: &str) -> Error {
     let line = error_line(e, sql).map_or(first_line, |l| first_line + l - 1);
+    // sqlx's Display appends PostgreSQL's own source line (`at line 1188`), which reads like a
+    // line of the migration: say the server's message, detail and hint instead.
+    let reason = match e
+        .as_database_error()
+        .and_then(|d| d.try_downcast_ref::<PgDatabaseError>())
+    {
+        Some(pg) => {
+            let mut reason = format!("{} (SQLSTATE {})", pg.message(), pg.code());
+            for extra in [pg.detail(), pg.hint()].into_iter().flatten() {
+                reason.push_str(&format!("; {extra}"));
+            }
+            reason
+        }
+        None => e.to_string(),
+    };
+    let outcome = if m.no_transaction {
+        "failed (outside a transaction: the statements before this one stay applied)"
+    } else {
+        "failed and was rolled back"
+    };
     Error::Migrate {
         file: format!("{}:{line}", m.file_name),
-        message: format!("failed and was rolled back: {e}"),
+        message: format!("{outcome}: {reason}"),
     }
 }
 

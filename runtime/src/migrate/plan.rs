@@ -176,17 +176,16 @@ pub(crate) fn pending<'a>(
                 .is_err()
         })
         .collect();
-    if let (Some(newest), OutOfOrder::Error) = (newest, cfg.out_of_order) {
-        if let Some(old) = pending.iter().find(|m| m.version < newest) {
-            return Err(Error::Migrate {
-                file: old.file_name.clone(),
-                message: format!(
-                    "is pending but older than version {newest}, which is already applied: give \
-                     it a version newer than {newest} (rename the file), or set `[migrations] \
-                     out_of_order = \"apply\"`"
-                ),
-            });
-        }
+    let older = newest.and_then(|newest| pending.iter().find(|m| m.version < newest));
+    if let (Some(newest), Some(old), OutOfOrder::Error) = (newest, older, cfg.out_of_order) {
+        return Err(Error::Migrate {
+            file: old.file_name.clone(),
+            message: format!(
+                "is pending but older than version {newest}, which is already applied: give it \
+                 a version newer than {newest} (rename the file), or set `[migrations] \
+                 out_of_order = \"apply\"`"
+            ),
+        });
     }
     Ok(pending)
 }

@@ -1,0 +1,35 @@
+//! `pgready`: the command-line companion of the pgready crate.
+//!
+//! `pgready migrate add|run|revert|status|lint|lock` works on the same `pgready.toml` and the same
+//! migrations directory as the service, through the same `pgready-core` and runtime functions the
+//! service runs at compile time and at start-up.
+//!
+//! Exit codes: 0 ok, 1 a problem was found or the operation failed (the message is on stderr),
+//! 2 a usage error.
+
+mod args;
+mod failure;
+mod migrate;
+mod project;
+
+use std::process::ExitCode;
+
+use clap::Parser as _;
+
+use args::{Cli, Command};
+use failure::Failure;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Migrate(cmd) => migrate::run(cli.config.as_deref(), cmd),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Failure::Reported) => ExitCode::FAILURE,
+        Err(Failure::Error(message)) => {
+            eprintln!("error: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
