@@ -466,8 +466,64 @@ fn unquote(raw: &str) -> String {
     out
 }
 
+/// The same DSN pointing at another database on the same server (URL or key=value form).
+///
+/// ```
+/// use pgready_core::dsn::with_database;
+/// assert_eq!(
+///     with_database("postgres://u:p@h:5432/app?sslmode=require", "app_test"),
+///     "postgres://u:p@h:5432/app_test?sslmode=require"
+/// );
+/// assert_eq!(with_database("host=h dbname=app", "t"), "host=h dbname=t");
+/// ```
+pub fn with_database(dsn: &str, database: &str) -> String {
+    if let Some(scheme_end) = dsn.find("://") {
+        let rest = &dsn[scheme_end + 3..];
+        let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
+        let (authority, tail) = rest.split_at(authority_end);
+        let query = tail.find('?').map_or("", |q| &tail[q..]);
+        return format!("{}{authority}/{database}{query}", &dsn[..scheme_end + 3]);
+    }
+    let mut replaced = false;
+    let mut parts: Vec<String> = dsn
+        .split_whitespace()
+        .map(|part| match part.split_once('=') {
+            Some(("dbname", _)) => {
+                replaced = true;
+                format!("dbname={database}")
+            }
+            _ => part.to_owned(),
+        })
+        .collect();
+    if !replaced {
+        parts.push(format!("dbname={database}"));
+    }
+    parts.join(" ")
+}
+
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn with_database_keeps_everything_but_the_database() {
+        assert_eq!(with_database("postgres://h", "t"), "postgres://h/t");
+        assert_eq!(
+            with_database("postgresql://u@h/app", "t"),
+            "postgresql://u@h/t"
+        );
+        assert_eq!(
+            with_database("postgres://u:p@h/app?a=1&b=2", "t"),
+            "postgres://u:p@h/t?a=1&b=2"
+        );
+        assert_eq!(
+            with_database("postgres://h?sslmode=disable", "t"),
+            "postgres://h/t?sslmode=disable"
+        );
+        assert_eq!(
+            with_database("host=h user=u", "t"),
+            "host=h user=u dbname=t"
+        );
+    }
     use super::*;
 
     #[test]

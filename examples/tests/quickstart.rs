@@ -1,5 +1,6 @@
 //! The README's first command, as a test: the quickstart starts with no DSN (on the embedded
-//! PostgreSQL), answers HTTP requests backed by the database, and stops its cluster on Ctrl-C.
+//! PostgreSQL), answers HTTP requests backed by the database, reports its health and metrics,
+//! and stops its cluster on Ctrl-C.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
@@ -8,6 +9,17 @@ use std::time::{Duration, Instant};
 
 /// One HTTP/1.1 request on a fresh connection; returns (status, body).
 fn http(addr: &str, method: &str, path: &str, body: Option<&str>) -> (u16, String) {
+    let (status, _, body) = http_with_headers(addr, method, path, body);
+    (status, body)
+}
+
+/// One HTTP/1.1 request on a fresh connection; returns (status, head, body).
+fn http_with_headers(
+    addr: &str,
+    method: &str,
+    path: &str,
+    body: Option<&str>,
+) -> (u16, String, String) {
     let mut stream = TcpStream::connect(addr).expect("connect to the quickstart");
     stream
         .set_read_timeout(Some(Duration::from_secs(10)))
@@ -29,8 +41,8 @@ fn http(addr: &str, method: &str, path: &str, body: Option<&str>) -> (u16, Strin
         .nth(1)
         .and_then(|s| s.parse().ok())
         .unwrap_or(0);
-    let body = response.split("\r\n\r\n").nth(1).unwrap_or("").to_owned();
-    (status, body)
+    let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
+    (status, head.to_ascii_lowercase(), body.to_owned())
 }
 
 #[test]
@@ -70,6 +82,46 @@ fn quickstart_serves_items_from_an_embedded_postgres() {
     assert!(body.starts_with('[') && body.contains("milk"), "{body}");
     let (status, _) = http(&addr, "GET", "/items/999999", None);
     assert_eq!(status, 404);
+
+    // The body the README shows.
+    let (status, head, body) = http_with_headers(&addr, "GET", "/health", None);
+    assert_eq!(status, 200, "{body}");
+    assert!(
+        head.contains("content-type: application/health+json"),
+        "{head}"
+    );
+    let report: serde_json::Value = serde_json::from_str(&body).expect("JSON body");
+    assert_eq!(report["status"], "pass", "{body}");
+    for key in [
+        "postgres:connectivity",
+        "postgres:pool",
+        "migrations:status",
+    ] {
+        assert_eq!(report["checks"][key][0]["status"], "pass", "{key}: {body}");
+    }
+    assert_eq!(report["checks"]["migrations:status"][0]["pending"], 0);
+    assert!(!body.contains("127.0.0.1"), "no host in the body: {body}");
+    eprintln!("GET /health → {body}");
+
+    let (status, body) = http(&addr, "GET", "/health/live", None);
+    assert_eq!(status, 200, "{body}");
+    let report: serde_json::Value = serde_json::from_str(&body).expect("JSON body");
+    assert!(report["checks"]["process:uptime"].is_array(), "{body}");
+
+    let (status, head, body) = http_with_headers(&addr, "GET", "/metrics", None);
+    assert_eq!(status, 200);
+    assert!(
+        head.contains("content-type: text/plain; version=0.0.4"),
+        "{head}"
+    );
+    for series in [
+        "pgready_pool_connections{pool=\"write\"}",
+        "pgready_pool_acquire_duration_seconds_count{pool=\"write\"}",
+        "pgready_migrations_applied 2",
+        "pgready_health_status{status=\"pass\"} 1",
+    ] {
+        assert!(body.contains(series), "`{series}` in:\n{body}");
+    }
 
     // Ctrl-C stops the service and the embedded cluster with it.
     let sent = Command::new("kill")

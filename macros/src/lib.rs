@@ -2,7 +2,9 @@
 //! expands; the logic lives in the module of the same name. Use them through the `pgready` crate.
 
 mod diagnostic;
+mod health_endpoint;
 mod migrated_pool;
+mod test;
 
 use proc_macro::TokenStream;
 
@@ -19,4 +21,38 @@ use proc_macro::TokenStream;
 #[proc_macro_attribute]
 pub fn migrated_pool(args: TokenStream, item: TokenStream) -> TokenStream {
     migrated_pool::expand(args.into(), item.into()).into()
+}
+
+/// Turns `async fn health() {}` (built-in checks) or
+/// `async fn health(db: &pgready::Db) -> pgready::health::Checks` (built-ins plus custom checks)
+/// into an axum handler answering `application/health+json`, usable with state `Db` or any
+/// state `S` where `Db: FromRef<S>`.
+///
+/// Options: `kind = "readiness" | "liveness"`, `timeout = "2s"`, `cache = "1s"`,
+/// `detail = "none" | "status" | "full"`; `timeout` and `cache` default to `[health]` in
+/// `pgready.toml`.
+///
+/// ```ignore
+/// #[pgready::health_endpoint(kind = "readiness", timeout = "1s")]
+/// async fn health() {}
+/// ```
+#[proc_macro_attribute]
+pub fn health_endpoint(args: TokenStream, item: TokenStream) -> TokenStream {
+    health_endpoint::expand(args.into(), item.into()).into()
+}
+
+/// Gives `async fn name(db: pgready::Db)` its own database, cloned from a template that holds
+/// the migrated schema (built once and reused across tests, processes and runs), and runs it as
+/// a `#[test]`. `config = "…"` as for `#[migrated_pool]`. A failing test's database is kept and
+/// its name printed.
+///
+/// ```ignore
+/// #[pgready::test]
+/// async fn creates_an_item(db: pgready::Db) {
+///     pgready::sqlx::query("INSERT INTO items (name) VALUES ('a')").execute(db.write()).await.unwrap();
+/// }
+/// ```
+#[proc_macro_attribute]
+pub fn test(args: TokenStream, item: TokenStream) -> TokenStream {
+    test::expand(args.into(), item.into()).into()
 }

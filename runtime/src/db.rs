@@ -1,6 +1,6 @@
 //! `pgready::Db`: the handle a service holds.
 
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use futures_core::future::BoxFuture;
 use pgready_core::config::Config;
@@ -9,6 +9,7 @@ use sqlx::postgres::PgTransaction;
 use crate::Pool;
 use crate::embedded::Cluster;
 use crate::migrate::MigrationState;
+use crate::migrate::Migrator;
 
 /// The database as the service sees it: a write pool, a read pool (the replica when
 /// `[database] read_url_env` is set at run time, else the write pool), the validated config
@@ -28,6 +29,10 @@ struct Inner {
     migrations: MigrationState,
     /// The development cluster, when pgready started one; stopped when taken and dropped.
     embedded: Mutex<Option<Cluster>>,
+    /// The migrations built into the binary, for the health check's live comparison.
+    migrator: OnceLock<Migrator>,
+    /// Health endpoints' caches and the probes' own connections.
+    health: crate::health::Registry,
 }
 
 impl Db {
@@ -47,6 +52,8 @@ impl Db {
                 profile,
                 migrations,
                 embedded: Mutex::new(embedded),
+                migrator: OnceLock::new(),
+                health: crate::health::Registry::default(),
             }),
         }
     }
@@ -112,6 +119,22 @@ impl Db {
         if let Some(read) = &self.inner.read {
             read.close().await;
         }
+    }
+
+    /// Records the migrations built into the binary (start-up does, once).
+    pub(crate) fn with_migrator(self, migrator: Migrator) -> Db {
+        let _ = self.inner.migrator.set(migrator);
+        self
+    }
+
+    /// The migrations built into the binary, when start-up recorded them.
+    pub(crate) fn migrator(&self) -> Option<&Migrator> {
+        self.inner.migrator.get()
+    }
+
+    /// Health endpoints' state.
+    pub(crate) fn health_registry(&self) -> &crate::health::Registry {
+        &self.inner.health
     }
 
     /// Takes the embedded cluster out, so the caller decides when it stops.

@@ -15,15 +15,21 @@
 //! `#[migrated_pool]` validates `pgready.toml` and every migration at compile time; at start-up
 //! it connects (or starts an embedded PostgreSQL in development), applies session settings on
 //! every connection, applies migrations under sqlx's advisory lock and hands `main` a [`Db`].
+//!
+//! `#[health_endpoint]` turns `async fn health() {}` into an axum handler answering
+//! `application/health+json` ([`health`]); [`metrics::handler`] serves Prometheus metrics.
 
 mod connect;
 mod db;
 pub mod embedded;
 mod error;
+pub mod health;
+pub mod metrics;
 pub mod migrate;
 mod pool;
 mod session;
 mod start;
+pub mod testing;
 
 pub use db::Db;
 pub use error::Error;
@@ -32,7 +38,9 @@ pub use start::{Setup, start};
 
 /// The `pgready.toml` model, as validated at compile time.
 pub use pgready_core::config;
+pub use pgready_macros::health_endpoint;
 pub use pgready_macros::migrated_pool;
+pub use pgready_macros::test;
 /// The sqlx that pgready was built with.
 pub use sqlx;
 
@@ -40,4 +48,14 @@ pub use sqlx;
 #[doc(hidden)]
 pub mod __private {
     pub use crate::start::{EmbeddedFile, Setup, run};
+    pub use crate::testing::run_test;
+
+    pub use crate::Db;
+    pub use axum;
+    pub use futures_core::future::BoxFuture;
+
+    /// What `#[health_endpoint]` expands to.
+    pub mod health {
+        pub use crate::health::{Checks, CustomChecks, Detail, Endpoint, Kind, respond};
+    }
 }

@@ -6,14 +6,19 @@
 
 use std::fmt;
 use std::ops::{Deref, DerefMut};
-use std::time::Duration;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use futures_core::future::BoxFuture;
 use futures_core::stream::BoxStream;
-use sqlx::postgres::{PgConnection, PgQueryResult, PgRow, PgStatement, PgTypeInfo, Postgres};
+use futures_util::TryStreamExt;
+use sqlx::postgres::{
+    PgConnectOptions, PgConnection, PgQueryResult, PgRow, PgStatement, PgTypeInfo, Postgres,
+};
 use sqlx::{Describe, Either, Execute, Executor, SqlStr};
 
 use crate::Error;
+use crate::metrics::AcquireTimes;
 
 /// A pool of PostgreSQL connections with pgready's session settings applied to each.
 ///
@@ -32,6 +37,8 @@ pub struct Pool {
     role: Role,
     acquire_timeout: Duration,
     max_connections: u32,
+    /// Acquire latency, for `pgready::metrics`.
+    acquire_times: Arc<AcquireTimes>,
 }
 
 /// Which of the two pools this is; named in errors and statistics.
@@ -82,7 +89,26 @@ impl Pool {
             role,
             acquire_timeout,
             max_connections,
+            acquire_times: Arc::default(),
         }
+    }
+
+    /// sqlx's acquire, timed for the `pgready_pool_acquire_duration_seconds` histogram.
+    async fn acquire_timed(&self) -> Result<sqlx::pool::PoolConnection<Postgres>, sqlx::Error> {
+        let started = Instant::now();
+        let result = self.inner.acquire().await;
+        let timed_out = matches!(result, Err(sqlx::Error::PoolTimedOut));
+        self.acquire_times.record(started.elapsed(), timed_out);
+        result
+    }
+
+    pub(crate) fn acquire_times(&self) -> &AcquireTimes {
+        &self.acquire_times
+    }
+
+    /// How this pool connects (the health probe opens its own connection the same way).
+    pub(crate) fn connect_options(&self) -> PgConnectOptions {
+        (*self.inner.connect_options()).clone()
     }
 
     /// Takes a connection out of the pool, waiting at most `acquire_timeout`.
@@ -90,7 +116,7 @@ impl Pool {
     /// The connection derefs to [`sqlx::PgConnection`], so `conn.begin()` starts an ordinary
     /// sqlx transaction; it goes back to the pool when dropped.
     pub async fn acquire(&self) -> Result<PoolConnection, Error> {
-        match self.inner.acquire().await {
+        match self.acquire_timed().await {
             Ok(inner) => Ok(PoolConnection { inner }),
             Err(sqlx::Error::PoolTimedOut) => Err(Error::PoolTimedOut {
                 pool: self.role.name(),
@@ -104,7 +130,7 @@ impl Pool {
 
     /// Starts a transaction on a pooled connection; it rolls back unless committed.
     pub async fn begin(&self) -> Result<sqlx::Transaction<'static, Postgres>, Error> {
-        self.inner.begin().await.map_err(|e| match e {
+        self.begin_sqlx().await.map_err(|e| match e {
             sqlx::Error::PoolTimedOut => Error::PoolTimedOut {
                 pool: self.role.name(),
                 section: self.role.section(),
@@ -119,7 +145,8 @@ impl Pool {
     pub(crate) async fn begin_sqlx(
         &self,
     ) -> Result<sqlx::Transaction<'static, Postgres>, sqlx::Error> {
-        self.inner.begin().await
+        // What `PgPool::begin` does, with the acquire timed.
+        sqlx::Transaction::begin(self.acquire_timed().await?, None).await
     }
 
     /// Size, idle and in-use connections right now.
@@ -192,7 +219,17 @@ impl<'p> Executor<'p> for &'p Pool {
         'p: 'e,
         E: 'q + Execute<'q, Postgres>,
     {
-        (&self.inner).fetch_many(query)
+        // sqlx's own `&PgPool` executor, with the acquire timed.
+        Box::pin(sqlx_core::ext::async_stream::TryAsyncStream::new(
+            move |yielder| async move {
+                let mut conn = self.acquire_timed().await?;
+                let mut rows = conn.fetch_many(query);
+                while let Some(row) = rows.try_next().await? {
+                    yielder.r#yield(row).await;
+                }
+                Ok(())
+            },
+        ))
     }
 
     fn fetch_optional<'e, 'q: 'e, E>(
@@ -203,7 +240,7 @@ impl<'p> Executor<'p> for &'p Pool {
         'p: 'e,
         E: 'q + Execute<'q, Postgres>,
     {
-        (&self.inner).fetch_optional(query)
+        Box::pin(async move { self.acquire_timed().await?.fetch_optional(query).await })
     }
 
     fn prepare_with<'e>(

@@ -32,6 +32,9 @@ pub struct Setup {
     pub migrations: &'static [EmbeddedFile],
     /// Environment overrides consulted before the process environment (`None` = unset).
     pub env: Vec<(String, Option<String>)>,
+    /// Set by `#[pgready::test]`: pools open no connection until one is used.
+    #[doc(hidden)]
+    pub for_tests: bool,
 }
 
 impl Setup {
@@ -46,6 +49,7 @@ impl Setup {
             crate_name,
             migrations,
             env: Vec::new(),
+            for_tests: false,
         }
     }
 
@@ -55,7 +59,7 @@ impl Setup {
         self
     }
 
-    fn lookup(&self, key: &str) -> Option<String> {
+    pub(crate) fn lookup(&self, key: &str) -> Option<String> {
         match self.env.iter().rev().find(|(k, _)| k == key) {
             Some((_, value)) => value.clone(),
             None => std::env::var(key).ok(),
@@ -126,7 +130,7 @@ pub async fn start(setup: &Setup) -> Result<Db, Error> {
         replica = read.is_some(),
         "database ready"
     );
-    Ok(Db::new(write, read, cfg, profile, migrations, embedded))
+    Ok(Db::new(write, read, cfg, profile, migrations, embedded).with_migrator(migrator))
 }
 
 async fn embedded_cluster(cfg: &config::Config, profile: &str) -> Result<Cluster, Error> {

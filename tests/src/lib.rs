@@ -42,12 +42,36 @@ pub async fn fresh_database(label: &str) -> String {
     let mut admin = sqlx::PgConnection::connect(&url("postgres"))
         .await
         .expect("connect as admin");
+    static CLEANED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    if !CLEANED.swap(true, Ordering::Relaxed) {
+        drop_leftovers(&mut admin).await;
+    }
     admin
         .execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE \"{name}\"")))
         .await
         .expect("create test database");
     admin.close().await.ok();
     url(&name)
+}
+
+/// Drops the databases of earlier test processes that have exited (`t_<pid>_…`).
+async fn drop_leftovers(admin: &mut sqlx::PgConnection) {
+    let names: Vec<String> =
+        sqlx::query_scalar("SELECT datname::text FROM pg_database WHERE datname LIKE 't\\_%'")
+            .fetch_all(&mut *admin)
+            .await
+            .unwrap_or_default();
+    for name in names {
+        let pid = name
+            .split('_')
+            .rev()
+            .nth(1)
+            .and_then(|p| p.parse::<u32>().ok());
+        if pid.is_some_and(|pid| !std::path::Path::new(&format!("/proc/{pid}")).exists()) {
+            let drop = format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)");
+            let _ = admin.execute(sqlx::AssertSqlSafe(drop)).await;
+        }
+    }
 }
 
 /// `migrations/` at the workspace root: the demo schema.

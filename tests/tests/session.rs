@@ -100,7 +100,6 @@ async fn every_connection_has_the_session_settings_and_schema() {
         ]
     );
     drop(conn);
-    db.close().await;
 }
 
 #[tokio::test]
@@ -130,10 +129,8 @@ async fn statement_timeout_is_enforced_on_pooled_connections() {
     db.close().await;
 }
 
-#[tokio::test]
-async fn transaction_commits_on_ok_and_rolls_back_on_err() {
-    let url = fresh_database("tx").await;
-    let db = pgready::start(&setup("", &url)).await.expect("start");
+#[pgready::test]
+async fn transaction_commits_on_ok_and_rolls_back_on_err(db: pgready::Db) {
     let id: i64 = db
         .transaction(|tx| {
             Box::pin(async move {

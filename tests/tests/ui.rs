@@ -2,8 +2,13 @@
 
 use std::path::PathBuf;
 
+/// One trybuild run at a time: `migrated_pool` sets `DATABASE_URL` for its cases, which is safe
+/// only while no other test of this binary runs.
+static UI: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 #[tokio::test]
 async fn migrated_pool() {
+    let _one_at_a_time = UI.lock().await;
     link_ui_dir();
     // trybuild runs the `pass` cases: point them at a fresh database on the shared cluster.
     let url = pgready_tests::fresh_database("ui").await;
@@ -12,6 +17,23 @@ async fn migrated_pool() {
     let t = trybuild::TestCases::new();
     t.pass("ui/migrated_pool/pass/*.rs");
     t.compile_fail("ui/migrated_pool/fail/*.rs");
+}
+
+#[test]
+fn health_endpoint() {
+    let _one_at_a_time = UI.blocking_lock();
+    link_ui_dir();
+    let t = trybuild::TestCases::new();
+    t.pass("ui/health_endpoint/pass/*.rs");
+    t.compile_fail("ui/health_endpoint/fail/*.rs");
+}
+
+#[test]
+fn test_attribute() {
+    let _one_at_a_time = UI.blocking_lock();
+    link_ui_dir();
+    let t = trybuild::TestCases::new();
+    t.compile_fail("ui/test/fail/*.rs");
 }
 
 /// trybuild compiles each case in its own crate under `target/tests/trybuild/pgready-tests`,

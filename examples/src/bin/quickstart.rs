@@ -1,9 +1,12 @@
-//! A small service on pgready: `POST /items`, `GET /items`, `GET /items/{id}`.
+//! A small service on pgready: `POST /items`, `GET /items`, `GET /items/{id}`, plus the
+//! orchestrator's `GET /health` (readiness), `GET /health/live` (liveness) and Prometheus's
+//! `GET /metrics`.
 //!
 //! ```text
 //! cargo run -p pgready-examples --bin quickstart
 //! curl -s -X POST localhost:8080/items -H 'content-type: application/json' -d '{"name":"milk"}'
 //! curl -s localhost:8080/items
+//! curl -s localhost:8080/health
 //! ```
 //!
 //! With no `DATABASE_URL`, pgready starts an embedded PostgreSQL and applies `migrations/`.
@@ -38,6 +41,9 @@ async fn main(db: pgready::Db) -> Result<(), Box<dyn std::error::Error>> {
     let app = Router::new()
         .route("/items", get(list).post(create))
         .route("/items/{id}", get(show))
+        .route("/health", get(health))
+        .route("/health/live", get(live))
+        .route("/metrics", get(pgready::metrics::handler))
         .with_state(db);
     let addr = std::env::var("QUICKSTART_ADDR").unwrap_or_else(|_| "127.0.0.1:8080".to_owned());
     let listener = tokio::net::TcpListener::bind(&addr).await?;
@@ -45,6 +51,14 @@ async fn main(db: pgready::Db) -> Result<(), Box<dyn std::error::Error>> {
     axum::serve(listener, app).await?;
     Ok(())
 }
+
+/// Readiness: the database answers, the pools have room, the migrations are applied.
+#[pgready::health_endpoint]
+async fn health() {}
+
+/// Liveness: never touches the database, so an outage does not restart every instance.
+#[pgready::health_endpoint(kind = "liveness")]
+async fn live() {}
 
 async fn list(State(db): State<pgready::Db>) -> Result<Json<Vec<Item>>, ApiError> {
     let rows: Vec<(i64, String, bool)> =

@@ -1,8 +1,8 @@
 //! `#[migrated_pool]`: parse → validate → expand.
 
-mod expand;
-mod parse;
-mod validate;
+pub(crate) mod expand;
+pub(crate) mod parse;
+pub(crate) mod validate;
 
 use proc_macro2::TokenStream;
 

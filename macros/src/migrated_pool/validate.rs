@@ -29,7 +29,13 @@ pub(crate) struct Valid {
 }
 
 pub(crate) fn validate(args: Args, item: &ItemFn) -> syn::Result<Valid> {
-    signature(item)?;
+    signature(item, "migrated_pool")?;
+    load(&args)
+}
+
+/// Reads and checks `pgready.toml`, the migrations and the ledger: everything but the signature
+/// (shared with `#[pgready::test]`).
+pub(crate) fn load(args: &Args) -> syn::Result<Valid> {
     let span = args.config_span();
     let relative = args
         .config
@@ -203,26 +209,30 @@ fn migration_files(
     migrations::discover(&path)
 }
 
-/// `async fn <name>(db: pgready::Db) -> T`, nothing else.
-fn signature(item: &ItemFn) -> syn::Result<()> {
+/// `async fn <name>(db: pgready::Db) -> T`, nothing else; `attribute` names the macro in
+/// messages (`migrated_pool`, `test`).
+pub(crate) fn signature(item: &ItemFn, attribute: &str) -> syn::Result<()> {
     let sig = &item.sig;
+    let name = &sig.ident;
     let mut errors = Vec::new();
     if sig.asyncness.is_none() {
         errors.push(syn::Error::new(
             sig.fn_token.span,
-            "`#[pgready::migrated_pool]` needs an `async fn`: write `async fn main(db: pgready::Db)`",
+            format!(
+                "`#[pgready::{attribute}]` needs an `async fn`: write `async fn {name}(db: pgready::Db)`"
+            ),
         ));
     }
     if !sig.generics.params.is_empty() || sig.generics.where_clause.is_some() {
         errors.push(syn::Error::new(
             sig.generics.span(),
-            "`main` cannot be generic",
+            format!("`{name}` cannot be generic"),
         ));
     }
     match sig.inputs.len() {
         0 => errors.push(syn::Error::new(
             sig.paren_token.span.join(),
-            "missing parameter: write `async fn main(db: pgready::Db)`",
+            format!("missing parameter: write `async fn {name}(db: pgready::Db)`"),
         )),
         1 => {}
         _ => {
@@ -234,7 +244,9 @@ fn signature(item: &ItemFn) -> syn::Result<()> {
                 .reduce(|a, b| a.join(b).unwrap_or(a));
             errors.push(syn::Error::new(
                 extra.unwrap_or_else(Span::call_site),
-                "`main` takes exactly one parameter, `db: pgready::Db`: remove the others",
+                format!(
+                    "`{name}` takes exactly one parameter, `db: pgready::Db`: remove the others"
+                ),
             ));
         }
     }
@@ -247,7 +259,7 @@ fn signature(item: &ItemFn) -> syn::Result<()> {
             )),
             FnArg::Receiver(receiver) => errors.push(syn::Error::new(
                 receiver.span(),
-                "`main` cannot take `self`: write `async fn main(db: pgready::Db)`",
+                format!("`{name}` cannot take `self`: write `async fn {name}(db: pgready::Db)`"),
             )),
         }
     }

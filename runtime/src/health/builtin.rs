@@ -1,0 +1,398 @@
+//! The built-in checks: `postgres:connectivity`, `postgres:pool`, `migrations:status`,
+//! `postgres:replication` (readiness) and `process:uptime` (liveness).
+
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use sqlx::ConnectOptions;
+use sqlx::postgres::{PgConnectOptions, PgConnection};
+
+use super::check::Check;
+use crate::migrate::{Migrator, State, VersionStatus};
+use crate::{Db, PoolStats};
+
+pub(crate) const CONNECTIVITY: &str = "postgres:connectivity";
+pub(crate) const POOL: &str = "postgres:pool";
+pub(crate) const MIGRATIONS: &str = "migrations:status";
+pub(crate) const REPLICATION: &str = "postgres:replication";
+pub(crate) const UPTIME: &str = "process:uptime";
+
+/// What the primary's task reports.
+pub(crate) const PRIMARY: &[(&str, Option<&str>)] =
+    &[(CONNECTIVITY, Some("write")), (MIGRATIONS, None)];
+/// What the replica's task reports.
+pub(crate) const REPLICA: &[(&str, Option<&str>)] =
+    &[(CONNECTIVITY, Some("read")), (REPLICATION, Some("read"))];
+
+/// `postgres:pool`, one entry per pool: utilization (in use / max) and connection counts;
+/// above `[health] pool_saturation_warn` it warns. Reads counters only.
+pub(crate) fn pools(db: &Db) -> Vec<(String, Check)> {
+    let warn_at = db.config().health.pool_saturation_warn;
+    let mut out = vec![(
+        POOL.to_owned(),
+        pool("write", db.write().stats(), db.write().is_closed(), warn_at),
+    )];
+    if db.has_replica() {
+        out.push((
+            POOL.to_owned(),
+            pool("read", db.read().stats(), db.read().is_closed(), warn_at),
+        ));
+    }
+    out
+}
+
+fn pool(name: &'static str, stats: PoolStats, closed: bool, warn_at: f64) -> Check {
+    let utilization = if stats.max == 0 {
+        0.0
+    } else {
+        f64::from(stats.in_use) / f64::from(stats.max)
+    };
+    let check = if closed {
+        Check::fail("the pool is closed")
+    } else if utilization > warn_at {
+        Check::warn(format!(
+            "{} of {} connections in use, above `[health] pool_saturation_warn = {warn_at}`",
+            stats.in_use, stats.max
+        ))
+    } else {
+        Check::pass()
+    };
+    check
+        .with_component_id(name)
+        .with_component_type("datastore")
+        .with_observed(round(utilization * 100.0, 1), "percent")
+        .field(
+            "connections",
+            json!({
+                "size": stats.size,
+                "idle": stats.idle,
+                "inUse": stats.in_use,
+                "max": stats.max,
+            }),
+        )
+}
+
+/// `postgres:connectivity` (write) and `migrations:status`, on the probe's own connection to
+/// the primary: `SELECT 1`, then the migrations table.
+pub(crate) async fn primary(db: &Db, timeout: Duration) -> Vec<(String, Check)> {
+    let options = db.write().connect_options();
+    let target = target(&options);
+    let mut slot = db.health_registry().connections.write.lock().await;
+    let mut conn = match slot.take() {
+        Some(conn) => conn,
+        None => match connect(&options, db, timeout).await {
+            Ok(conn) => conn,
+            Err(e) => {
+                let output = format!("cannot connect: {}", scrub(&e));
+                return vec![
+                    (CONNECTIVITY.to_owned(), down("write", &output, &target)),
+                    (MIGRATIONS.to_owned(), not_checked()),
+                ];
+            }
+        },
+    };
+    let started = Instant::now();
+    if let Err(e) = sqlx::query_scalar::<_, i32>("SELECT 1")
+        .fetch_one(&mut conn)
+        .await
+    {
+        let output = format!("`SELECT 1` failed: {}", scrub(&e));
+        return vec![
+            (CONNECTIVITY.to_owned(), down("write", &output, &target)),
+            (MIGRATIONS.to_owned(), not_checked()),
+        ];
+    }
+    let connectivity = up("write", started.elapsed(), &target);
+    let migrations = match migrations(db, &mut conn).await {
+        Ok(check) => {
+            *slot = Some(conn);
+            check
+        }
+        Err(e) => Check::fail(format!("cannot read the migrations table: {}", scrub(&e)))
+            .with_component_type("datastore"),
+    };
+    vec![
+        (CONNECTIVITY.to_owned(), connectivity),
+        (MIGRATIONS.to_owned(), migrations),
+    ]
+}
+
+/// `postgres:connectivity` (read) and `postgres:replication`, on the probe's own connection to
+/// the replica. The lag is `now() - pg_last_xact_replay_timestamp()`, or 0 when the replica
+/// has replayed everything it received (an idle primary writes nothing to replay, and its
+/// replicas are not behind); 0 on a server that is not in recovery.
+pub(crate) async fn replica(db: &Db, timeout: Duration) -> Vec<(String, Check)> {
+    let options = db.read().connect_options();
+    let target = target(&options);
+    let mut slot = db.health_registry().connections.read.lock().await;
+    let mut conn = match slot.take() {
+        Some(conn) => conn,
+        None => match connect(&options, db, timeout).await {
+            Ok(conn) => conn,
+            Err(e) => {
+                let output = format!("cannot connect: {}", scrub(&e));
+                return vec![
+                    (CONNECTIVITY.to_owned(), down("read", &output, &target)),
+                    (
+                        REPLICATION.to_owned(),
+                        not_checked().with_component_id("read"),
+                    ),
+                ];
+            }
+        },
+    };
+    let started = Instant::now();
+    let lag = sqlx::query_as::<_, (bool, Option<f64>)>(
+        "SELECT pg_is_in_recovery(), CASE \
+           WHEN NOT pg_is_in_recovery() THEN 0 \
+           WHEN pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn() THEN 0 \
+           ELSE extract(epoch FROM now() - pg_last_xact_replay_timestamp()) END::float8",
+    )
+    .fetch_one(&mut conn)
+    .await;
+    let (in_recovery, lag) = match lag {
+        Ok(row) => row,
+        Err(e) => {
+            let output = format!("the replication query failed: {}", scrub(&e));
+            return vec![
+                (CONNECTIVITY.to_owned(), down("read", &output, &target)),
+                (
+                    REPLICATION.to_owned(),
+                    not_checked().with_component_id("read"),
+                ),
+            ];
+        }
+    };
+    *slot = Some(conn);
+    let max = db.config().health.max_replica_lag;
+    vec![
+        (
+            CONNECTIVITY.to_owned(),
+            up("read", started.elapsed(), &target),
+        ),
+        (REPLICATION.to_owned(), replication(in_recovery, lag, max)),
+    ]
+}
+
+pub(crate) fn replication(in_recovery: bool, lag: Option<f64>, max: Duration) -> Check {
+    let check = match lag {
+        None => Check::warn("the replica has not replayed any transaction yet"),
+        Some(lag) if lag > max.as_secs_f64() => Check::warn(format!(
+            "replica lag {lag:.1}s is above `[health] max_replica_lag = {max:?}`"
+        )),
+        Some(_) => Check::pass(),
+    };
+    let check = match lag {
+        Some(lag) => check.with_observed(round(lag.max(0.0), 3), "s"),
+        None => check,
+    };
+    check
+        .with_component_id("read")
+        .with_component_type("datastore")
+        .field("inRecovery", in_recovery)
+}
+
+/// `migrations:status`: the migrations table read now and compared with the migrations built
+/// into this binary. Failed (dirty) versions fail; pending versions and edited ones warn;
+/// versions newer than this build (a later release already migrated) are counted as `ahead`
+/// and pass, as they do during a rolling deploy.
+async fn migrations(db: &Db, conn: &mut PgConnection) -> Result<Check, crate::Error> {
+    let statuses = match db.migrator() {
+        Some(migrator) => migrator.status(conn).await?,
+        None => {
+            Migrator::new(Vec::new(), &db.config().migrations)
+                .status(conn)
+                .await?
+        }
+    };
+    let latest = statuses
+        .iter()
+        .filter(|s| {
+            matches!(
+                s.state,
+                State::Applied | State::ChecksumMismatch | State::MissingLocally
+            )
+        })
+        .map(|s| s.version)
+        .max();
+    Ok(migration_check(&statuses, latest))
+}
+
+pub(crate) fn migration_check(statuses: &[VersionStatus], latest: Option<i64>) -> Check {
+    let count = |state: State| statuses.iter().filter(|s| s.state == state).count();
+    let applied =
+        count(State::Applied) + count(State::ChecksumMismatch) + count(State::MissingLocally);
+    let pending = count(State::Pending);
+    let edited = count(State::ChecksumMismatch);
+    let failed = count(State::Failed);
+    let ahead = count(State::MissingLocally);
+    let first = |state: State| {
+        statuses
+            .iter()
+            .find(|s| s.state == state)
+            .map_or(0, |s| s.version)
+    };
+    let check = if failed > 0 {
+        Check::fail(format!(
+            "version {} is marked failed in the migrations table: repair the schema, then \
+             delete that row",
+            first(State::Failed)
+        ))
+    } else if edited > 0 {
+        Check::warn(format!(
+            "version {} was edited after it was applied",
+            first(State::ChecksumMismatch)
+        ))
+    } else if pending > 0 {
+        Check::warn(format!(
+            "{pending} migration(s) of this build are not applied, the first is version {}",
+            first(State::Pending)
+        ))
+    } else {
+        Check::pass()
+    };
+    check
+        .with_component_type("datastore")
+        .with_observed(pending as f64, "migrations")
+        .field("applied", applied)
+        .field("pending", pending)
+        .field("latest", latest)
+        .field("checksumMismatch", edited)
+        .field("failed", failed)
+        .field("ahead", ahead)
+}
+
+/// `process:uptime`: how long this `Db` has existed. Liveness touches nothing else.
+pub(crate) fn uptime(db: &Db) -> (String, Check) {
+    let up = db.health_registry().started.elapsed();
+    (
+        UPTIME.to_owned(),
+        Check::pass()
+            .with_component_type("system")
+            .with_observed(round(up.as_secs_f64(), 3), "s"),
+    )
+}
+
+/// A probe connection: the pool's options (same user, TLS and `application_name`), with the
+/// session's `search_path` (where the migrations table lives) and a server-side
+/// `statement_timeout` equal to the probe's, so a query the probe gave up on does not keep
+/// running. Behind PgBouncer, startup parameters may be refused: none is added, and the
+/// settings are the role's.
+async fn connect(
+    options: &PgConnectOptions,
+    db: &Db,
+    timeout: Duration,
+) -> Result<PgConnection, sqlx::Error> {
+    let mut options = options.clone();
+    if !db.config().database.pgbouncer {
+        let ms = timeout.as_millis().max(1).to_string();
+        options = options.options([
+            ("statement_timeout", ms.as_str()),
+            ("search_path", db.config().session.schema.as_str()),
+        ]);
+    }
+    options.connect().await
+}
+
+fn up(id: &'static str, elapsed: Duration, target: &str) -> Check {
+    Check::pass()
+        .with_component_id(id)
+        .with_component_type("datastore")
+        .with_observed(round(elapsed.as_secs_f64() * 1000.0, 3), "ms")
+        .secret_field("target", target)
+}
+
+fn down(id: &'static str, output: &str, target: &str) -> Check {
+    Check::fail(output)
+        .with_component_id(id)
+        .with_component_type("datastore")
+        .secret_field("target", target)
+}
+
+fn not_checked() -> Check {
+    Check::fail("not checked: the database did not answer").with_component_type("datastore")
+}
+
+/// `host:port/database`: shown only with `detail = "full"`; never the user or password.
+fn target(options: &PgConnectOptions) -> String {
+    format!(
+        "{}:{}/{}",
+        options.get_host(),
+        options.get_port(),
+        options.get_database().unwrap_or("")
+    )
+}
+
+/// Database errors do not quote the DSN, but a DSN in them would lose its password.
+fn scrub(e: &dyn std::fmt::Display) -> String {
+    pgready_core::dsn::redact_in(&e.to_string(), "")
+}
+
+fn round(value: f64, places: i32) -> f64 {
+    let scale = 10f64.powi(places);
+    (value * scale).round() / scale
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::health::Status;
+
+    fn status(version: i64, state: State) -> VersionStatus {
+        VersionStatus {
+            version,
+            description: String::new(),
+            file: None,
+            state,
+        }
+    }
+
+    #[test]
+    fn pool_warns_above_the_saturation_threshold_only() {
+        let stats = |in_use| PoolStats {
+            size: 10,
+            idle: 10 - in_use,
+            in_use,
+            max: 10,
+        };
+        assert_eq!(pool("write", stats(9), false, 0.9).status(), Status::Pass);
+        let full = pool("write", stats(10), false, 0.9);
+        assert_eq!(full.status(), Status::Warn);
+        assert_eq!(full.observed_value(), Some(100.0));
+        assert_eq!(pool("write", stats(0), true, 0.9).status(), Status::Fail);
+    }
+
+    #[test]
+    fn migration_states_map_to_documented_statuses() {
+        let all_applied = [status(1, State::Applied), status(2, State::Applied)];
+        assert_eq!(
+            migration_check(&all_applied, Some(2)).status(),
+            Status::Pass
+        );
+        let pending = [status(1, State::Applied), status(2, State::Pending)];
+        let check = migration_check(&pending, Some(1));
+        assert_eq!(check.status(), Status::Warn);
+        assert_eq!(check.field_value("pending"), Some(&json!(1)));
+        assert_eq!(check.field_value("applied"), Some(&json!(1)));
+        assert_eq!(check.field_value("latest"), Some(&json!(1)));
+        let edited = [status(1, State::ChecksumMismatch)];
+        assert_eq!(migration_check(&edited, Some(1)).status(), Status::Warn);
+        let failed = [status(1, State::Applied), status(2, State::Failed)];
+        assert_eq!(migration_check(&failed, Some(1)).status(), Status::Fail);
+        let ahead = [status(1, State::Applied), status(2, State::MissingLocally)];
+        let check = migration_check(&ahead, Some(2));
+        assert_eq!(check.status(), Status::Pass);
+        assert_eq!(check.field_value("ahead"), Some(&json!(1)));
+    }
+
+    #[test]
+    fn replication_warns_above_max_lag_or_before_any_replay() {
+        let max = Duration::from_secs(60);
+        assert_eq!(replication(true, Some(1.0), max).status(), Status::Pass);
+        assert_eq!(replication(false, Some(0.0), max).status(), Status::Pass);
+        let behind = replication(true, Some(61.0), max);
+        assert_eq!(behind.status(), Status::Warn);
+        assert_eq!(behind.observed_value(), Some(61.0));
+        assert_eq!(replication(true, None, max).status(), Status::Warn);
+    }
+}

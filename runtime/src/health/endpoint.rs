@@ -1,0 +1,153 @@
+//! What `#[pgready::health_endpoint]` expands to call: the endpoint's options and the handler
+//! body that answers from the cache or from one shared probe.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use axum::response::Response;
+use futures_core::future::BoxFuture;
+
+use super::Checks;
+use crate::Db;
+
+/// What a probe looks at.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Kind {
+    /// Can this instance serve traffic? Probes the database (the default).
+    Readiness,
+    /// Is this process alive? Never touches the database, so a database outage does not make
+    /// an orchestrator restart every instance.
+    Liveness,
+}
+
+impl Kind {
+    /// `"readiness"` or `"liveness"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Readiness => "readiness",
+            Kind::Liveness => "liveness",
+        }
+    }
+}
+
+/// How much the body tells.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Detail {
+    /// `{"status": "pass"}` and nothing else.
+    None,
+    /// Every check with its status and measured values; no error text, no host names (the
+    /// default).
+    Status,
+    /// Also error text (`output`, passwords redacted) and the database targets: for endpoints
+    /// that only operators can reach.
+    Full,
+}
+
+impl Detail {
+    /// `"none"`, `"status"` or `"full"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Detail::None => "none",
+            Detail::Status => "status",
+            Detail::Full => "full",
+        }
+    }
+}
+
+/// A health function's custom checks: the user's function, boxed.
+pub type CustomChecks = for<'a> fn(&'a Db) -> BoxFuture<'a, Checks>;
+
+/// One endpoint's options, as the attribute wrote them; `None` takes `[health]` from
+/// `pgready.toml`. Lives in a `static` of the generated handler.
+#[doc(hidden)]
+#[derive(Debug)]
+pub struct Endpoint {
+    /// `kind = "…"`
+    pub kind: Kind,
+    /// `timeout = "…"`
+    pub timeout: Option<Duration>,
+    /// `cache = "…"`
+    pub cache: Option<Duration>,
+    /// `detail = "…"`
+    pub detail: Detail,
+    /// Identifies this endpoint's cache in each [`Db`]; assigned on first use.
+    pub id: EndpointId,
+}
+
+/// A process-unique number for an endpoint, taken on first use.
+#[doc(hidden)]
+#[derive(Debug)]
+pub struct EndpointId(AtomicU64);
+
+impl EndpointId {
+    /// Not assigned yet.
+    #[allow(clippy::new_without_default)]
+    pub const fn new() -> EndpointId {
+        EndpointId(AtomicU64::new(0))
+    }
+
+    pub(crate) fn get(&self) -> u64 {
+        static NEXT: AtomicU64 = AtomicU64::new(1);
+        let current = self.0.load(Ordering::Acquire);
+        if current != 0 {
+            return current;
+        }
+        let fresh = NEXT.fetch_add(1, Ordering::Relaxed);
+        match self
+            .0
+            .compare_exchange(0, fresh, Ordering::AcqRel, Ordering::Acquire)
+        {
+            Ok(_) => fresh,
+            Err(taken) => taken,
+        }
+    }
+}
+
+impl Endpoint {
+    /// An endpoint with the given options.
+    pub const fn new(
+        kind: Kind,
+        timeout: Option<Duration>,
+        cache: Option<Duration>,
+        detail: Detail,
+    ) -> Endpoint {
+        Endpoint {
+            kind,
+            timeout,
+            cache,
+            detail,
+            id: EndpointId::new(),
+        }
+    }
+}
+
+/// The options in force for one probe: the attribute's, else `[health]`'s.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Options {
+    pub(crate) kind: Kind,
+    pub(crate) timeout: Duration,
+    pub(crate) cache: Duration,
+}
+
+impl Options {
+    pub(crate) fn resolve(endpoint: &Endpoint, db: &Db) -> Options {
+        let health = &db.config().health;
+        Options {
+            kind: endpoint.kind,
+            timeout: endpoint.timeout.unwrap_or(health.timeout),
+            cache: endpoint.cache.unwrap_or(health.cache),
+        }
+    }
+}
+
+/// The body of a generated health handler: the cached report when it is fresh, else the
+/// result of the probe in flight, else a new probe; answered at the endpoint's detail.
+#[doc(hidden)]
+pub async fn respond(
+    db: &Db,
+    endpoint: &'static Endpoint,
+    custom: Option<CustomChecks>,
+) -> Response {
+    let report = super::flight::report(db, endpoint, custom).await;
+    report.to_response(endpoint.detail)
+}

@@ -1,0 +1,240 @@
+//! Metrics in the Prometheus text format, rendered on request from the [`Db`]'s own counters:
+//! no global recorder, nothing to install.
+//!
+//! ```
+//! let app: axum::Router<pgready::Db> =
+//!     axum::Router::new().route("/metrics", axum::routing::get(pgready::metrics::handler));
+//! ```
+//!
+//! | metric | type | labels |
+//! |---|---|---|
+//! | `pgready_pool_connections` | gauge | `pool`: open connections, idle or in use |
+//! | `pgready_pool_idle_connections` | gauge | `pool` |
+//! | `pgready_pool_in_use_connections` | gauge | `pool` |
+//! | `pgready_pool_max_connections` | gauge | `pool`: the configured `max_connections` |
+//! | `pgready_pool_acquire_duration_seconds` | histogram | `pool`: time to get a connection |
+//! | `pgready_pool_acquire_timeouts_total` | counter | `pool`: acquires that hit `acquire_timeout` |
+//! | `pgready_migrations_applied` | gauge | |
+//! | `pgready_migrations_pending` | gauge | |
+//! | `pgready_health_status` | gauge | `status`: 1 for the current status, 0 for the others |
+//! | `pgready_health_check_status` | gauge | `check`, `component`, `status` |
+//! | `pgready_health_probes_total` | counter | probes run by this process |
+//! | `pgready_health_probe_duration_seconds` | gauge | the latest probe |
+//! | `pgready_postgres_response_time_seconds` | gauge | `pool`: `SELECT 1` in the latest probe |
+//! | `pgready_replica_lag_seconds` | gauge | with a read replica |
+//!
+//! The health figures come from the latest readiness probe of any endpoint while it is younger
+//! than `[health] cache`; otherwise rendering runs one (cached, single flight) through
+//! [`Db::health`].
+
+mod acquire;
+mod text;
+
+pub(crate) use acquire::AcquireTimes;
+
+use axum::extract::State;
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+
+use crate::health::{CONNECTIVITY, MIGRATIONS, REPLICATION, Report, Status};
+use crate::{Db, Pool};
+use text::Text;
+
+/// The `content-type` of the Prometheus text format.
+pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+/// An axum handler serving [`render`]'s text; usable with state `Db` or any state `S` where
+/// `Db: FromRef<S>`.
+pub async fn handler(State(db): State<Db>) -> Response {
+    (
+        [(header::CONTENT_TYPE, HeaderValue::from_static(CONTENT_TYPE))],
+        render(&db).await,
+    )
+        .into_response()
+}
+
+/// Every pgready metric of `db`, in the Prometheus text format.
+pub async fn render(db: &Db) -> String {
+    let report = db.recent_health().await;
+    let mut t = Text::default();
+    let pools = pools(db);
+    pool_metrics(&mut t, &pools);
+    migration_metrics(&mut t, db, &report);
+    health_metrics(&mut t, db, &report);
+    t.finish()
+}
+
+fn pools(db: &Db) -> Vec<(&'static str, &Pool)> {
+    let mut pools = vec![("write", db.write())];
+    if db.has_replica() {
+        pools.push(("read", db.read()));
+    }
+    pools
+}
+
+/// A pool gauge: name, help, and how to read it.
+type Gauge = (&'static str, &'static str, fn(&Pool) -> u32);
+
+fn pool_metrics(t: &mut Text, pools: &[(&str, &Pool)]) {
+    let gauges: [Gauge; 4] = [
+        (
+            "pgready_pool_connections",
+            "Open connections in the pool, idle or in use.",
+            |p| p.stats().size,
+        ),
+        (
+            "pgready_pool_idle_connections",
+            "Open connections waiting in the pool.",
+            |p| p.stats().idle,
+        ),
+        (
+            "pgready_pool_in_use_connections",
+            "Connections handed out by the pool.",
+            |p| p.stats().in_use,
+        ),
+        (
+            "pgready_pool_max_connections",
+            "The pool's configured max_connections.",
+            |p| p.stats().max,
+        ),
+    ];
+    for (name, help, value) in gauges {
+        t.family(name, "gauge", help);
+        for (pool, p) in pools {
+            t.sample(name, &[("pool", pool)], f64::from(value(p)));
+        }
+    }
+
+    let name = "pgready_pool_acquire_duration_seconds";
+    t.family(
+        name,
+        "histogram",
+        "Time taken to get a connection from the pool.",
+    );
+    let snapshots: Vec<_> = pools
+        .iter()
+        .map(|(pool, p)| (*pool, p.acquire_times().snapshot()))
+        .collect();
+    for (pool, s) in &snapshots {
+        for (bound, count) in &s.cumulative {
+            let le = text::number(*bound);
+            t.sample(
+                &format!("{name}_bucket"),
+                &[("pool", pool), ("le", &le)],
+                *count as f64,
+            );
+        }
+        t.sample(
+            &format!("{name}_bucket"),
+            &[("pool", pool), ("le", "+Inf")],
+            s.count as f64,
+        );
+        t.sample(&format!("{name}_sum"), &[("pool", pool)], s.sum_seconds);
+        t.sample(&format!("{name}_count"), &[("pool", pool)], s.count as f64);
+    }
+    let name = "pgready_pool_acquire_timeouts_total";
+    t.family(
+        name,
+        "counter",
+        "Acquires that gave up after acquire_timeout.",
+    );
+    for (pool, s) in &snapshots {
+        t.sample(name, &[("pool", pool)], s.timeouts as f64);
+    }
+}
+
+/// From the probe's live read of the migrations table when it succeeded, else what start-up
+/// found.
+fn migration_metrics(t: &mut Text, db: &Db, report: &Report) {
+    let live = report
+        .check(MIGRATIONS)
+        .find(|c| c.status() != Status::Fail)
+        .and_then(|c| {
+            let applied = c.field_value("applied")?.as_u64()?;
+            let pending = c.field_value("pending")?.as_u64()?;
+            Some((applied, pending))
+        });
+    let (applied, pending) = live.unwrap_or_else(|| {
+        let state = db.migrations();
+        (state.applied as u64, state.pending as u64)
+    });
+    t.family(
+        "pgready_migrations_applied",
+        "gauge",
+        "Migrations recorded as applied in the migrations table.",
+    );
+    t.sample("pgready_migrations_applied", &[], applied as f64);
+    t.family(
+        "pgready_migrations_pending",
+        "gauge",
+        "Migrations of this build not applied to the database.",
+    );
+    t.sample("pgready_migrations_pending", &[], pending as f64);
+}
+
+fn health_metrics(t: &mut Text, db: &Db, report: &Report) {
+    let name = "pgready_health_status";
+    t.family(
+        name,
+        "gauge",
+        "Status of the latest readiness probe: 1 for the current status, 0 for the others.",
+    );
+    for status in Status::ALL {
+        let value = if report.status() == status { 1.0 } else { 0.0 };
+        t.sample(name, &[("status", status.as_str())], value);
+    }
+
+    let name = "pgready_health_check_status";
+    t.family(
+        name,
+        "gauge",
+        "Status of each check in the latest readiness probe: 1 for its status, 0 for the others.",
+    );
+    for (key, check) in report.checks() {
+        let component = check.component_id().unwrap_or("");
+        for status in Status::ALL {
+            let value = if check.status() == status { 1.0 } else { 0.0 };
+            t.sample(
+                name,
+                &[
+                    ("check", key),
+                    ("component", component),
+                    ("status", status.as_str()),
+                ],
+                value,
+            );
+        }
+    }
+
+    let name = "pgready_health_probes_total";
+    t.family(name, "counter", "Health probes run by this process.");
+    t.sample(name, &[], db.health_registry().probes() as f64);
+
+    let name = "pgready_health_probe_duration_seconds";
+    t.family(name, "gauge", "How long the latest readiness probe took.");
+    t.sample(name, &[], report.duration().as_secs_f64());
+
+    let name = "pgready_postgres_response_time_seconds";
+    t.family(
+        name,
+        "gauge",
+        "Round trip of SELECT 1 in the latest readiness probe.",
+    );
+    for check in report.check(CONNECTIVITY) {
+        if let (Some(ms), Some(pool)) = (check.observed_value(), check.component_id()) {
+            t.sample(name, &[("pool", pool)], ms / 1000.0);
+        }
+    }
+
+    let lag: Vec<f64> = report
+        .check(REPLICATION)
+        .filter_map(|c| c.observed_value())
+        .collect();
+    if !lag.is_empty() {
+        let name = "pgready_replica_lag_seconds";
+        t.family(name, "gauge", "Replication lag of the read replica.");
+        for lag in lag {
+            t.sample(name, &[("pool", "read")], lag);
+        }
+    }
+}

@@ -1,0 +1,199 @@
+//! `pgready::metrics::handler`: Prometheus text that a real Prometheus parser accepts
+//! (`promtool check metrics`), with pool gauges, the acquire-latency histogram, migrations and
+//! health status.
+
+mod health_http;
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+use axum::Router;
+use axum::routing::get;
+use pgready_tests::{fresh_database, setup};
+
+/// Runs `promtool check metrics` on `text`. Without promtool the check is skipped with a loud
+/// message, except in CI (`CI` set), where it must run.
+fn promtool_check(text: &str) {
+    let child = Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn();
+    let mut child = match child {
+        Ok(child) => child,
+        Err(e) if std::env::var_os("CI").is_none() => {
+            eprintln!(
+                "\n!!!!!!!! SKIPPED: `promtool check metrics` did not run ({e}); install Debian's \
+                 `prometheus` package to validate the metrics text (CI does) !!!!!!!!\n"
+            );
+            return;
+        }
+        Err(e) => panic!("promtool is required in CI (.ci/run installs it): {e}"),
+    };
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let report = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.status.success() && report.trim().is_empty(),
+        "promtool check metrics: {report}\n--- text ---\n{text}"
+    );
+}
+
+/// The value of the sample `name{labels}` (labels written exactly as rendered).
+fn sample(text: &str, series: &str) -> f64 {
+    text.lines()
+        .find_map(|line| line.strip_prefix(series)?.strip_prefix(' '))
+        .unwrap_or_else(|| panic!("no `{series}` in:\n{text}"))
+        .parse()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn metrics_pass_promtool_and_count_what_happened() {
+    let url = fresh_database("metrics").await;
+    // `cache = "0"`: every render probes, so the health figures follow the pool at once.
+    let config = "[pool]\nmax_connections = 2\nmin_connections = 0\nacquire_timeout = \"500ms\"\n\
+                  [health]\ncache = \"0\"\n";
+    let db = pgready::start(&setup(config, &url)).await.unwrap();
+    let addr = health_http::serve(
+        Router::new()
+            .route("/metrics", get(pgready::metrics::handler))
+            .with_state(db.clone()),
+    )
+    .await;
+
+    let r = health_http::get(addr, "/metrics").await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.content_type, "text/plain; version=0.0.4; charset=utf-8");
+    promtool_check(&r.body);
+    let acquired = sample(
+        &r.body,
+        "pgready_pool_acquire_duration_seconds_count{pool=\"write\"}",
+    );
+
+    // Every path to a connection is timed: `acquire`, `begin`, `execute` (sqlx's `fetch_many`)
+    // and `fetch_one` (`fetch_optional`).
+    drop(db.write().acquire().await.unwrap());
+    db.write().begin().await.unwrap().commit().await.unwrap();
+    sqlx::query("SELECT 1").execute(db.write()).await.unwrap();
+    let _: i32 = sqlx::query_scalar("SELECT 1")
+        .fetch_one(db.write())
+        .await
+        .unwrap();
+    // Both connections held: the next acquire times out.
+    let held = [
+        db.write().acquire().await.unwrap(),
+        db.write().acquire().await.unwrap(),
+    ];
+    assert!(db.write().acquire().await.is_err());
+
+    let text = pgready::metrics::render(&db).await;
+    promtool_check(&text);
+    drop(held);
+    assert_eq!(
+        sample(
+            &text,
+            "pgready_pool_acquire_duration_seconds_count{pool=\"write\"}"
+        ),
+        acquired + 7.0,
+        "{text}"
+    );
+    assert_eq!(
+        sample(
+            &text,
+            "pgready_pool_acquire_duration_seconds_bucket{pool=\"write\",le=\"+Inf\"}"
+        ),
+        acquired + 7.0
+    );
+    assert!(
+        sample(
+            &text,
+            "pgready_pool_acquire_duration_seconds_sum{pool=\"write\"}"
+        ) >= 0.1
+    );
+    assert_eq!(
+        sample(&text, "pgready_pool_acquire_timeouts_total{pool=\"write\"}"),
+        1.0
+    );
+    assert_eq!(
+        sample(&text, "pgready_pool_max_connections{pool=\"write\"}"),
+        2.0
+    );
+    assert_eq!(
+        sample(&text, "pgready_pool_in_use_connections{pool=\"write\"}"),
+        2.0
+    );
+    assert_eq!(
+        sample(&text, "pgready_pool_connections{pool=\"write\"}"),
+        2.0
+    );
+    assert_eq!(
+        sample(&text, "pgready_pool_idle_connections{pool=\"write\"}"),
+        0.0
+    );
+    assert_eq!(sample(&text, "pgready_migrations_applied"), 2.0);
+    assert_eq!(sample(&text, "pgready_migrations_pending"), 0.0);
+    assert_eq!(sample(&text, "pgready_health_status{status=\"pass\"}"), 0.0);
+    assert_eq!(
+        sample(&text, "pgready_health_status{status=\"warn\"}"),
+        1.0,
+        "the pool is saturated"
+    );
+    assert_eq!(
+        sample(
+            &text,
+            "pgready_health_check_status{check=\"postgres:pool\",component=\"write\",status=\"warn\"}"
+        ),
+        1.0
+    );
+    assert!(sample(&text, "pgready_health_probes_total") >= 1.0);
+    assert!(
+        sample(
+            &text,
+            "pgready_postgres_response_time_seconds{pool=\"write\"}"
+        ) > 0.0
+    );
+    assert!(!text.contains("pgready_replica_lag_seconds"), "no replica");
+    db.close().await;
+}
+
+#[tokio::test]
+async fn a_read_replica_gets_its_own_series() {
+    let url = fresh_database("metrics_replica").await;
+    let db = pgready::start(&setup("", &url).var("DATABASE_READ_URL", Some(&url)))
+        .await
+        .unwrap();
+    let _: i32 = sqlx::query_scalar("SELECT 1")
+        .fetch_one(db.read())
+        .await
+        .unwrap();
+    let text = pgready::metrics::render(&db).await;
+    promtool_check(&text);
+    assert_eq!(
+        sample(&text, "pgready_pool_max_connections{pool=\"read\"}"),
+        40.0
+    );
+    assert_eq!(
+        sample(
+            &text,
+            "pgready_pool_acquire_duration_seconds_count{pool=\"read\"}"
+        ),
+        1.0
+    );
+    assert_eq!(
+        sample(&text, "pgready_replica_lag_seconds{pool=\"read\"}"),
+        0.0
+    );
+    assert_eq!(sample(&text, "pgready_health_status{status=\"pass\"}"), 1.0);
+    db.close().await;
+}

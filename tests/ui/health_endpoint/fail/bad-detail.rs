@@ -1,0 +1,4 @@
+#[pgready::health_endpoint(detail = "verbose")]
+async fn health() {}
+
+fn main() {}

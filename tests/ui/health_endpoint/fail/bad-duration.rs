@@ -1,0 +1,4 @@
+#[pgready::health_endpoint(timeout = "two seconds")]
+async fn health() {}
+
+fn main() {}

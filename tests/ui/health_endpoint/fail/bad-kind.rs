@@ -1,0 +1,4 @@
+#[pgready::health_endpoint(kind = "ready")]
+async fn health() {}
+
+fn main() {}

@@ -1,0 +1,6 @@
+#[pgready::health_endpoint]
+async fn health() {
+    println!("checking");
+}
+
+fn main() {}

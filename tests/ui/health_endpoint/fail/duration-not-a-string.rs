@@ -1,0 +1,4 @@
+#[pgready::health_endpoint(cache = 1)]
+async fn health() {}
+
+fn main() {}

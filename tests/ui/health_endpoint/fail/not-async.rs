@@ -1,0 +1,4 @@
+#[pgready::health_endpoint]
+fn health() {}
+
+fn main() {}
