@@ -27,3 +27,23 @@ pub(crate) fn combine(errors: impl IntoIterator<Item = syn::Error>) -> Option<sy
         all
     })
 }
+
+/// The shape every attribute shares: parse the item as a function (else return the error with
+/// the tokens as they were), expand it with `f`, and print the expansion when
+/// `PGREADY_MACROS_DEBUG` is set (axum's `AXUM_MACROS_DEBUG`).
+pub(crate) fn expand_fn(
+    item: TokenStream,
+    f: impl FnOnce(syn::ItemFn) -> TokenStream,
+) -> TokenStream {
+    let expanded = match syn::parse2::<syn::ItemFn>(item.clone()) {
+        Ok(function) => f(function),
+        Err(e) => {
+            let error = e.to_compile_error();
+            quote::quote!(#error #item)
+        }
+    };
+    if std::env::var_os("PGREADY_MACROS_DEBUG").is_some() {
+        eprintln!("{expanded}");
+    }
+    expanded
+}

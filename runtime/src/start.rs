@@ -174,7 +174,7 @@ pub(crate) fn scrub(e: Error, target: &Target) -> Error {
     }
 }
 
-fn join<T: std::fmt::Display>(items: &[T]) -> String {
+pub(crate) fn join<T: std::fmt::Display>(items: &[T]) -> String {
     items
         .iter()
         .map(ToString::to_string)

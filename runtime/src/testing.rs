@@ -24,6 +24,7 @@ use pgready_core::{config, dsn, migrations};
 use sqlx::{AssertSqlSafe, Connection, Executor, PgConnection};
 
 use crate::embedded::Cluster;
+use crate::start::join;
 use crate::{Db, Error, Setup};
 
 /// Where `#[pgready::test]` looks for a server before starting the shared embedded cluster.
@@ -375,12 +376,4 @@ async fn unlock(admin: &mut PgConnection) -> Result<(), Error> {
 
 fn quote(name: &str) -> String {
     crate::session::identifier(name)
-}
-
-fn join<T: std::fmt::Display>(items: &[T]) -> String {
-    items
-        .iter()
-        .map(ToString::to_string)
-        .collect::<Vec<_>>()
-        .join("\n")
 }

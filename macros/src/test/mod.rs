@@ -8,18 +8,15 @@ use syn::ItemFn;
 use crate::migrated_pool::{expand as shared, parse::Args, validate};
 
 pub(crate) fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
-    let item: syn::ItemFn = match syn::parse2(item.clone()) {
-        Ok(item) => item,
-        Err(e) => {
-            let error = e.to_compile_error();
-            return quote!(#error #item);
-        }
-    };
+    crate::diagnostic::expand_fn(item, |item| expand_test(args, item))
+}
+
+fn expand_test(args: TokenStream, item: ItemFn) -> TokenStream {
     let checked = Args::parse(args).and_then(|args| {
         validate::signature(&item, "test")?;
         validate::load(&args)
     });
-    let expanded = match checked {
+    match checked {
         Ok(valid) => {
             let ItemFn {
                 attrs,
@@ -57,9 +54,5 @@ pub(crate) fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
                 #item
             }
         }
-    };
-    if std::env::var_os("PGREADY_MACROS_DEBUG").is_some() {
-        eprintln!("{expanded}");
     }
-    expanded
 }
