@@ -47,3 +47,14 @@ pub(crate) fn expand_fn(
     }
     expanded
 }
+
+/// The span of every parameter after the first: where "too many parameters" points.
+pub(crate) fn extra_inputs_span(sig: &syn::Signature) -> Span {
+    use syn::spanned::Spanned;
+    sig.inputs
+        .iter()
+        .skip(1)
+        .map(Spanned::span)
+        .reduce(|a, b| a.join(b).unwrap_or(a))
+        .unwrap_or_else(Span::call_site)
+}

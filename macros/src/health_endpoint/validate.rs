@@ -188,14 +188,8 @@ fn signature(item: &ItemFn) -> syn::Result<Form> {
         }
         1 => custom(item, &mut errors),
         _ => {
-            let extra = sig
-                .inputs
-                .iter()
-                .skip(1)
-                .map(Spanned::span)
-                .reduce(|a, b| a.join(b).unwrap_or(a));
             errors.push(syn::Error::new(
-                extra.unwrap_or_else(Span::call_site),
+                crate::diagnostic::extra_inputs_span(sig),
                 format!("a health endpoint takes at most one parameter: write `{CUSTOM}`"),
             ));
             None

@@ -236,14 +236,8 @@ pub(crate) fn signature(item: &ItemFn, attribute: &str) -> syn::Result<()> {
         )),
         1 => {}
         _ => {
-            let extra = sig
-                .inputs
-                .iter()
-                .skip(1)
-                .map(Spanned::span)
-                .reduce(|a, b| a.join(b).unwrap_or(a));
             errors.push(syn::Error::new(
-                extra.unwrap_or_else(Span::call_site),
+                crate::diagnostic::extra_inputs_span(sig),
                 format!(
                     "`{name}` takes exactly one parameter, `db: pgready::Db`: remove the others"
                 ),
