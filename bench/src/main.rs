@@ -1,0 +1,80 @@
+//! pgready against the hand-written sqlx and axum code it replaces, measured in one run on one
+//! PostgreSQL server (an embedded temporary cluster with production durability settings).
+//!
+//! ```sh
+//! cargo run -p pgready-bench --release -- all
+//! ```
+
+mod generated;
+mod health;
+mod migrate;
+mod pool;
+mod report;
+mod server;
+mod test_db;
+mod test_runners;
+
+use clap::{Parser, ValueEnum};
+
+use crate::server::Server;
+
+#[derive(Parser)]
+#[command(about = "pgready versus hand-written sqlx, side by side on one server")]
+struct Args {
+    /// Which scenario to run.
+    scenario: Scenario,
+    /// Measured seconds per contender in the load scenarios (pool, health).
+    #[arg(long, default_value_t = 5.0)]
+    seconds: f64,
+    /// test-runners: build the fixture's SCRAM code (sqlx-postgres, sha2, hmac) at opt-level 3.
+    #[arg(long)]
+    optimize_auth: bool,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Scenario {
+    Pool,
+    TestDb,
+    /// `#[pgready::test]` vs `#[sqlx::test]` under `cargo test` and `cargo nextest run`.
+    TestRunners,
+    Migrate,
+    Health,
+    All,
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    let args = Args::parse();
+    let server = Server::start().map_err(|e| e.to_string())?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let version = runtime.block_on(server.version())?;
+    println!(
+        "machine: {} cores ({}), {version}",
+        std::thread::available_parallelism().map_or(0, |n| n.get()),
+        std::env::consts::ARCH,
+    );
+    println!("server: embedded temporary cluster, default durability (fsync on)");
+    let run = |s: Scenario| args.scenario == s || args.scenario == Scenario::All;
+
+    let mut figures = Vec::new();
+    if run(Scenario::Pool) {
+        figures.extend(runtime.block_on(pool::run(&server, args.seconds))?);
+    }
+    if run(Scenario::TestDb) {
+        figures.extend(test_db::run(&server, &runtime)?);
+    }
+    if run(Scenario::TestRunners) {
+        figures.extend(test_runners::run(&server, args.optimize_auth)?);
+    }
+    if run(Scenario::Migrate) {
+        figures.extend(runtime.block_on(migrate::run(&server))?);
+    }
+    if run(Scenario::Health) {
+        figures.extend(runtime.block_on(health::run(&server, args.seconds))?);
+    }
+    report::print(&figures);
+    drop(runtime);
+    drop(server);
+    Ok(())
+}

@@ -1,0 +1,170 @@
+//! `test-runners`: `#[pgready::test]` against `#[sqlx::test]` as users run them, under
+//! `cargo test` and `cargo nextest run`, on a generated fixture crate with 50 migrations and
+//! `TESTS` empty tests of each kind. Each figure is the wall time of the filtered run minus an
+//! empty run (harness start-up), divided by the number of tests.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use crate::generated;
+use crate::report::{Better, Figure, Samples};
+use crate::server::Server;
+
+const MIGRATIONS: usize = 50;
+const TESTS: usize = 20;
+const REPEATS: usize = 3;
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Blocking: builds and runs the fixture with cargo.
+pub fn run(server: &Server, optimize_auth: bool) -> Result<Vec<Figure>, BoxError> {
+    let workspace = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let workspace = workspace.canonicalize()?;
+    let dir = std::env::temp_dir().join(format!("pgready-bench-fixture-{}", std::process::id()));
+    let _remove = RemoveOnDrop(dir.clone());
+    write_fixture(&dir, &workspace, optimize_auth)?;
+    // The workspace's target dir, so the dependencies compiled for the workspace are reused.
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map_or_else(|| workspace.join("target"), PathBuf::from);
+    let url = server.url("postgres");
+    let cargo = |args: &[&str]| -> Result<Duration, BoxError> {
+        let started = Instant::now();
+        // The rustup proxy, so the toolchain is pinned for every rustc it starts (a registry
+        // crate's own `rust-toolchain` file would otherwise pick one).
+        let out = Command::new("cargo")
+            .args(args)
+            .current_dir(&dir)
+            .env("CARGO_TARGET_DIR", &target)
+            .env("DATABASE_URL", &url)
+            .env("PGREADY_TEST_URL", &url)
+            .output()?;
+        let elapsed = started.elapsed();
+        if !out.status.success() {
+            return Err(format!(
+                "cargo {} failed:\n{}",
+                args.join(" "),
+                String::from_utf8_lossy(&out.stderr)
+            )
+            .into());
+        }
+        Ok(elapsed)
+    };
+    eprintln!(
+        "  test-runners: building the fixture crate in {}",
+        dir.display()
+    );
+    cargo(&["test", "--no-run", "-q"])?;
+    cargo(&["nextest", "run", "--no-run"])?;
+
+    let mut figures = Vec::new();
+    println!(
+        "\ntest-runners: fixture crate, {MIGRATIONS} migrations, {TESTS} empty tests per kind"
+    );
+    for runner in ["cargo test", "cargo nextest run"] {
+        let args = |filter: &'static str| -> Vec<&'static str> {
+            if runner == "cargo test" {
+                vec!["test", "-q", "--", filter]
+            } else {
+                vec!["nextest", "run", "--no-fail-fast", filter]
+            }
+        };
+        let nextest_empty: Vec<&str> = vec!["nextest", "run", "--no-tests=pass", "no_such_test"];
+        let empty_args = if runner == "cargo test" {
+            args("no_such_test")
+        } else {
+            nextest_empty
+        };
+        // Warm up: the first pgready test builds the template.
+        cargo(&args("pgready_"))?;
+        cargo(&args("sqlx_"))?;
+        let (mut empty, mut pg, mut sq) =
+            (Samples::default(), Samples::default(), Samples::default());
+        for _ in 0..REPEATS {
+            empty.push(cargo(&empty_args)?);
+            pg.push(cargo(&args("pgready_"))?);
+            sq.push(cargo(&args("sqlx_"))?);
+        }
+        let empty = empty.median_ms();
+        let per_test = |s: &mut Samples| (s.median_ms() - empty) / TESTS as f64;
+        let (pg, sq) = (per_test(&mut pg), per_test(&mut sq));
+        println!(
+            "{runner}: pgready {pg:.1} ms/test, sqlx {sq:.1} ms/test (wall minus {empty:.0} ms \
+             empty run, median of {REPEATS})"
+        );
+        figures.push(Figure {
+            scenario: "test-db",
+            metric: format!(
+                "wall per test under `{runner}`{}",
+                if optimize_auth {
+                    ", auth optimised"
+                } else {
+                    ""
+                }
+            ),
+            pgready: pg,
+            baseline_name: "#[sqlx::test]".to_owned(),
+            baseline: sq,
+            unit: "ms/test",
+            better: Better::Lower,
+        });
+    }
+    Ok(figures)
+}
+
+/// Removes the fixture crate however the run ends.
+struct RemoveOnDrop(PathBuf);
+
+impl Drop for RemoveOnDrop {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn write_fixture(dir: &Path, workspace: &Path, optimize_auth: bool) -> std::io::Result<()> {
+    let _ = std::fs::remove_dir_all(dir);
+    std::fs::create_dir_all(dir.join("src"))?;
+    std::fs::create_dir_all(dir.join("tests"))?;
+    let files = generated::migrations(MIGRATIONS);
+    let migrations = generated::write_dir("fixture-migrations", &files)?;
+    std::fs::rename(&migrations, dir.join("migrations"))?;
+    // Same profile as the workspace, so cargo reuses its compiled dependencies.
+    let root = std::fs::read_to_string(workspace.join("Cargo.toml"))?;
+    let mut profiles = root
+        .find("[profile.")
+        .map_or(String::new(), |i| root[i..].to_owned());
+    if optimize_auth {
+        // SCRAM-SHA-256 runs 4,096 HMAC rounds per connection; unoptimised, that is tens of ms.
+        for package in ["sqlx-postgres", "sha2", "hmac", "digest", "block-buffer"] {
+            profiles.push_str(&format!("[profile.dev.package.{package}]\nopt-level = 3\n"));
+        }
+    }
+    let ws = workspace.display();
+    std::fs::write(
+        dir.join("Cargo.toml"),
+        format!(
+            "[package]\nname = \"bench-fixture\"\nversion = \"0.0.0\"\nedition = \"2024\"\n\
+             publish = false\n\n[workspace]\n\n[dependencies]\n\
+             pgready = {{ path = \"{ws}/runtime\" }}\n\
+             sqlx = {{ version = \"0.9\", default-features = false, features = \
+             [\"postgres\", \"runtime-tokio\", \"migrate\", \"macros\"] }}\n\
+             tokio = {{ version = \"1\", features = [\"rt-multi-thread\", \"macros\", \"time\", \
+             \"net\", \"sync\", \"signal\"] }}\n\n{profiles}"
+        ),
+    )?;
+    std::fs::copy(workspace.join("Cargo.lock"), dir.join("Cargo.lock"))?;
+    std::fs::write(dir.join("src/lib.rs"), "")?;
+    std::fs::write(
+        dir.join("pgready.toml"),
+        "[migrations]\nledger = false\n\n[migrations.lints]\n\
+         require-concurrent-index-creation = \"allow\"\nnon-idempotent-ddl = \"allow\"\n",
+    )?;
+    let mut tests = String::new();
+    for i in 0..TESTS {
+        tests.push_str(&format!(
+            "#[pgready::test]\nasync fn pgready_{i}(_db: pgready::Db) {{}}\n\n\
+             #[sqlx::test]\nasync fn sqlx_{i}(_pool: sqlx::PgPool) {{}}\n\n"
+        ));
+    }
+    std::fs::write(dir.join("tests/setup.rs"), tests)
+}
