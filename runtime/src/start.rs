@@ -35,6 +35,10 @@ pub struct Setup {
     /// Set by `#[pgready::test]`: pools open no connection until one is used.
     #[doc(hidden)]
     pub for_tests: bool,
+    /// Set by `#[pgready::test]` for a copy of its migrated template: the schema and the
+    /// migrations were checked when the template was built, so start-up skips that connection.
+    #[doc(hidden)]
+    pub template_clone: bool,
 }
 
 impl Setup {
@@ -50,6 +54,7 @@ impl Setup {
             migrations,
             env: Vec::new(),
             for_tests: false,
+            template_clone: false,
         }
     }
 
@@ -98,15 +103,19 @@ pub async fn start(setup: &Setup) -> Result<Db, Error> {
         &cfg.session.application_name,
     )?;
 
-    let mut conn = connect::wait_until_ready(&target, cfg.database.connect_retry).await?;
-    let prepared = async {
-        connect::ensure_schema(&mut conn, &cfg.session.schema).await?;
-        connect::prepare_for_migrations(&mut conn, &cfg).await?;
-        migrator.on_startup(&mut conn).await
-    }
-    .await;
-    connect::close(conn).await;
-    let migrations = prepared.map_err(|e| scrub(e, &target))?;
+    let migrations = if setup.template_clone {
+        migrator.assumed_applied()
+    } else {
+        let mut conn = connect::wait_until_ready(&target, cfg.database.connect_retry).await?;
+        let prepared = async {
+            connect::ensure_schema(&mut conn, &cfg.session.schema).await?;
+            connect::prepare_for_migrations(&mut conn, &cfg).await?;
+            migrator.on_startup(&mut conn).await
+        }
+        .await;
+        connect::close(conn).await;
+        prepared.map_err(|e| scrub(e, &target))?
+    };
 
     let write = connect::pool(&target, &cfg.pool, &cfg.session, Role::Write).await?;
     let read = match &cfg.database.read_url_env {

@@ -35,6 +35,10 @@ const TEST_PREFIX: &str = "pgready_t_";
 /// One advisory lock per server for building templates and cleaning up (an arbitrary constant).
 const LOCK_ID: i64 = 0x7067_7265_6164_7931;
 
+/// `server URL + template` pairs this process has already prepared.
+static PREPARED: std::sync::Mutex<std::collections::BTreeSet<String>> =
+    std::sync::Mutex::new(std::collections::BTreeSet::new());
+
 /// What a test function returned: `()` passes; `Result` passes when `Ok`.
 pub trait TestOutcome {
     /// Whether the test failed without panicking.
@@ -80,6 +84,7 @@ where
     };
     let mut setup = setup.var(&database.url_env, Some(&database.url));
     setup.for_tests = true;
+    setup.template_clone = true;
     let db = match runtime.block_on(crate::start(&setup)) {
         Ok(db) => db,
         Err(e) => panic!(
@@ -110,7 +115,8 @@ where
 
 /// A test's own database on the test server.
 struct TestDatabase {
-    admin_url: String,
+    /// Creates, then drops or keeps, the database: one connection for both.
+    admin: PgConnection,
     url_env: String,
     name: String,
     url: String,
@@ -135,58 +141,68 @@ impl TestDatabase {
         );
 
         let mut admin = connect(&admin_url).await?;
-        let result = async {
-            lock(&mut admin).await?;
-            let prepared = async {
-                clean_up(&mut admin, &test_hash).await?;
-                ensure_template(&mut admin, setup, &cfg, &admin_url, &template).await
-            }
-            .await;
-            unlock(&mut admin).await?;
-            prepared?;
-            admin
-                .execute(AssertSqlSafe(format!(
+        let created = async {
+            // Template and leftovers once per process and server; every later test of the
+            // process only copies the template.
+            let key = format!("{admin_url}\n{template}");
+            let mut prepared = PREPARED.lock().is_ok_and(|done| done.contains(&key));
+            loop {
+                if !prepared {
+                    lock(&mut admin).await?;
+                    let ready = async {
+                        clean_up(&mut admin).await?;
+                        ensure_template(&mut admin, setup, &cfg, &admin_url, &template).await
+                    }
+                    .await;
+                    unlock(&mut admin).await?;
+                    ready?;
+                    if let Ok(mut done) = PREPARED.lock() {
+                        done.insert(key.clone());
+                    }
+                }
+                drop_kept(&mut admin, &test_hash).await?;
+                let copy = format!(
                     "CREATE DATABASE {} TEMPLATE {}",
                     quote(&name),
                     quote(&template)
-                )))
-                .await?;
-            Ok::<_, Error>(())
+                );
+                match admin.execute(AssertSqlSafe(copy)).await {
+                    Ok(_) => return Ok::<_, Error>(()),
+                    // Another process replaced the template (a migration was edited meanwhile).
+                    Err(_) if prepared => prepared = false,
+                    Err(e) => return Err(e.into()),
+                }
+            }
         }
         .await;
-        admin.close().await.ok();
-        result?;
+        if let Err(e) = created {
+            admin.close().await.ok();
+            return Err(e);
+        }
         let url = dsn::with_database(&admin_url, &name);
         Ok(TestDatabase {
-            admin_url,
+            admin,
             url_env: cfg.database.url_env,
             name,
             url,
         })
     }
 
-    async fn drop(self) -> Result<(), Error> {
-        let mut admin = connect(&self.admin_url).await?;
-        admin
-            .execute(AssertSqlSafe(format!(
-                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
-                quote(&self.name)
-            )))
-            .await?;
-        admin.close().await.ok();
+    async fn drop(mut self) -> Result<(), Error> {
+        drop_database(&mut self.admin, &self.name).await?;
+        self.admin.close().await.ok();
         Ok(())
     }
 
-    async fn keep(self, test: &str) -> Result<(), Error> {
-        let mut admin = connect(&self.admin_url).await?;
-        admin
+    async fn keep(mut self, test: &str) -> Result<(), Error> {
+        self.admin
             .execute(AssertSqlSafe(format!(
                 "COMMENT ON DATABASE {} IS {}",
                 quote(&self.name),
                 crate::session::literal(&format!("pgready: kept after `{test}` failed"))
             )))
             .await?;
-        admin.close().await.ok();
+        self.admin.close().await.ok();
         eprintln!(
             "pgready::test: `{test}` failed; its database `{}` is kept for inspection: {}",
             self.name,
@@ -309,8 +325,33 @@ async fn ensure_template(
     Ok(())
 }
 
-/// Drops test databases whose process is gone (crashed runs) and this test's kept ones.
-async fn clean_up(admin: &mut PgConnection, test_hash: &str) -> Result<(), Error> {
+/// Drops test databases whose process is gone (crashed runs), kept ones excepted.
+async fn clean_up(admin: &mut PgConnection) -> Result<(), Error> {
+    for (name, kept, _) in test_databases(admin).await? {
+        let pid: Option<u32> = name[TEST_PREFIX.len()..]
+            .split('_')
+            .next()
+            .and_then(|p| p.parse().ok());
+        let gone = pid.is_some_and(|pid| !std::path::Path::new(&format!("/proc/{pid}")).exists());
+        if gone && !kept {
+            drop_database(admin, &name).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Drops the databases kept after earlier failures of this test: this run replaces them.
+async fn drop_kept(admin: &mut PgConnection, test_hash: &str) -> Result<(), Error> {
+    for (name, kept, hash) in test_databases(admin).await? {
+        if kept && hash == test_hash {
+            drop_database(admin, &name).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Every `pgready_t_<pid>_<n>_<test hash>` database: name, whether kept, test hash.
+async fn test_databases(admin: &mut PgConnection) -> Result<Vec<(String, bool, String)>, Error> {
     let rows: Vec<(String, Option<String>)> = sqlx::query_as(
         "SELECT datname::text, shobj_description(oid, 'pg_database') FROM pg_database \
          WHERE starts_with(datname, $1)",
@@ -318,23 +359,23 @@ async fn clean_up(admin: &mut PgConnection, test_hash: &str) -> Result<(), Error
     .bind(TEST_PREFIX)
     .fetch_all(&mut *admin)
     .await?;
-    for (name, comment) in rows {
-        let mut parts = name[TEST_PREFIX.len()..].split('_');
-        let pid: Option<u32> = parts.next().and_then(|p| p.parse().ok());
-        let hash = parts.nth(1);
-        let kept = comment.is_some_and(|c| c.starts_with("pgready: kept"));
-        let orphaned =
-            !kept && pid.is_some_and(|pid| !std::path::Path::new(&format!("/proc/{pid}")).exists());
-        let superseded = kept && hash == Some(test_hash);
-        if orphaned || superseded {
-            admin
-                .execute(AssertSqlSafe(format!(
-                    "DROP DATABASE IF EXISTS {} WITH (FORCE)",
-                    quote(&name)
-                )))
-                .await?;
-        }
-    }
+    Ok(rows
+        .into_iter()
+        .map(|(name, comment)| {
+            let hash = name.rsplit('_').next().unwrap_or_default().to_owned();
+            let kept = comment.is_some_and(|c| c.starts_with("pgready: kept"));
+            (name, kept, hash)
+        })
+        .collect())
+}
+
+async fn drop_database(admin: &mut PgConnection, name: &str) -> Result<(), Error> {
+    admin
+        .execute(AssertSqlSafe(format!(
+            "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+            quote(name)
+        )))
+        .await?;
     Ok(())
 }
 
