@@ -55,9 +55,9 @@ async fn fails_on_purpose(db: pgready::Db) {
     panic!("failing on purpose");
 }
 
-#[tokio::test]
-async fn a_failing_test_keeps_its_database_and_prints_its_name() {
-    let output = Command::new(std::env::current_exe().unwrap())
+/// Runs `fails_on_purpose` alone in a child process of this test binary.
+fn run_fails_on_purpose() -> std::process::Output {
+    Command::new(std::env::current_exe().unwrap())
         .args([
             "--ignored",
             "--exact",
@@ -66,7 +66,12 @@ async fn a_failing_test_keeps_its_database_and_prints_its_name() {
             "1",
         ])
         .output()
-        .unwrap();
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_failing_test_keeps_its_database_and_prints_its_name() {
+    let output = run_fails_on_purpose();
     assert!(!output.status.success(), "the child test fails");
     let stderr = String::from_utf8_lossy(&output.stderr).into_owned()
         + &String::from_utf8_lossy(&output.stdout);
@@ -96,16 +101,7 @@ async fn a_failing_test_keeps_its_database_and_prints_its_name() {
     kept.close().await.unwrap();
 
     // The next run of the same test replaces the kept database.
-    let again = Command::new(std::env::current_exe().unwrap())
-        .args([
-            "--ignored",
-            "--exact",
-            "fails_on_purpose",
-            "--test-threads",
-            "1",
-        ])
-        .output()
-        .unwrap();
+    let again = run_fails_on_purpose();
     assert!(!again.status.success());
     let mut admin = sqlx::PgConnection::connect(&pgready_tests::url("postgres"))
         .await

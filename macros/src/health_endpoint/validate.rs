@@ -246,26 +246,7 @@ fn custom(item: &ItemFn, errors: &mut Vec<syn::Error>) -> Option<Form> {
 
 /// `&Db`, `&pgready::Db` or `&::pgready::Db`.
 fn is_db_ref(ty: &Type) -> bool {
-    match ty {
-        Type::Reference(r) if r.mutability.is_none() => {
-            let Type::Path(path) = &*r.elem else {
-                return false;
-            };
-            let segments: Vec<String> = path
-                .path
-                .segments
-                .iter()
-                .map(|s| s.ident.to_string())
-                .collect();
-            path.qself.is_none()
-                && path.path.segments.iter().all(|s| s.arguments.is_none())
-                && matches!(
-                    segments.iter().map(String::as_str).collect::<Vec<_>>()[..],
-                    ["Db"] | ["pgready", "Db"]
-                )
-        }
-        _ => false,
-    }
+    matches!(ty, Type::Reference(r) if r.mutability.is_none() && crate::migrated_pool::validate::is_db(&r.elem))
 }
 
 fn last_segment_is(ty: &Type, name: &str) -> bool {

@@ -261,7 +261,7 @@ pub(crate) fn signature(item: &ItemFn, attribute: &str) -> syn::Result<()> {
 }
 
 /// `Db`, `pgready::Db` or `::pgready::Db`.
-fn is_db(ty: &Type) -> bool {
+pub(crate) fn is_db(ty: &Type) -> bool {
     let Type::Path(path) = ty else { return false };
     if path.qself.is_some() {
         return false;
