@@ -3,7 +3,7 @@
 use std::time::{Duration, Instant};
 
 use pgready_core::{config, dsn};
-use sqlx::postgres::{PgConnectOptions, PgConnection, PgPoolOptions};
+use sqlx::postgres::{PgConnectOptions, PgConnection};
 use sqlx::{ConnectOptions, Connection, Executor, SqlSafeStr};
 
 use crate::pool::{Pool, Role};
@@ -139,34 +139,14 @@ pub(crate) async fn pool(
     role: Role,
 ) -> Result<Pool, Error> {
     let settings = sqlx::AssertSqlSafe(session::settings_sql(session)).into_sql_str();
-    let inner = PgPoolOptions::new()
-        .max_connections(limits.max_connections)
-        .min_connections(limits.min_connections)
-        .acquire_timeout(limits.acquire_timeout)
-        .idle_timeout(limits.idle_timeout)
-        .max_lifetime(limits.max_lifetime)
-        .test_before_acquire(limits.test_before_acquire)
-        .after_connect(move |conn, _| {
-            let settings = settings.clone();
-            Box::pin(async move {
-                sqlx::raw_sql(settings).execute(conn).await?;
-                Ok(())
-            })
-        })
-        .connect_with(target.options.clone())
+    Pool::connect(target.options.clone(), settings, limits, role)
         .await
         .map_err(|e| Error::Connect {
             target: target.redacted.clone(),
             attempts: 1,
             elapsed: Duration::ZERO,
             message: target.scrub(&e.to_string()),
-        })?;
-    Ok(Pool::new(
-        inner,
-        role,
-        limits.acquire_timeout,
-        limits.max_connections,
-    ))
+        })
 }
 
 /// Turns a fresh connection into the migration connection: `[migrations]` limits, the app's

@@ -4,9 +4,8 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use futures_core::future::BoxFuture;
 use pgready_core::config::Config;
-use sqlx::postgres::PgTransaction;
 
-use crate::Pool;
+use crate::{Pool, Transaction};
 use crate::embedded::Cluster;
 use crate::migrate::MigrationState;
 use crate::migrate::Migrator;
@@ -104,13 +103,24 @@ impl Db {
     /// ```
     pub async fn transaction<T, E, F>(&self, f: F) -> Result<T, E>
     where
-        F: for<'c> FnOnce(&'c mut PgTransaction<'static>) -> BoxFuture<'c, Result<T, E>>,
+        F: for<'c> FnOnce(&'c mut Transaction) -> BoxFuture<'c, Result<T, E>>,
         E: From<sqlx::Error>,
     {
         let mut tx = self.write().begin_sqlx().await?;
-        let value = f(&mut tx).await?;
-        tx.commit().await?;
-        Ok(value)
+        match f(&mut tx).await {
+            Ok(value) => {
+                tx.commit().await?;
+                Ok(value)
+            }
+            Err(e) => {
+                // Rolled back here rather than on drop, so the connection goes back clean; if the
+                // rollback fails, the connection is closed and `f`'s error is the one to see.
+                if let Err(rollback) = tx.rollback().await {
+                    tracing::debug!("rolling back after an error: {rollback}");
+                }
+                Err(e)
+            }
+        }
     }
 
     /// Closes both pools and waits for their connections to close.

@@ -33,7 +33,7 @@ pub mod testing;
 
 pub use db::Db;
 pub use error::Error;
-pub use pool::{Pool, PoolConnection, PoolStats};
+pub use pool::{Pool, PoolConnection, PoolStats, TrackedConnection, Transaction};
 pub use start::{Setup, start};
 
 /// The `pgready.toml` model, as validated at compile time.

@@ -354,6 +354,7 @@ mod tests {
             idle: 10 - in_use,
             in_use,
             max: 10,
+            waiting: 0,
         };
         assert_eq!(pool("write", stats(9), false, 0.9).status(), Status::Pass);
         let full = pool("write", stats(10), false, 0.9);

@@ -12,8 +12,10 @@
 //! | `pgready_pool_idle_connections` | gauge | `pool` |
 //! | `pgready_pool_in_use_connections` | gauge | `pool` |
 //! | `pgready_pool_max_connections` | gauge | `pool`: the configured `max_connections` |
+//! | `pgready_pool_waiting_acquires` | gauge | `pool`: acquires waiting for a connection |
 //! | `pgready_pool_acquire_duration_seconds` | histogram | `pool`: time to get a connection |
 //! | `pgready_pool_acquire_timeouts_total` | counter | `pool`: acquires that hit `acquire_timeout` |
+//! | `pgready_pool_connections_discarded_total` | counter | `pool`, `reason`: `max_lifetime`, `idle_timeout`, `broken` (failed validation or I/O), `dirty` (could not be made clean after release) |
 //! | `pgready_migrations_applied` | gauge | |
 //! | `pgready_migrations_pending` | gauge | |
 //! | `pgready_health_status` | gauge | `status`: 1 for the current status, 0 for the others |
@@ -76,7 +78,7 @@ fn pools(db: &Db) -> Vec<(&'static str, &Pool)> {
 type Gauge = (&'static str, &'static str, fn(&Pool) -> u32);
 
 fn pool_metrics(t: &mut Text, pools: &[(&str, &Pool)]) {
-    let gauges: [Gauge; 4] = [
+    let gauges: [Gauge; 5] = [
         (
             "pgready_pool_connections",
             "Open connections in the pool, idle or in use.",
@@ -96,6 +98,11 @@ fn pool_metrics(t: &mut Text, pools: &[(&str, &Pool)]) {
             "pgready_pool_max_connections",
             "The pool's configured max_connections.",
             |p| p.stats().max,
+        ),
+        (
+            "pgready_pool_waiting_acquires",
+            "Acquires waiting for a connection.",
+            |p| p.stats().waiting,
         ),
     ];
     for (name, help, value) in gauges {
@@ -140,6 +147,17 @@ fn pool_metrics(t: &mut Text, pools: &[(&str, &Pool)]) {
     );
     for (pool, s) in &snapshots {
         t.sample(name, &[("pool", pool)], s.timeouts as f64);
+    }
+    let name = "pgready_pool_connections_discarded_total";
+    t.family(
+        name,
+        "counter",
+        "Connections the pool closed, by reason.",
+    );
+    for (pool, p) in pools {
+        for (why, count) in p.discarded() {
+            t.sample(name, &[("pool", pool), ("reason", why.as_str())], count as f64);
+        }
     }
 }
 

@@ -1,0 +1,372 @@
+//! A pooled connection, and how it goes back to the pool.
+//!
+//! A clean connection goes back with no round trip. pgready knows it is clean because it saw
+//! every query: [`TrackedConnection`] is the `sqlx::Executor` users reach with `&mut *conn`,
+//! and it notes what each query may have left behind:
+//!
+//! - a query that finished leaves nothing; one whose future or stream was dropped may leave
+//!   results in flight and unsent bytes, which are drained before anyone else gets the
+//!   connection;
+//! - SQL that may open a transaction block (`BEGIN`, `START TRANSACTION`, see [`scan`]) gets
+//!   one check on release: a transaction left open is rolled back;
+//! - an I/O error means the connection is broken, and it is closed;
+//! - direct `&mut PgConnection` access (anything pgready cannot see) is checked like `BEGIN`.
+//!
+//! sqlx does not tell pgready the server's transaction status, hence the rules above rather than
+//! reading it. The check and the clean-up run in a task after release, so the user never waits
+//! for them; a connection that cannot be made clean within [`CLEANUP_TIMEOUT`] is closed.
+//!
+//! [`scan`]: super::scan
+
+use std::fmt;
+use std::ops::{Deref, DerefMut};
+use std::time::{Duration, Instant};
+
+use futures_core::future::BoxFuture;
+use futures_core::stream::BoxStream;
+use futures_util::{FutureExt, TryStreamExt};
+use sqlx::postgres::{PgConnection, PgQueryResult, PgRow, PgStatement, PgTypeInfo, Postgres};
+use sqlx::{Connection, Describe, Either, Execute, Executor, SqlStr};
+use sqlx_core::transaction::TransactionManager;
+
+use super::engine::{self, Conn, Discard, Object};
+use super::scan::Scanned;
+
+/// The most a released connection may take to be made clean before it is closed instead.
+pub(crate) const CLEANUP_TIMEOUT: Duration = Duration::from_secs(5);
+
+type Tm = <Postgres as sqlx::Database>::TransactionManager;
+
+/// What a connection's last user may have left on it, from nothing to broken.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum State {
+    /// Every query finished: nothing to do.
+    Clean,
+    /// A query did not finish (dropped, or failed): results may be in flight.
+    Drain,
+    /// A transaction block may be open: check, and roll it back.
+    Check,
+    /// An I/O or protocol error: close it.
+    Broken,
+}
+
+impl State {
+    /// What a failed query leaves.
+    fn after_error(e: &sqlx::Error) -> State {
+        match e {
+            sqlx::Error::Database(_)
+            | sqlx::Error::Encode(_)
+            | sqlx::Error::Decode(_)
+            | sqlx::Error::ColumnDecode { .. }
+            | sqlx::Error::ColumnNotFound(_)
+            | sqlx::Error::ColumnIndexOutOfBounds { .. }
+            | sqlx::Error::TypeNotFound { .. }
+            | sqlx::Error::RowNotFound => State::Drain,
+            _ => State::Broken,
+        }
+    }
+}
+
+/// A connection taken from a [`Pool`](super::Pool); goes back to the pool when dropped.
+///
+/// `&mut *conn` is a [`TrackedConnection`], an `Executor` like `&mut PgConnection`; `conn.begin()`
+/// starts an ordinary sqlx transaction; a `&mut PgConnection` is one more deref away (`&mut
+/// **conn`, or any function taking `&mut PgConnection`).
+///
+/// ```no_run
+/// # async fn f(db: pgready::Db) -> Result<(), pgready::Error> {
+/// let mut conn = db.write().acquire().await?;
+/// let n: i64 = pgready::sqlx::query_scalar("SELECT count(*) FROM items")
+///     .fetch_one(&mut *conn)
+///     .await?;
+/// # Ok(()) }
+/// ```
+pub struct PoolConnection {
+    conn: TrackedConnection,
+}
+
+/// A pooled `PgConnection` whose queries pgready sees, so that it can go back to the pool
+/// without a round trip. Derefs to [`PgConnection`]; `&mut TrackedConnection` is a
+/// [`sqlx::Executor`].
+pub struct TrackedConnection {
+    /// `Some` until the connection goes back to the pool.
+    object: Option<Object>,
+    state: State,
+}
+
+impl PoolConnection {
+    pub(crate) fn new(object: Object) -> PoolConnection {
+        PoolConnection {
+            conn: TrackedConnection {
+                object: Some(object),
+                state: State::Clean,
+            },
+        }
+    }
+
+    /// The connection itself, without marking it as used directly.
+    pub(crate) fn raw(&mut self) -> &mut PgConnection {
+        self.conn.raw()
+    }
+
+    /// Marks what the caller may have left on the connection.
+    pub(crate) fn note(&mut self, state: State) {
+        self.conn.note(state);
+    }
+
+    /// For a transaction that ended: clean unless sqlx still counts a transaction open.
+    pub(crate) fn reset(&mut self, state: State) {
+        self.conn.state = state;
+    }
+}
+
+impl TrackedConnection {
+    fn conn(&mut self) -> &mut Conn {
+        self.object
+            .as_mut()
+            .expect("a pooled connection is present until it is dropped")
+    }
+
+    fn raw(&mut self) -> &mut PgConnection {
+        &mut self.conn().raw
+    }
+
+    fn note(&mut self, state: State) {
+        self.state = self.state.max(state);
+    }
+
+    /// Starts an ordinary sqlx transaction on this connection (a savepoint if one is open).
+    ///
+    /// The transaction borrows the connection; dropping it uncommitted rolls it back, and the
+    /// connection is made clean before it goes back to the pool.
+    pub async fn begin(&mut self) -> Result<sqlx::Transaction<'_, Postgres>, sqlx::Error> {
+        // A dropped or failed `BEGIN` leaves a queued rollback: drained on release.
+        self.raw().begin().await
+    }
+}
+
+impl Deref for PoolConnection {
+    type Target = TrackedConnection;
+
+    fn deref(&self) -> &TrackedConnection {
+        &self.conn
+    }
+}
+
+impl DerefMut for PoolConnection {
+    fn deref_mut(&mut self) -> &mut TrackedConnection {
+        &mut self.conn
+    }
+}
+
+impl Deref for TrackedConnection {
+    type Target = PgConnection;
+
+    fn deref(&self) -> &PgConnection {
+        &self
+            .object
+            .as_ref()
+            .expect("a pooled connection is present until it is dropped")
+            .raw
+    }
+}
+
+/// Direct access: pgready cannot see what is done with it, so the connection is checked when
+/// it goes back.
+impl DerefMut for TrackedConnection {
+    fn deref_mut(&mut self) -> &mut PgConnection {
+        self.note(State::Check);
+        self.raw()
+    }
+}
+
+impl fmt::Debug for PoolConnection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.conn.fmt(f)
+    }
+}
+
+impl fmt::Debug for TrackedConnection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PoolConnection")
+            .field("state", &self.state)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Drop for PoolConnection {
+    fn drop(&mut self) {
+        let Some(mut object) = self.conn.object.take() else {
+            return;
+        };
+        let mut state = self.conn.state;
+        // A dropped sqlx transaction queues its rollback: it must reach the server now, not
+        // when the next user happens to send something.
+        if object.raw.should_flush() || object.raw.is_in_transaction() {
+            state = state.max(State::Drain);
+        }
+        if state == State::Drain
+            && let Some(Ok(())) = object.raw.flush().now_or_never()
+            && !object.raw.is_in_transaction()
+        {
+            state = State::Clean;
+        }
+        match state {
+            State::Clean => {
+                object.released = Instant::now();
+                // Dropping the object puts it back.
+            }
+            State::Broken => discard(object, Discard::Broken),
+            State::Drain | State::Check => match tokio::runtime::Handle::try_current() {
+                Ok(runtime) => {
+                    runtime.spawn(clean_up(object, state));
+                }
+                Err(_) => discard(object, Discard::Dirty),
+            },
+        }
+    }
+}
+
+/// Makes a released connection clean, then puts it back; closes it if that fails.
+async fn clean_up(mut object: Object, state: State) {
+    match tokio::time::timeout(CLEANUP_TIMEOUT, make_clean(&mut object.raw, state)).await {
+        Ok(Ok(())) => object.released = Instant::now(),
+        Ok(Err(e)) => {
+            tracing::debug!("a released connection could not be made clean: {e}");
+            discard(object, Discard::Dirty);
+        }
+        Err(_) => discard(object, Discard::Dirty),
+    }
+}
+
+async fn make_clean(raw: &mut PgConnection, state: State) -> Result<(), sqlx::Error> {
+    // Sends what is queued and reads every result still in flight.
+    raw.flush().await?;
+    // A sqlx transaction that was leaked (`mem::forget`) rather than dropped.
+    while raw.is_in_transaction() {
+        Tm::rollback(raw).await?;
+    }
+    if state == State::Check {
+        roll_back_open_block(raw).await?;
+    }
+    Ok(())
+}
+
+/// Rolls back a transaction block opened by raw SQL (`BEGIN` sent as a query), in one round
+/// trip when there is none. sqlx keeps the server's transaction status to itself but says
+/// whether a statement left one open: `begin_with` fails with `BeginFailed` when it did not.
+async fn roll_back_open_block(raw: &mut PgConnection) -> Result<(), sqlx::Error> {
+    match raw.begin_with("SELECT 1").await {
+        Err(sqlx::Error::BeginFailed) => return Ok(()),
+        Ok(block) => return block.rollback().await,
+        // 25P02 in_failed_sql_transaction: an aborted block, which only a rollback ends.
+        Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some("25P02") => {}
+        Err(e) => return Err(e),
+    }
+    raw.execute("ROLLBACK").await.map(drop)
+}
+
+/// Takes a connection out of the pool for good and closes it.
+fn discard(object: Object, why: Discard) {
+    if let Some(pool) = Object::pool(&object) {
+        pool.manager().count_discard(why);
+    }
+    let conn = Object::take(object);
+    if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+        runtime.spawn(engine::close(conn.raw));
+    }
+}
+
+impl<'c> Executor<'c> for &'c mut TrackedConnection {
+    type Database = Postgres;
+
+    fn fetch_many<'e, 'q: 'e, E>(
+        self,
+        query: E,
+    ) -> BoxStream<'e, Result<Either<PgQueryResult, PgRow>, sqlx::Error>>
+    where
+        'c: 'e,
+        E: 'q + Execute<'q, Postgres>,
+    {
+        let query = Scanned::new(query);
+        let done = self.state.max(query.leaves());
+        self.note(State::Drain);
+        Box::pin(sqlx_core::ext::async_stream::TryAsyncStream::new(
+            move |yielder| async move {
+                {
+                    let mut rows = self.raw().fetch_many(query);
+                    loop {
+                        match rows.try_next().await {
+                            Ok(Some(row)) => yielder.r#yield(row).await,
+                            Ok(None) => break,
+                            Err(e) => {
+                                drop(rows);
+                                self.note(State::after_error(&e));
+                                return Err(e);
+                            }
+                        }
+                    }
+                }
+                self.state = done;
+                Ok(())
+            },
+        ))
+    }
+
+    fn fetch_optional<'e, 'q: 'e, E>(
+        self,
+        query: E,
+    ) -> BoxFuture<'e, Result<Option<PgRow>, sqlx::Error>>
+    where
+        'c: 'e,
+        E: 'q + Execute<'q, Postgres>,
+    {
+        let query = Scanned::new(query);
+        let done = self.state.max(query.leaves());
+        self.note(State::Drain);
+        Box::pin(async move {
+            let result = self.raw().fetch_optional(query).await;
+            match &result {
+                Ok(_) => self.state = done,
+                Err(e) => self.note(State::after_error(e)),
+            }
+            result
+        })
+    }
+
+    fn prepare_with<'e>(
+        self,
+        sql: SqlStr,
+        parameters: &'e [PgTypeInfo],
+    ) -> BoxFuture<'e, Result<PgStatement, sqlx::Error>>
+    where
+        'c: 'e,
+    {
+        let done = self.state;
+        self.note(State::Drain);
+        Box::pin(async move {
+            let result = self.raw().prepare_with(sql, parameters).await;
+            match &result {
+                Ok(_) => self.state = done,
+                Err(e) => self.note(State::after_error(e)),
+            }
+            result
+        })
+    }
+
+    fn describe<'e>(self, sql: SqlStr) -> BoxFuture<'e, Result<Describe<Postgres>, sqlx::Error>>
+    where
+        'c: 'e,
+    {
+        let done = self.state;
+        self.note(State::Drain);
+        Box::pin(async move {
+            let result = self.raw().describe(sql).await;
+            match &result {
+                Ok(_) => self.state = done,
+                Err(e) => self.note(State::after_error(e)),
+            }
+            result
+        })
+    }
+}

@@ -1,0 +1,244 @@
+//! The engine under [`Pool`](super::Pool): deadpool's managed pool over sqlx `PgConnection`s.
+//!
+//! deadpool supplies the slots, the fair (first-come-first-served) semaphore waiters queue on,
+//! and `max_connections` as a hard limit. pgready supplies what a connection needs: the session
+//! batch on connect, validation only for connections idle longer than `validation_bypass`,
+//! `max_lifetime`, `idle_timeout` reaping and `min_connections` kept open (a maintenance task),
+//! and a count of every connection discarded and why.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use deadpool::managed::{self, Metrics, RecycleError, RecycleResult};
+use pgready_core::config;
+use sqlx::postgres::{PgConnectOptions, PgConnection};
+use sqlx::{Connection, Executor, SqlStr};
+
+/// deadpool's pool of pgready connections.
+pub(crate) type Engine = managed::Pool<Manager>;
+/// A connection on loan from the engine; goes back when dropped.
+pub(crate) type Object = managed::Object<Manager>;
+
+/// One physical connection and what the pool knows about it.
+pub(crate) struct Conn {
+    pub(crate) raw: PgConnection,
+    created: Instant,
+    /// When it last went back to the pool clean: the validation bypass and idle reaping count
+    /// from here.
+    pub(crate) released: Instant,
+}
+
+/// Why the pool closed a connection; a label of `pgready_pool_connections_discarded_total`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Discard {
+    /// Older than `max_lifetime`.
+    Lifetime,
+    /// Idle longer than `idle_timeout`, above `min_connections`.
+    Idle,
+    /// Failed validation or an I/O error: the server or the network dropped it.
+    Broken,
+    /// Could not be made clean (rolled back, drained) after its user left it mid-operation.
+    Dirty,
+}
+
+impl Discard {
+    pub(crate) const ALL: [Discard; 4] = [
+        Discard::Lifetime,
+        Discard::Idle,
+        Discard::Broken,
+        Discard::Dirty,
+    ];
+
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Discard::Lifetime => "max_lifetime",
+            Discard::Idle => "idle_timeout",
+            Discard::Broken => "broken",
+            Discard::Dirty => "dirty",
+        }
+    }
+}
+
+/// Creates, validates and counts connections for deadpool.
+pub(crate) struct Manager {
+    options: PgConnectOptions,
+    /// The `[session]` batch, run once on every new connection.
+    settings: SqlStr,
+    limits: config::Pool,
+    discarded: [AtomicU64; Discard::ALL.len()],
+}
+
+impl Manager {
+    pub(crate) fn new(options: PgConnectOptions, settings: SqlStr, limits: config::Pool) -> Self {
+        Manager {
+            options,
+            settings,
+            limits,
+            discarded: Default::default(),
+        }
+    }
+
+    pub(crate) fn options(&self) -> &PgConnectOptions {
+        &self.options
+    }
+
+    pub(crate) fn limits(&self) -> &config::Pool {
+        &self.limits
+    }
+
+    pub(crate) fn count_discard(&self, why: Discard) {
+        self.discarded[why as usize].fetch_add(1, Ordering::Relaxed);
+        tracing::debug!(reason = why.as_str(), "discarded a pooled connection");
+    }
+
+    /// Connections discarded so far, per reason.
+    pub(crate) fn discarded(&self) -> [(Discard, u64); Discard::ALL.len()] {
+        Discard::ALL.map(|why| (why, self.discarded[why as usize].load(Ordering::Relaxed)))
+    }
+
+    fn expired(&self, conn: &Conn) -> bool {
+        self.limits
+            .max_lifetime
+            .is_some_and(|max| conn.created.elapsed() >= max)
+    }
+}
+
+impl managed::Manager for Manager {
+    type Type = Conn;
+    type Error = sqlx::Error;
+
+    async fn create(&self) -> Result<Conn, sqlx::Error> {
+        let mut raw = PgConnection::connect_with(&self.options).await?;
+        raw.execute(self.settings.clone()).await?;
+        let now = Instant::now();
+        Ok(Conn {
+            raw,
+            created: now,
+            released: now,
+        })
+    }
+
+    /// Runs on every hand-out of an idle connection, so it costs no round trip unless the
+    /// connection sat idle longer than `validation_bypass` (HikariCP's rule: a connection used
+    /// within the last 500 ms is alive).
+    async fn recycle(&self, conn: &mut Conn, _: &Metrics) -> RecycleResult<sqlx::Error> {
+        if self.expired(conn) {
+            self.count_discard(Discard::Lifetime);
+            return Err(RecycleError::message("older than max_lifetime"));
+        }
+        if self.limits.test_before_acquire
+            && conn.released.elapsed() > self.limits.validation_bypass
+            && let Err(e) = conn.raw.ping().await
+        {
+            self.count_discard(Discard::Broken);
+            return Err(RecycleError::Backend(e));
+        }
+        Ok(())
+    }
+}
+
+/// Opens `min_connections` (at least one, so a bad DSN fails here and not on the first
+/// query), then keeps the pool in shape in the background until it is dropped or closed.
+pub(crate) async fn start(engine: &Engine) -> Result<(), sqlx::Error> {
+    let min = engine.manager().limits.min_connections.max(1);
+    top_up(engine, min as usize).await?;
+    let weak = engine.weak();
+    let tick = maintenance_interval(&engine.manager().limits);
+    tokio::spawn(async move {
+        let mut interval = tokio::time::interval(tick);
+        interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        interval.tick().await;
+        loop {
+            interval.tick().await;
+            let Some(engine) = weak.upgrade() else { return };
+            if engine.is_closed() {
+                return;
+            }
+            reap(&engine).await;
+            let min = engine.manager().limits.min_connections as usize;
+            if let Err(e) = top_up(&engine, min).await {
+                tracing::warn!("could not reopen pool connections up to min_connections: {e}");
+            }
+        }
+    });
+    Ok(())
+}
+
+/// Often enough that `idle_timeout` and `max_lifetime` are kept to within half their length,
+/// at most once a second.
+fn maintenance_interval(limits: &config::Pool) -> Duration {
+    [limits.idle_timeout, limits.max_lifetime]
+        .into_iter()
+        .flatten()
+        .map(|d| d / 2)
+        .fold(Duration::from_secs(1), Duration::min)
+        .max(Duration::from_millis(10))
+}
+
+/// Closes idle connections past `max_lifetime`, and those idle longer than `idle_timeout` while
+/// the pool holds more than `min_connections`.
+async fn reap(engine: &Engine) {
+    let manager = engine.manager();
+    let min = manager.limits.min_connections as usize;
+    let mut size = engine.status().size;
+    let mut reasons = Vec::new();
+    let removed = engine.retain(|conn, _| {
+        let why = if manager.expired(conn) {
+            Discard::Lifetime
+        } else if size > min
+            && manager
+                .limits
+                .idle_timeout
+                .is_some_and(|idle| conn.released.elapsed() >= idle)
+        {
+            Discard::Idle
+        } else {
+            return true;
+        };
+        size -= 1;
+        reasons.push(why);
+        false
+    });
+    for (conn, why) in removed.removed.into_iter().zip(reasons) {
+        manager.count_discard(why);
+        close(conn.raw).await;
+    }
+}
+
+/// Opens connections until the pool holds `min`. Only when none is idle: deadpool hands out an
+/// idle connection before it opens one, and while connections are idle the pool is not short.
+async fn top_up(engine: &Engine, min: usize) -> Result<(), sqlx::Error> {
+    let status = engine.status();
+    if status.size >= min || status.available > 0 {
+        return Ok(());
+    }
+    let no_wait = managed::Timeouts {
+        wait: Some(Duration::ZERO),
+        ..managed::Timeouts::default()
+    };
+    let gets = (status.size..min).map(|_| engine.timeout_get(&no_wait));
+    let mut first_error = None;
+    // Held together, so each of them is a new connection; dropped together, back to the pool.
+    let held: Vec<_> = futures_util::future::join_all(gets)
+        .await
+        .into_iter()
+        .filter_map(|got| match got {
+            Ok(conn) => Some(conn),
+            Err(managed::PoolError::Backend(e)) => {
+                first_error.get_or_insert(e);
+                None
+            }
+            // All slots taken by users: the pool is not short of connections.
+            Err(_) => None,
+        })
+        .collect();
+    drop(held);
+    first_error.map_or(Ok(()), Err)
+}
+
+/// Closes a connection politely (a Terminate message), ignoring a peer that is already gone.
+pub(crate) async fn close(conn: PgConnection) {
+    if let Err(e) = conn.close().await {
+        tracing::debug!("closing a pooled connection: {e}");
+    }
+}

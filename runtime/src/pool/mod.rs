@@ -1,0 +1,289 @@
+//! `pgready::Pool`: the pool handle users query through, and its engine.
+//!
+//! The engine (`engine.rs`) is deadpool's managed pool over sqlx `PgConnection`s. What users
+//! touch (`&Pool` as a `sqlx::Executor`, [`Pool::acquire`], [`Pool::begin`], [`PoolStats`]) is
+//! pgready's own. A connection goes back to the pool without a round trip when pgready saw it
+//! left clean, and is rolled back and drained first when not (`connection.rs`).
+
+mod connection;
+mod engine;
+mod scan;
+mod transaction;
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use deadpool::managed::PoolError;
+use futures_core::future::BoxFuture;
+use futures_core::stream::BoxStream;
+use futures_util::TryStreamExt;
+use pgready_core::config;
+use sqlx::postgres::{PgConnectOptions, PgQueryResult, PgRow, PgStatement, PgTypeInfo, Postgres};
+use sqlx::{Describe, Either, Execute, Executor, SqlStr};
+
+pub use connection::{PoolConnection, TrackedConnection};
+pub(crate) use engine::Discard;
+pub use transaction::Transaction;
+
+use crate::Error;
+use crate::metrics::AcquireTimes;
+use engine::{Engine, Manager};
+
+/// A pool of PostgreSQL connections with pgready's session settings applied to each.
+///
+/// `&Pool` is a [`sqlx::Executor`], exactly like `&PgPool`:
+///
+/// ```no_run
+/// # async fn f(db: pgready::Db) -> Result<(), pgready::sqlx::Error> {
+/// let n: i64 = pgready::sqlx::query_scalar("SELECT count(*) FROM items")
+///     .fetch_one(db.read())
+///     .await?;
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct Pool {
+    engine: Engine,
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    role: Role,
+    /// Acquire latency, for `pgready::metrics`.
+    acquire_times: AcquireTimes,
+}
+
+/// Which of the two pools this is; named in errors and statistics.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Role {
+    Write,
+    Read,
+}
+
+impl Role {
+    fn name(self) -> &'static str {
+        match self {
+            Role::Write => "write",
+            Role::Read => "read",
+        }
+    }
+
+    fn section(self) -> &'static str {
+        match self {
+            Role::Write => "pool",
+            Role::Read => "read_pool",
+        }
+    }
+}
+
+/// A point-in-time view of a pool.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PoolStats {
+    /// Open connections, idle or in use.
+    pub size: u32,
+    /// Open connections waiting in the pool.
+    pub idle: u32,
+    /// Open connections currently handed out.
+    pub in_use: u32,
+    /// The configured `max_connections`.
+    pub max: u32,
+    /// Acquires waiting for a connection.
+    pub waiting: u32,
+}
+
+impl Pool {
+    /// Builds a pool: every new connection runs the `settings` batch; `min_connections` (at
+    /// least one) are opened before this returns.
+    pub(crate) async fn connect(
+        options: PgConnectOptions,
+        settings: SqlStr,
+        limits: &config::Pool,
+        role: Role,
+    ) -> Result<Pool, sqlx::Error> {
+        let max = limits.max_connections as usize;
+        let engine = Engine::builder(Manager::new(options, settings, limits.clone()))
+            .max_size(max)
+            // The most recently used connection first: it is inside the validation bypass,
+            // and the others can go idle and be reaped.
+            .queue_mode(deadpool::managed::QueueMode::Lifo)
+            .build()
+            .map_err(|e| sqlx::Error::Configuration(e.to_string().into()))?;
+        engine::start(&engine).await?;
+        Ok(Pool {
+            engine,
+            shared: Arc::new(Shared {
+                role,
+                acquire_times: AcquireTimes::default(),
+            }),
+        })
+    }
+
+    /// Waits at most `acquire_timeout` for a connection, timed for
+    /// `pgready_pool_acquire_duration_seconds`.
+    async fn checkout(&self) -> Result<PoolConnection, sqlx::Error> {
+        let started = Instant::now();
+        let timeout = self.limits().acquire_timeout;
+        let result = match tokio::time::timeout(timeout, self.engine.get()).await {
+            Ok(Ok(object)) => Ok(PoolConnection::new(object)),
+            Ok(Err(PoolError::Backend(e))) => Err(e),
+            Ok(Err(PoolError::Closed)) => Err(sqlx::Error::PoolClosed),
+            Ok(Err(PoolError::Timeout(_))) | Err(_) => Err(sqlx::Error::PoolTimedOut),
+            Ok(Err(e)) => Err(sqlx::Error::Protocol(e.to_string())),
+        };
+        let timed_out = matches!(result, Err(sqlx::Error::PoolTimedOut));
+        self.shared
+            .acquire_times
+            .record(started.elapsed(), timed_out);
+        result
+    }
+
+    fn limits(&self) -> &config::Pool {
+        self.engine.manager().limits()
+    }
+
+    /// sqlx's `PoolTimedOut` as pgready's error that names the setting to raise.
+    fn error(&self, e: sqlx::Error) -> Error {
+        match e {
+            sqlx::Error::PoolTimedOut => Error::PoolTimedOut {
+                pool: self.shared.role.name(),
+                section: self.shared.role.section(),
+                timeout: self.limits().acquire_timeout,
+                max: self.limits().max_connections,
+            },
+            e => Error::Sqlx(e),
+        }
+    }
+
+    pub(crate) fn acquire_times(&self) -> &AcquireTimes {
+        &self.shared.acquire_times
+    }
+
+    /// Connections closed so far, per reason.
+    pub(crate) fn discarded(&self) -> [(Discard, u64); 4] {
+        self.engine.manager().discarded()
+    }
+
+    /// How this pool connects (the health probe opens its own connection the same way).
+    pub(crate) fn connect_options(&self) -> PgConnectOptions {
+        self.engine.manager().options().clone()
+    }
+
+    /// Takes a connection out of the pool, waiting at most `acquire_timeout`.
+    ///
+    /// `&mut *conn` runs queries; `conn.begin()` starts an ordinary sqlx transaction; the
+    /// connection goes back to the pool when dropped.
+    pub async fn acquire(&self) -> Result<PoolConnection, Error> {
+        self.checkout().await.map_err(|e| self.error(e))
+    }
+
+    /// Starts a transaction on a pooled connection; it rolls back unless committed.
+    pub async fn begin(&self) -> Result<Transaction, Error> {
+        self.begin_sqlx().await.map_err(|e| self.error(e))
+    }
+
+    /// [`begin`](Self::begin) with sqlx's error type, for callers whose errors convert from it.
+    pub(crate) async fn begin_sqlx(&self) -> Result<Transaction, sqlx::Error> {
+        Transaction::begin(self.checkout().await?).await
+    }
+
+    /// Size, idle and in-use connections, and acquires waiting, right now.
+    pub fn stats(&self) -> PoolStats {
+        let status = self.engine.status();
+        let size = u32::try_from(status.size).unwrap_or(u32::MAX);
+        let idle = u32::try_from(status.available)
+            .unwrap_or(u32::MAX)
+            .min(size);
+        PoolStats {
+            size,
+            idle,
+            in_use: size - idle,
+            max: self.limits().max_connections,
+            waiting: u32::try_from(status.waiting).unwrap_or(u32::MAX),
+        }
+    }
+
+    /// Closes the pool: later acquires fail, idle connections are closed now and those in use
+    /// when they come back. Waits until all are closed.
+    pub async fn close(&self) {
+        let idle = self.engine.retain(|_, _| false);
+        self.engine.close();
+        for conn in idle.removed {
+            engine::close(conn.raw).await;
+        }
+        while self.engine.status().size > 0 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    /// Whether [`close`](Self::close) was called.
+    pub fn is_closed(&self) -> bool {
+        self.engine.is_closed()
+    }
+}
+
+impl fmt::Debug for Pool {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Pool")
+            .field("role", &self.shared.role.name())
+            .field("stats", &self.stats())
+            .finish()
+    }
+}
+
+/// Each query runs on a connection of its own for as long as it takes, like `&PgPool`.
+impl<'p> Executor<'p> for &'p Pool {
+    type Database = Postgres;
+
+    fn fetch_many<'e, 'q: 'e, E>(
+        self,
+        query: E,
+    ) -> BoxStream<'e, Result<Either<PgQueryResult, PgRow>, sqlx::Error>>
+    where
+        'p: 'e,
+        E: 'q + Execute<'q, Postgres>,
+    {
+        Box::pin(sqlx_core::ext::async_stream::TryAsyncStream::new(
+            move |yielder| async move {
+                let mut conn = self.checkout().await?;
+                let mut rows = (&mut *conn).fetch_many(query);
+                while let Some(row) = rows.try_next().await? {
+                    yielder.r#yield(row).await;
+                }
+                Ok(())
+            },
+        ))
+    }
+
+    fn fetch_optional<'e, 'q: 'e, E>(
+        self,
+        query: E,
+    ) -> BoxFuture<'e, Result<Option<PgRow>, sqlx::Error>>
+    where
+        'p: 'e,
+        E: 'q + Execute<'q, Postgres>,
+    {
+        Box::pin(async move { (&mut *self.checkout().await?).fetch_optional(query).await })
+    }
+
+    fn prepare_with<'e>(
+        self,
+        sql: SqlStr,
+        parameters: &'e [PgTypeInfo],
+    ) -> BoxFuture<'e, Result<PgStatement, sqlx::Error>>
+    where
+        'p: 'e,
+    {
+        Box::pin(async move {
+            (&mut *self.checkout().await?)
+                .prepare_with(sql, parameters)
+                .await
+        })
+    }
+
+    fn describe<'e>(self, sql: SqlStr) -> BoxFuture<'e, Result<Describe<Postgres>, sqlx::Error>>
+    where
+        'p: 'e,
+    {
+        Box::pin(async move { (&mut *self.checkout().await?).describe(sql).await })
+    }
+}
