@@ -161,7 +161,7 @@ async fn transaction_commits_on_ok_and_rolls_back_on_err(db: pgready::Db) {
 
     // `conn.begin()` on a pooled connection is an ordinary sqlx transaction.
     let mut conn = db.write().acquire().await.unwrap();
-    let mut tx = sqlx::Connection::begin(&mut *conn).await.unwrap();
+    let mut tx = conn.begin().await.unwrap();
     sqlx::query("INSERT INTO items (name) VALUES ('rolled back')")
         .execute(&mut *tx)
         .await
