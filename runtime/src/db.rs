@@ -5,10 +5,10 @@ use std::sync::{Arc, Mutex, OnceLock};
 use futures_core::future::BoxFuture;
 use pgready_core::config::Config;
 
-use crate::{Pool, Transaction};
 use crate::embedded::Cluster;
 use crate::migrate::MigrationState;
 use crate::migrate::Migrator;
+use crate::{Pool, Transaction};
 
 /// The database as the service sees it: a write pool, a read pool (the replica when
 /// `[database] read_url_env` is set at run time, else the write pool), the validated config

@@ -149,14 +149,14 @@ fn pool_metrics(t: &mut Text, pools: &[(&str, &Pool)]) {
         t.sample(name, &[("pool", pool)], s.timeouts as f64);
     }
     let name = "pgready_pool_connections_discarded_total";
-    t.family(
-        name,
-        "counter",
-        "Connections the pool closed, by reason.",
-    );
+    t.family(name, "counter", "Connections the pool closed, by reason.");
     for (pool, p) in pools {
         for (why, count) in p.discarded() {
-            t.sample(name, &[("pool", pool), ("reason", why.as_str())], count as f64);
+            t.sample(
+                name,
+                &[("pool", pool), ("reason", why.as_str())],
+                count as f64,
+            );
         }
     }
 }

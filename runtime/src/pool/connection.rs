@@ -25,7 +25,10 @@ use std::time::{Duration, Instant};
 use futures_core::future::BoxFuture;
 use futures_core::stream::BoxStream;
 use futures_util::{FutureExt, TryStreamExt};
-use sqlx::postgres::{PgConnection, PgQueryResult, PgRow, PgStatement, PgTypeInfo, Postgres};
+use sqlx::postgres::{
+    PgConnection, PgDatabaseError, PgQueryResult, PgRow, PgSeverity, PgStatement, PgTypeInfo,
+    Postgres,
+};
 use sqlx::{Connection, Describe, Either, Execute, Executor, SqlStr};
 use sqlx_core::transaction::TransactionManager;
 
@@ -54,6 +57,14 @@ impl State {
     /// What a failed query leaves.
     fn after_error(e: &sqlx::Error) -> State {
         match e {
+            // FATAL: the server ends the session (`pg_terminate_backend`, shutdown).
+            sqlx::Error::Database(db)
+                if db.try_downcast_ref::<PgDatabaseError>().is_some_and(|pg| {
+                    matches!(pg.severity(), PgSeverity::Fatal | PgSeverity::Panic)
+                }) =>
+            {
+                State::Broken
+            }
             sqlx::Error::Database(_)
             | sqlx::Error::Encode(_)
             | sqlx::Error::Decode(_)
@@ -140,8 +151,19 @@ impl TrackedConnection {
     /// The transaction borrows the connection; dropping it uncommitted rolls it back, and the
     /// connection is made clean before it goes back to the pool.
     pub async fn begin(&mut self) -> Result<sqlx::Transaction<'_, Postgres>, sqlx::Error> {
-        // A dropped or failed `BEGIN` leaves a queued rollback: drained on release.
-        self.raw().begin().await
+        // If this future is dropped while `BEGIN` is in flight, the server may be inside a
+        // block that sqlx does not know of: checked on release. Once sqlx holds the
+        // transaction, its drop queues the rollback, which the release sends.
+        let before = self.state;
+        let TrackedConnection { object, state } = self;
+        *state = before.max(State::Check);
+        let raw = &mut object
+            .as_mut()
+            .expect("a pooled connection is present until it is dropped")
+            .raw;
+        let transaction = raw.begin().await?;
+        *state = before;
+        Ok(transaction)
     }
 }
 
@@ -273,7 +295,7 @@ fn discard(object: Object, why: Discard) {
     }
     let conn = Object::take(object);
     if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-        runtime.spawn(engine::close(conn.raw));
+        runtime.spawn(engine::close(conn));
     }
 }
 
@@ -290,7 +312,8 @@ impl<'c> Executor<'c> for &'c mut TrackedConnection {
     {
         let query = Scanned::new(query);
         let done = self.state.max(query.leaves());
-        self.note(State::Drain);
+        // Until the end, a dropped future leaves results in flight, and a block maybe open.
+        self.note(State::Drain.max(query.leaves()));
         Box::pin(sqlx_core::ext::async_stream::TryAsyncStream::new(
             move |yielder| async move {
                 {
@@ -323,7 +346,8 @@ impl<'c> Executor<'c> for &'c mut TrackedConnection {
     {
         let query = Scanned::new(query);
         let done = self.state.max(query.leaves());
-        self.note(State::Drain);
+        // Until the end, a dropped future leaves results in flight, and a block maybe open.
+        self.note(State::Drain.max(query.leaves()));
         Box::pin(async move {
             let result = self.raw().fetch_optional(query).await;
             match &result {

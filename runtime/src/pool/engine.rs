@@ -7,12 +7,14 @@
 //! and a count of every connection discarded and why.
 
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use deadpool::managed::{self, Metrics, RecycleError, RecycleResult};
 use pgready_core::config;
 use sqlx::postgres::{PgConnectOptions, PgConnection};
 use sqlx::{Connection, Executor, SqlStr};
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
 
 /// deadpool's pool of pgready connections.
 pub(crate) type Engine = managed::Pool<Manager>;
@@ -22,6 +24,9 @@ pub(crate) type Object = managed::Object<Manager>;
 /// One physical connection and what the pool knows about it.
 pub(crate) struct Conn {
     pub(crate) raw: PgConnection,
+    /// One of `max_connections`, held until the connection is closed, not only until it
+    /// leaves deadpool's slots: a connection being closed still counts.
+    _open: OwnedSemaphorePermit,
     created: Instant,
     /// When it last went back to the pool clean: the validation bypass and idle reaping count
     /// from here.
@@ -65,6 +70,9 @@ pub(crate) struct Manager {
     /// The `[session]` batch, run once on every new connection.
     settings: SqlStr,
     limits: config::Pool,
+    /// `max_connections` permits, one per open connection.
+    open: Arc<Semaphore>,
+    pub(crate) spares: Arc<Spares>,
     discarded: [AtomicU64; Discard::ALL.len()],
 }
 
@@ -73,6 +81,8 @@ impl Manager {
         Manager {
             options,
             settings,
+            open: Arc::new(Semaphore::new(limits.max_connections as usize)),
+            spares: Arc::default(),
             limits,
             discarded: Default::default(),
         }
@@ -107,15 +117,35 @@ impl managed::Manager for Manager {
     type Type = Conn;
     type Error = sqlx::Error;
 
+    /// Opens a connection in a task of its own: if the acquire that asked for it gives up
+    /// (dropped, or `acquire_timeout`), the connection is still opened and kept as a spare for
+    /// the next one, so a pool under load with impatient callers still grows.
     async fn create(&self) -> Result<Conn, sqlx::Error> {
-        let mut raw = PgConnection::connect_with(&self.options).await?;
-        raw.execute(self.settings.clone()).await?;
-        let now = Instant::now();
-        Ok(Conn {
-            raw,
-            created: now,
-            released: now,
-        })
+        loop {
+            if let Some(conn) = self.spares.take(self) {
+                return Ok(conn);
+            }
+            tokio::select! {
+                // Waits only while a discarded connection is still being closed, or while
+                // spares hold the places.
+                open = Arc::clone(&self.open).acquire_owned() => {
+                    let open = open.map_err(|_| sqlx::Error::PoolClosed)?;
+                    let (sender, receiver) = tokio::sync::oneshot::channel();
+                    let (options, settings) = (self.options.clone(), self.settings.clone());
+                    let spares = Arc::clone(&self.spares);
+                    tokio::spawn(async move {
+                        let result = connect(&options, settings, open).await;
+                        if let Err(Ok(conn)) = sender.send(result) {
+                            spares.put(conn);
+                        }
+                    });
+                    return receiver
+                        .await
+                        .unwrap_or(Err(sqlx::Error::WorkerCrashed));
+                }
+                () = self.spares.added.notified() => {}
+            }
+        }
     }
 
     /// Runs on every hand-out of an idle connection, so it costs no round trip unless the
@@ -134,6 +164,65 @@ impl managed::Manager for Manager {
             return Err(RecycleError::Backend(e));
         }
         Ok(())
+    }
+}
+
+async fn connect(
+    options: &PgConnectOptions,
+    settings: SqlStr,
+    open: OwnedSemaphorePermit,
+) -> Result<Conn, sqlx::Error> {
+    let mut raw = PgConnection::connect_with(options).await?;
+    raw.execute(settings).await?;
+    let now = Instant::now();
+    Ok(Conn {
+        raw,
+        _open: open,
+        created: now,
+        released: now,
+    })
+}
+
+/// Connections opened for an acquire that gave up before they were ready; the next
+/// connection the pool opens is taken from here.
+#[derive(Default)]
+pub(crate) struct Spares {
+    conns: Mutex<Vec<Conn>>,
+    added: Notify,
+}
+
+impl Spares {
+    fn put(&self, conn: Conn) {
+        self.lock().push(conn);
+        self.added.notify_one();
+    }
+
+    /// The newest spare within `max_lifetime`; older ones are dropped (closed).
+    fn take(&self, manager: &Manager) -> Option<Conn> {
+        let mut conns = self.lock();
+        while let Some(conn) = conns.pop() {
+            if !manager.expired(&conn) {
+                return Some(conn);
+            }
+            manager.count_discard(Discard::Lifetime);
+        }
+        None
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.lock().len()
+    }
+
+    /// Every spare, to close.
+    pub(crate) fn drain(&self) -> Vec<Conn> {
+        std::mem::take(&mut *self.lock())
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Conn>> {
+        // A panic while holding this lock leaves the list intact.
+        self.conns
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
@@ -201,7 +290,23 @@ async fn reap(engine: &Engine) {
     });
     for (conn, why) in removed.removed.into_iter().zip(reasons) {
         manager.count_discard(why);
-        close(conn.raw).await;
+        close(conn).await;
+    }
+    // A spare nobody took within `idle_timeout` is not needed.
+    for conn in manager.spares.drain() {
+        if manager.expired(&conn) {
+            manager.count_discard(Discard::Lifetime);
+        } else if manager
+            .limits
+            .idle_timeout
+            .is_some_and(|idle| conn.released.elapsed() >= idle)
+        {
+            manager.count_discard(Discard::Idle);
+        } else {
+            manager.spares.put(conn);
+            continue;
+        }
+        close(conn).await;
     }
 }
 
@@ -236,9 +341,10 @@ async fn top_up(engine: &Engine, min: usize) -> Result<(), sqlx::Error> {
     first_error.map_or(Ok(()), Err)
 }
 
-/// Closes a connection politely (a Terminate message), ignoring a peer that is already gone.
-pub(crate) async fn close(conn: PgConnection) {
-    if let Err(e) = conn.close().await {
+/// Closes a connection politely (a Terminate message), ignoring a peer that is already gone;
+/// its place under `max_connections` is free once it is closed.
+pub(crate) async fn close(conn: Conn) {
+    if let Err(e) = conn.raw.close().await {
         tracing::debug!("closing a pooled connection: {e}");
     }
 }

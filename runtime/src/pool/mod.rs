@@ -189,8 +189,9 @@ impl Pool {
     /// Size, idle and in-use connections, and acquires waiting, right now.
     pub fn stats(&self) -> PoolStats {
         let status = self.engine.status();
-        let size = u32::try_from(status.size).unwrap_or(u32::MAX);
-        let idle = u32::try_from(status.available)
+        let spares = self.engine.manager().spares.len();
+        let size = u32::try_from(status.size + spares).unwrap_or(u32::MAX);
+        let idle = u32::try_from(status.available + spares)
             .unwrap_or(u32::MAX)
             .min(size);
         PoolStats {
@@ -207,8 +208,9 @@ impl Pool {
     pub async fn close(&self) {
         let idle = self.engine.retain(|_, _| false);
         self.engine.close();
-        for conn in idle.removed {
-            engine::close(conn.raw).await;
+        let spares = self.engine.manager().spares.drain();
+        for conn in idle.removed.into_iter().chain(spares) {
+            engine::close(conn).await;
         }
         while self.engine.status().size > 0 {
             tokio::time::sleep(Duration::from_millis(10)).await;

@@ -34,9 +34,11 @@ pub struct Transaction {
 
 impl Transaction {
     pub(crate) async fn begin(mut conn: PoolConnection) -> Result<Transaction, sqlx::Error> {
-        // Until `BEGIN` has answered, a dropped future leaves a result in flight.
-        conn.note(State::Drain);
+        // A future dropped while `BEGIN` is in flight may leave the server inside a block
+        // that sqlx does not count: checked on release.
+        conn.note(State::Check);
         Tm::begin(conn.raw(), None).await?;
+        conn.reset(State::Clean);
         Ok(Transaction { conn, open: true })
     }
 
@@ -96,4 +98,3 @@ impl fmt::Debug for Transaction {
             .finish_non_exhaustive()
     }
 }
-
