@@ -545,6 +545,24 @@ async fn sqlx_code_runs_on_the_pool_its_connections_and_transactions() {
         .expect("describe");
     assert_eq!(describe.columns().len(), 2);
 
+    // The checked macros (offline data in `tests/.sqlx`), on the pool and on a connection.
+    let n = sqlx::query!(r#"SELECT $1::int8 + 1 AS "n!""#, 41_i64)
+        .fetch_one(pool)
+        .await
+        .expect("query!");
+    assert_eq!(n.n, 42);
+    let mut conn = pool.acquire().await.expect("acquire");
+    let checked = sqlx::query_as!(
+        Entry,
+        r#"SELECT id AS "id!", name AS "name!" FROM entries WHERE id = $1"#,
+        1_i64
+    )
+    .fetch_one(&mut *conn)
+    .await
+    .expect("query_as!");
+    assert_eq!(checked, expected[0]);
+    drop(conn);
+
     // `Db::transaction`: rolled back on `Err`.
     let failed: Result<(), sqlx::Error> = db
         .transaction(|tx| {
