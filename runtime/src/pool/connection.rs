@@ -204,13 +204,13 @@ impl DerefMut for TrackedConnection {
 
 impl fmt::Debug for PoolConnection {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.conn.fmt(f)
+        f.debug_tuple("PoolConnection").field(&self.conn).finish()
     }
 }
 
 impl fmt::Debug for TrackedConnection {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("PoolConnection")
+        f.debug_struct("TrackedConnection")
             .field("state", &self.state)
             .finish_non_exhaustive()
     }
@@ -299,6 +299,24 @@ fn discard(object: Object, why: Discard) {
     }
 }
 
+impl TrackedConnection {
+    /// Notes an operation about to start that leaves `leaves` once it finishes; returns the
+    /// state to [`finish`](Self::finish) with. Until then a dropped future leaves results in
+    /// flight (and, for SQL that may open a block, maybe an open block).
+    fn start(&mut self, leaves: State) -> State {
+        let done = self.state.max(leaves);
+        self.note(State::Drain.max(leaves));
+        done
+    }
+
+    fn finish<T>(&mut self, done: State, result: &Result<T, sqlx::Error>) {
+        match result {
+            Ok(_) => self.state = done,
+            Err(e) => self.note(State::after_error(e)),
+        }
+    }
+}
+
 impl<'c> Executor<'c> for &'c mut TrackedConnection {
     type Database = Postgres;
 
@@ -311,27 +329,20 @@ impl<'c> Executor<'c> for &'c mut TrackedConnection {
         E: 'q + Execute<'q, Postgres>,
     {
         let query = Scanned::new(query);
-        let done = self.state.max(query.leaves());
-        // Until the end, a dropped future leaves results in flight, and a block maybe open.
-        self.note(State::Drain.max(query.leaves()));
+        let done = self.start(query.leaves());
         Box::pin(sqlx_core::ext::async_stream::TryAsyncStream::new(
             move |yielder| async move {
-                {
-                    let mut rows = self.raw().fetch_many(query);
-                    loop {
-                        match rows.try_next().await {
-                            Ok(Some(row)) => yielder.r#yield(row).await,
-                            Ok(None) => break,
-                            Err(e) => {
-                                drop(rows);
-                                self.note(State::after_error(&e));
-                                return Err(e);
-                            }
-                        }
+                let mut rows = self.raw().fetch_many(query);
+                let result = loop {
+                    match rows.try_next().await {
+                        Ok(Some(row)) => yielder.r#yield(row).await,
+                        Ok(None) => break Ok(()),
+                        Err(e) => break Err(e),
                     }
-                }
-                self.state = done;
-                Ok(())
+                };
+                drop(rows);
+                self.finish(done, &result);
+                result
             },
         ))
     }
@@ -345,15 +356,10 @@ impl<'c> Executor<'c> for &'c mut TrackedConnection {
         E: 'q + Execute<'q, Postgres>,
     {
         let query = Scanned::new(query);
-        let done = self.state.max(query.leaves());
-        // Until the end, a dropped future leaves results in flight, and a block maybe open.
-        self.note(State::Drain.max(query.leaves()));
+        let done = self.start(query.leaves());
         Box::pin(async move {
             let result = self.raw().fetch_optional(query).await;
-            match &result {
-                Ok(_) => self.state = done,
-                Err(e) => self.note(State::after_error(e)),
-            }
+            self.finish(done, &result);
             result
         })
     }
@@ -366,14 +372,10 @@ impl<'c> Executor<'c> for &'c mut TrackedConnection {
     where
         'c: 'e,
     {
-        let done = self.state;
-        self.note(State::Drain);
+        let done = self.start(State::Clean);
         Box::pin(async move {
             let result = self.raw().prepare_with(sql, parameters).await;
-            match &result {
-                Ok(_) => self.state = done,
-                Err(e) => self.note(State::after_error(e)),
-            }
+            self.finish(done, &result);
             result
         })
     }
@@ -382,14 +384,10 @@ impl<'c> Executor<'c> for &'c mut TrackedConnection {
     where
         'c: 'e,
     {
-        let done = self.state;
-        self.note(State::Drain);
+        let done = self.start(State::Clean);
         Box::pin(async move {
             let result = self.raw().describe(sql).await;
-            match &result {
-                Ok(_) => self.state = done,
-                Err(e) => self.note(State::after_error(e)),
-            }
+            self.finish(done, &result);
             result
         })
     }
