@@ -325,6 +325,11 @@ async fn old_and_idle_connections_are_closed_and_min_connections_kept() {
         &url,
     )
     .await;
+    // min_connections are opened in the background after start-up.
+    eventually("min_connections open", Duration::from_secs(2), async || {
+        db.write().stats() == stats(2, 2)
+    })
+    .await;
     let first = backend_pids(&db, 4).await;
     assert_eq!(db.write().stats().size, 4);
     // Idle above min_connections: closed after idle_timeout, down to min_connections.
@@ -344,6 +349,16 @@ async fn old_and_idle_connections_are_closed_and_min_connections_kept() {
     let later = backend_pids(&db, 2).await;
     assert!(later.is_disjoint(&first), "{later:?} vs {first:?}");
     db.close().await;
+}
+
+fn stats(size: u32, idle: u32) -> pgready::PoolStats {
+    pgready::PoolStats {
+        size,
+        idle,
+        in_use: size - idle,
+        max: 4,
+        waiting: 0,
+    }
 }
 
 /// Waits until `condition` holds, for at most `limit`.

@@ -106,6 +106,12 @@ impl Manager {
         Discard::ALL.map(|why| (why, self.discarded[why as usize].load(Ordering::Relaxed)))
     }
 
+    /// With `test_before_acquire`, a connection idle longer than `validation_bypass` is pinged
+    /// before it is handed out (HikariCP's rule: one used within the last 500 ms is alive).
+    fn needs_validation(&self, conn: &Conn) -> bool {
+        self.limits.test_before_acquire && conn.released.elapsed() > self.limits.validation_bypass
+    }
+
     fn expired(&self, conn: &Conn) -> bool {
         self.limits
             .max_lifetime
@@ -122,7 +128,11 @@ impl managed::Manager for Manager {
     /// the next one, so a pool under load with impatient callers still grows.
     async fn create(&self) -> Result<Conn, sqlx::Error> {
         loop {
-            if let Some(conn) = self.spares.take(self) {
+            if let Some(mut conn) = self.spares.take(self) {
+                if self.needs_validation(&conn) && conn.raw.ping().await.is_err() {
+                    self.count_discard(Discard::Broken);
+                    continue;
+                }
                 return Ok(conn);
             }
             tokio::select! {
@@ -149,15 +159,13 @@ impl managed::Manager for Manager {
     }
 
     /// Runs on every hand-out of an idle connection, so it costs no round trip unless the
-    /// connection sat idle longer than `validation_bypass` (HikariCP's rule: a connection used
-    /// within the last 500 ms is alive).
+    /// connection needs validation.
     async fn recycle(&self, conn: &mut Conn, _: &Metrics) -> RecycleResult<sqlx::Error> {
         if self.expired(conn) {
             self.count_discard(Discard::Lifetime);
             return Err(RecycleError::message("older than max_lifetime"));
         }
-        if self.limits.test_before_acquire
-            && conn.released.elapsed() > self.limits.validation_bypass
+        if self.needs_validation(conn)
             && let Err(e) = conn.raw.ping().await
         {
             self.count_discard(Discard::Broken);
@@ -183,8 +191,9 @@ async fn connect(
     })
 }
 
-/// Connections opened for an acquire that gave up before they were ready; the next
-/// connection the pool opens is taken from here.
+/// Connections opened ahead of need: to keep `min_connections` open, or for an acquire that
+/// gave up before its connection was ready. When the pool needs a new connection (none idle),
+/// it takes one from here before it opens one.
 #[derive(Default)]
 pub(crate) struct Spares {
     conns: Mutex<Vec<Conn>>,
@@ -226,18 +235,18 @@ impl Spares {
     }
 }
 
-/// Opens `min_connections` (at least one, so a bad DSN fails here and not on the first
-/// query), then keeps the pool in shape in the background until it is dropped or closed.
+/// Opens one connection, so a bad DSN fails here and not on the first query, then opens the
+/// rest of `min_connections` and keeps the pool in shape in the background until it is dropped
+/// or closed.
 pub(crate) async fn start(engine: &Engine) -> Result<(), sqlx::Error> {
-    let min = engine.manager().limits.min_connections.max(1);
-    top_up(engine, min as usize).await?;
+    top_up(engine, 1).await?;
     let weak = engine.weak();
     let tick = maintenance_interval(&engine.manager().limits);
     tokio::spawn(async move {
         let mut interval = tokio::time::interval(tick);
         interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        interval.tick().await;
         loop {
+            // The first tick is at once: the rest of `min_connections`.
             interval.tick().await;
             let Some(engine) = weak.upgrade() else { return };
             if engine.is_closed() {
@@ -269,17 +278,18 @@ fn maintenance_interval(limits: &config::Pool) -> Duration {
 async fn reap(engine: &Engine) {
     let manager = engine.manager();
     let min = manager.limits.min_connections as usize;
-    let mut size = engine.status().size;
+    let mut size = engine.status().size + manager.spares.len();
+    let idle_too_long = |conn: &Conn| {
+        manager
+            .limits
+            .idle_timeout
+            .is_some_and(|idle| conn.released.elapsed() >= idle)
+    };
     let mut reasons = Vec::new();
     let removed = engine.retain(|conn, _| {
         let why = if manager.expired(conn) {
             Discard::Lifetime
-        } else if size > min
-            && manager
-                .limits
-                .idle_timeout
-                .is_some_and(|idle| conn.released.elapsed() >= idle)
-        {
+        } else if size > min && idle_too_long(conn) {
             Discard::Idle
         } else {
             return true;
@@ -288,57 +298,37 @@ async fn reap(engine: &Engine) {
         reasons.push(why);
         false
     });
-    for (conn, why) in removed.removed.into_iter().zip(reasons) {
-        manager.count_discard(why);
-        close(conn).await;
-    }
-    // A spare nobody took within `idle_timeout` is not needed.
+    let mut closing: Vec<_> = removed.removed.into_iter().zip(reasons).collect();
     for conn in manager.spares.drain() {
-        if manager.expired(&conn) {
-            manager.count_discard(Discard::Lifetime);
-        } else if manager
-            .limits
-            .idle_timeout
-            .is_some_and(|idle| conn.released.elapsed() >= idle)
-        {
-            manager.count_discard(Discard::Idle);
+        let why = if manager.expired(&conn) {
+            Discard::Lifetime
+        } else if size > min && idle_too_long(&conn) {
+            Discard::Idle
         } else {
             manager.spares.put(conn);
             continue;
-        }
+        };
+        size -= 1;
+        closing.push((conn, why));
+    }
+    for (conn, why) in closing {
+        manager.count_discard(why);
         close(conn).await;
     }
 }
 
-/// Opens connections until the pool holds `min`. Only when none is idle: deadpool hands out an
-/// idle connection before it opens one, and while connections are idle the pool is not short.
+/// Opens connections, as spares, until the pool holds `min`; never past `max_connections`.
 async fn top_up(engine: &Engine, min: usize) -> Result<(), sqlx::Error> {
-    let status = engine.status();
-    if status.size >= min || status.available > 0 {
-        return Ok(());
+    let manager = engine.manager();
+    let missing = min.saturating_sub(engine.status().size + manager.spares.len());
+    for _ in 0..missing {
+        let Ok(open) = Arc::clone(&manager.open).try_acquire_owned() else {
+            return Ok(());
+        };
+        let conn = connect(&manager.options, manager.settings.clone(), open).await?;
+        manager.spares.put(conn);
     }
-    let no_wait = managed::Timeouts {
-        wait: Some(Duration::ZERO),
-        ..managed::Timeouts::default()
-    };
-    let gets = (status.size..min).map(|_| engine.timeout_get(&no_wait));
-    let mut first_error = None;
-    // Held together, so each of them is a new connection; dropped together, back to the pool.
-    let held: Vec<_> = futures_util::future::join_all(gets)
-        .await
-        .into_iter()
-        .filter_map(|got| match got {
-            Ok(conn) => Some(conn),
-            Err(managed::PoolError::Backend(e)) => {
-                first_error.get_or_insert(e);
-                None
-            }
-            // All slots taken by users: the pool is not short of connections.
-            Err(_) => None,
-        })
-        .collect();
-    drop(held);
-    first_error.map_or(Ok(()), Err)
+    Ok(())
 }
 
 /// Closes a connection politely (a Terminate message), ignoring a peer that is already gone;
