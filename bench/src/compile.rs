@@ -11,8 +11,8 @@
 //!
 //! Every timed build is `cargo build` after touching `src/main.rs`, what an edit costs with
 //! incremental compilation; crates take turns, medians of `REPEATS`. The expansion is measured
-//! twice: the rebuild with the attribute minus the rebuild of the control (paired per round),
-//! and the macro's own timer (`PGREADY_MACROS_DEBUG`). Then again in a second workspace
+//! twice: the rebuild with the attribute minus the rebuild of the control (paired per round,
+//! wall time and CPU time), and the macro's own timer (`PGREADY_MACROS_DEBUG`). Then again in a second workspace
 //! without the `opt-level = 3` lines for squawk that the README recommends.
 
 use std::path::{Path, PathBuf};
@@ -56,26 +56,24 @@ pub fn run() -> Result<Vec<Figure>, BoxError> {
 
     let hand = fast.hand.ok_or("the hand-written crate was not built")?;
     println!(
-        "\ncompile: {MIGRATIONS} migrations, touch src/main.rs + cargo build, median of {REPEATS}"
+        "\ncompile: {MIGRATIONS} migrations, touch src/main.rs + cargo build, median of {REPEATS}, \
+         wall / CPU (cargo, rustc, linker) in ms"
     );
     println!(
-        "{:<28} {:>14} {:>14} {:>14} {:>16} {:>14}",
-        "dev profile", "pgready ms", "expanded ms", "hand ms", "attr − expanded", "macro timer"
+        "{:<24} {:>13} {:>13} {:>13} {:>17} {:>12}",
+        "dev profile", "pgready", "expanded", "hand", "attr − expanded", "macro timer"
     );
     for (label, m) in [
         ("squawk at opt-level 3", &fast),
         ("squawk unoptimised", &slow),
     ] {
+        let pair = |t: Times| format!("{:.0} / {:.0}", t.wall, t.cpu);
         println!(
-            "{label:<28} {:>14.0} {:>14.0} {:>14} {:>16.0} {:>14.1}",
-            m.pgready,
-            m.expanded,
-            if m.hand.is_some() {
-                format!("{hand:.0}")
-            } else {
-                "-".to_owned()
-            },
-            m.delta,
+            "{label:<24} {:>13} {:>13} {:>13} {:>17} {:>12.1}",
+            pair(m.pgready),
+            pair(m.expanded),
+            m.hand.map_or_else(|| "-".to_owned(), pair),
+            pair(m.delta),
             m.timer
         );
     }
@@ -89,7 +87,7 @@ pub fn run() -> Result<Vec<Figure>, BoxError> {
         unit: "ms",
         better: Better::Lower,
     };
-    let rebuild = |metric: &str, ms: f64| Figure {
+    let rebuild = |metric: &str, ms: f64, hand: f64| Figure {
         scenario: "compile",
         metric: metric.to_owned(),
         pgready: ms,
@@ -100,21 +98,56 @@ pub fn run() -> Result<Vec<Figure>, BoxError> {
     };
     Ok(vec![
         goal("migrated_pool expansion, macro timer", fast.timer),
-        goal("migrated_pool expansion, rebuild delta", fast.delta),
+        goal("expansion, rebuild CPU minus pre-expanded", fast.delta.cpu),
+        goal(
+            "expansion, rebuild wall minus pre-expanded",
+            fast.delta.wall,
+        ),
         goal("expansion, squawk unoptimised, timer", slow.timer),
-        goal("expansion, squawk unoptimised, delta", slow.delta),
-        rebuild("incremental rebuild (touch main.rs)", fast.pgready),
-        rebuild("incremental rebuild, attribute pre-expanded", fast.expanded),
+        goal("expansion, squawk unoptimised, CPU delta", slow.delta.cpu),
+        rebuild(
+            "rebuild after touching main.rs, wall",
+            fast.pgready.wall,
+            hand.wall,
+        ),
+        rebuild(
+            "rebuild after touching main.rs, CPU",
+            fast.pgready.cpu,
+            hand.cpu,
+        ),
+        rebuild(
+            "rebuild, attribute pre-expanded, wall",
+            fast.expanded.wall,
+            hand.wall,
+        ),
     ])
 }
 
-/// Medians, in milliseconds, for one generated workspace.
+/// Milliseconds of one build, or medians of several.
+#[derive(Clone, Copy)]
+struct Times {
+    wall: f64,
+    /// CPU of cargo and everything it ran (rustc, the linker): less moved by other work on
+    /// the machine than wall time.
+    cpu: f64,
+}
+
+impl Times {
+    fn median(times: &[Times]) -> Times {
+        Times {
+            wall: median(times.iter().map(|t| t.wall)),
+            cpu: median(times.iter().map(|t| t.cpu)),
+        }
+    }
+}
+
+/// Medians for one generated workspace.
 struct Measured {
-    pgready: f64,
-    expanded: f64,
-    hand: Option<f64>,
+    pgready: Times,
+    expanded: Times,
+    hand: Option<Times>,
     /// Median of the per-round differences `pgready − expanded`.
-    delta: f64,
+    delta: Times,
     /// The macro's own timer.
     timer: f64,
 }
@@ -216,13 +249,12 @@ impl Generated {
             self.touch(name)?;
             self.build(target, name, false)?;
         }
-        let mut times: Vec<Vec<f64>> = crates.iter().map(|_| Vec::new()).collect();
+        let mut times: Vec<Vec<Times>> = crates.iter().map(|_| Vec::new()).collect();
         let mut timer = Vec::new();
         for round in 0..REPEATS {
             for (name, samples) in crates.iter().zip(&mut times) {
                 self.touch(name)?;
-                let (took, _) = self.build(target, name, false)?;
-                samples.push(took.as_secs_f64() * 1e3);
+                samples.push(self.build(target, name, false)?.0);
             }
             self.touch(&self.pgready)?;
             let (_, stderr) = self.build(target, &self.pgready, true)?;
@@ -237,33 +269,43 @@ impl Generated {
                 .ok_or("no expansion time in the build output (PGREADY_MACROS_DEBUG)")?;
             timer.push(ms);
             eprintln!(
-                "  compile ({label}) round {}: {} ms; macro timer {ms:.1} ms",
+                "  compile ({label}) round {}: {}; macro timer {ms:.1} ms",
                 round + 1,
                 crates
                     .iter()
                     .zip(&times)
-                    .map(|(name, t)| format!("{name} {:.0}", t[round]))
+                    .map(|(name, t)| format!(
+                        "{name} {:.0} ms ({:.0} CPU)",
+                        t[round].wall, t[round].cpu
+                    ))
                     .collect::<Vec<_>>()
                     .join(", ")
             );
         }
-        let deltas: Vec<f64> = times[0].iter().zip(&times[1]).map(|(a, b)| a - b).collect();
+        let deltas: Vec<Times> = times[0]
+            .iter()
+            .zip(&times[1])
+            .map(|(a, b)| Times {
+                wall: a.wall - b.wall,
+                cpu: a.cpu - b.cpu,
+            })
+            .collect();
         Ok(Measured {
-            pgready: median(&times[0]),
-            expanded: median(&times[1]),
-            hand: times.get(2).map(|t| median(t)),
-            delta: median(&deltas),
-            timer: median(&timer),
+            pgready: Times::median(&times[0]),
+            expanded: Times::median(&times[1]),
+            hand: times.get(2).map(|t| Times::median(t)),
+            delta: Times::median(&deltas),
+            timer: median(timer.iter().copied()),
         })
     }
 
-    /// `cargo build -p name`: its wall time and stderr.
+    /// `cargo build -p name`: its times and stderr.
     fn build(
         &self,
         target: &Path,
         name: &str,
         debug_macros: bool,
-    ) -> Result<(Duration, String), BoxError> {
+    ) -> Result<(Times, String), BoxError> {
         let mut cargo = Command::new("cargo");
         cargo
             .args(["build", "-p", name])
@@ -273,14 +315,23 @@ impl Generated {
         if debug_macros {
             cargo.env("PGREADY_MACROS_DEBUG", "1");
         }
+        let cpu_before = children_cpu();
         let started = Instant::now();
         let out = cargo.output()?;
-        let took = started.elapsed();
+        let wall = started.elapsed();
+        let cpu = children_cpu().saturating_sub(cpu_before);
         let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
         if !out.status.success() {
             return Err(format!("cargo build -p {name} failed:\n{stderr}").into());
         }
-        Ok((took, stderr))
+        let ms = |d: Duration| d.as_secs_f64() * 1e3;
+        Ok((
+            Times {
+                wall: ms(wall),
+                cpu: ms(cpu),
+            },
+            stderr,
+        ))
     }
 
     /// A new modification time on `src/main.rs`, so cargo recompiles the crate.
@@ -304,9 +355,28 @@ fn write_crate(dir: &Path, name: &str, deps: &str, main: &str) -> std::io::Resul
     std::fs::write(dir.join("src/main.rs"), main)
 }
 
+/// User plus system CPU of this process's finished children and their descendants (cargo
+/// waits for rustc and the linker, so theirs is included), from `/proc/self/stat`'s `cutime`
+/// and `cstime`, in clock ticks of 10 ms (`CLK_TCK` = 100 on Linux). Zero where there is no
+/// `/proc`.
+fn children_cpu() -> Duration {
+    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
+        return Duration::ZERO;
+    };
+    // Fields after the command name, which may itself hold spaces: field 3 is first.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map_or(Vec::new(), |(_, rest)| rest.split_whitespace().collect());
+    let ticks: u64 = [13, 14]
+        .iter()
+        .filter_map(|&i| fields.get(i)?.parse::<u64>().ok())
+        .sum();
+    Duration::from_millis(ticks * 10)
+}
+
 /// The median; a difference of two build times can be negative, so not `Samples`.
-fn median(values: &[f64]) -> f64 {
-    let mut sorted = values.to_vec();
+fn median(values: impl Iterator<Item = f64>) -> f64 {
+    let mut sorted: Vec<f64> = values.collect();
     sorted.sort_by(f64::total_cmp);
     sorted
         .get(sorted.len().saturating_sub(1) / 2)
