@@ -60,3 +60,44 @@ pub fn write_dir(label: &str, files: &[(String, String)]) -> std::io::Result<Pat
 pub fn remove_dir(dir: &Path) {
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// `pgready.toml` for generated crates: the migrations above index tables created by earlier
+/// files and are not idempotent, which the lints would flag on every build.
+pub const PGREADY_TOML: &str = "[migrations]\nledger = false\n\n[migrations.lints]\n\
+     require-concurrent-index-creation = \"allow\"\nnon-idempotent-ddl = \"allow\"\n";
+
+/// This workspace's root directory.
+pub fn workspace() -> std::io::Result<PathBuf> {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .canonicalize()
+}
+
+/// The workspace's target dir: generated crates build there, so the dependencies compiled for
+/// the workspace are reused instead of built from scratch.
+pub fn target_dir(workspace: &Path) -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| workspace.join("target"), PathBuf::from)
+}
+
+/// The workspace's `[profile.*]` sections, so cargo reuses its compiled dependencies; minus
+/// the `[profile.*.package.<name>]` sections of the packages in `without`.
+pub fn profiles(workspace: &Path, without: &[&str]) -> std::io::Result<String> {
+    let root = std::fs::read_to_string(workspace.join("Cargo.toml"))?;
+    let Some(start) = root.find("[profile.") else {
+        return Ok(String::new());
+    };
+    let mut out = String::new();
+    let mut keep = true;
+    for line in root[start..].lines() {
+        if line.starts_with('[') {
+            keep = !without
+                .iter()
+                .any(|package| line.ends_with(&format!(".package.{package}]")));
+        }
+        if keep {
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    Ok(out)
+}

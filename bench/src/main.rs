@@ -5,6 +5,7 @@
 //! cargo run -p pgready-bench --release -- all
 //! ```
 
+mod compile;
 mod generated;
 mod health;
 mod migrate;
@@ -39,6 +40,8 @@ enum Scenario {
     TestRunners,
     Migrate,
     Health,
+    /// Macro expansion and incremental rebuild time against a hand-written service.
+    Compile,
     All,
 }
 
@@ -72,6 +75,9 @@ fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     }
     if run(Scenario::Health) {
         figures.extend(runtime.block_on(health::run(&server, args.seconds))?);
+    }
+    if run(Scenario::Compile) {
+        figures.extend(compile::run()?);
     }
     report::print(&figures);
     drop(runtime);

@@ -19,14 +19,11 @@ type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// Blocking: builds and runs the fixture with cargo.
 pub fn run(server: &Server, optimize_auth: bool) -> Result<Vec<Figure>, BoxError> {
-    let workspace = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
-    let workspace = workspace.canonicalize()?;
+    let workspace = generated::workspace()?;
     let dir = std::env::temp_dir().join(format!("pgready-bench-fixture-{}", std::process::id()));
     let _remove = RemoveOnDrop(dir.clone());
     write_fixture(&dir, &workspace, optimize_auth)?;
-    // The workspace's target dir, so the dependencies compiled for the workspace are reused.
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map_or_else(|| workspace.join("target"), PathBuf::from);
+    let target = generated::target_dir(&workspace);
     let url = server.url("postgres");
     let cargo = |args: &[&str]| -> Result<Duration, BoxError> {
         let started = Instant::now();
@@ -128,11 +125,7 @@ fn write_fixture(dir: &Path, workspace: &Path, optimize_auth: bool) -> std::io::
     let files = generated::migrations(MIGRATIONS);
     let migrations = generated::write_dir("fixture-migrations", &files)?;
     std::fs::rename(&migrations, dir.join("migrations"))?;
-    // Same profile as the workspace, so cargo reuses its compiled dependencies.
-    let root = std::fs::read_to_string(workspace.join("Cargo.toml"))?;
-    let mut profiles = root
-        .find("[profile.")
-        .map_or(String::new(), |i| root[i..].to_owned());
+    let mut profiles = generated::profiles(workspace, &[])?;
     if optimize_auth {
         // SCRAM-SHA-256 runs 4,096 HMAC rounds per connection; unoptimised, that is tens of ms.
         for package in ["sqlx-postgres", "sha2", "hmac", "digest", "block-buffer"] {
@@ -154,11 +147,7 @@ fn write_fixture(dir: &Path, workspace: &Path, optimize_auth: bool) -> std::io::
     )?;
     std::fs::copy(workspace.join("Cargo.lock"), dir.join("Cargo.lock"))?;
     std::fs::write(dir.join("src/lib.rs"), "")?;
-    std::fs::write(
-        dir.join("pgready.toml"),
-        "[migrations]\nledger = false\n\n[migrations.lints]\n\
-         require-concurrent-index-creation = \"allow\"\nnon-idempotent-ddl = \"allow\"\n",
-    )?;
+    std::fs::write(dir.join("pgready.toml"), generated::PGREADY_TOML)?;
     let mut tests = String::new();
     for i in 0..TESTS {
         tests.push_str(&format!(

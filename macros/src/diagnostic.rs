@@ -30,11 +30,15 @@ pub(crate) fn combine(errors: impl IntoIterator<Item = syn::Error>) -> Option<sy
 
 /// The shape every attribute shares: parse the item as a function (else return the error with
 /// the tokens as they were), expand it with `f`, and print the expansion when
-/// `PGREADY_MACROS_DEBUG` is set (axum's `AXUM_MACROS_DEBUG`).
+/// `PGREADY_MACROS_DEBUG` is set (axum's `AXUM_MACROS_DEBUG`), followed by the time the macro
+/// took: stable Rust has no per-macro timing (`-Z time-passes`, `-Z self-profile` are nightly),
+/// and the bench's `compile` scenario reads this line.
 pub(crate) fn expand_fn(
+    name: &str,
     item: TokenStream,
     f: impl FnOnce(syn::ItemFn) -> TokenStream,
 ) -> TokenStream {
+    let started = std::time::Instant::now();
     let expanded = match syn::parse2::<syn::ItemFn>(item.clone()) {
         Ok(function) => f(function),
         Err(e) => {
@@ -43,7 +47,12 @@ pub(crate) fn expand_fn(
         }
     };
     if std::env::var_os("PGREADY_MACROS_DEBUG").is_some() {
+        let took = started.elapsed();
         eprintln!("{expanded}");
+        eprintln!(
+            "// #[pgready::{name}] expanded in {:.3} ms",
+            took.as_secs_f64() * 1e3
+        );
     }
     expanded
 }

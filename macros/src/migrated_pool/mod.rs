@@ -7,7 +7,7 @@ pub(crate) mod validate;
 use proc_macro2::TokenStream;
 
 pub(crate) fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
-    crate::diagnostic::expand_fn(item, |item| {
+    crate::diagnostic::expand_fn("migrated_pool", item, |item| {
         let checked = parse::Args::parse(args).and_then(|args| validate::validate(args, &item));
         match checked {
             Ok(valid) => expand::expand(&valid, &item),

@@ -8,7 +8,7 @@ use syn::ItemFn;
 use crate::migrated_pool::{expand as shared, parse::Args, validate};
 
 pub(crate) fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
-    crate::diagnostic::expand_fn(item, |item| expand_test(args, item))
+    crate::diagnostic::expand_fn("test", item, |item| expand_test(args, item))
 }
 
 fn expand_test(args: TokenStream, item: ItemFn) -> TokenStream {

@@ -148,6 +148,8 @@ pub async fn respond(
     endpoint: &'static Endpoint,
     custom: Option<CustomChecks>,
 ) -> Response {
-    let report = super::flight::report(db, endpoint, custom).await;
-    report.to_response(endpoint.detail)
+    super::flight::answer(db, endpoint, custom)
+        .await
+        .rendered
+        .to_response()
 }

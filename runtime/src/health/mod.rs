@@ -62,7 +62,7 @@ impl Db {
     /// # }
     /// ```
     pub async fn health(&self) -> Arc<Report> {
-        flight::report(self, &DEFAULT, None).await
+        flight::answer(self, &DEFAULT, None).await.report.clone()
     }
 
     /// The newest readiness report of any endpoint, if younger than `[health] cache`; else a

@@ -3,8 +3,9 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use axum::body::{Body as HttpBody, Bytes};
 use axum::http::{HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use serde::Serialize;
 
 use super::check::{Check, Status};
@@ -127,20 +128,39 @@ impl Report {
     /// The HTTP response: status code, `content-type: application/health+json`,
     /// `cache-control: no-store`.
     pub fn to_response(&self, detail: Detail) -> Response {
-        let code = if self.status == Status::Fail {
+        self.render(detail).to_response()
+    }
+
+    /// The status code and body at `detail`, rendered once so that every request answered from
+    /// the cache only clones them.
+    pub(crate) fn render(&self, detail: Detail) -> Rendered {
+        let status = if self.status == Status::Fail {
             StatusCode::SERVICE_UNAVAILABLE
         } else {
             StatusCode::OK
         };
-        (
-            code,
-            [
-                (header::CONTENT_TYPE, HeaderValue::from_static(CONTENT_TYPE)),
-                (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
-            ],
-            self.to_json(detail),
-        )
-            .into_response()
+        Rendered {
+            status,
+            body: Bytes::from(self.to_json(detail)),
+        }
+    }
+}
+
+/// A report's HTTP answer at one level of detail.
+pub(crate) struct Rendered {
+    status: StatusCode,
+    /// Reference-counted: a response shares it instead of copying it.
+    body: Bytes,
+}
+
+impl Rendered {
+    pub(crate) fn to_response(&self) -> Response {
+        let mut response = Response::new(HttpBody::from(self.body.clone()));
+        *response.status_mut() = self.status;
+        let headers = response.headers_mut();
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(CONTENT_TYPE));
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        response
     }
 }
 
