@@ -165,7 +165,7 @@ impl TestDatabase {
         })
     }
 
-    /// The test passed: its database is dropped in the background.
+    /// The test passed: the admin thread drops its database once its sessions have ended.
     fn release(self) {
         self.admin.drop_later(self.name);
     }
