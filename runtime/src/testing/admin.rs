@@ -1,16 +1,18 @@
-//! The admin side of a test process: one thread per server, with its own tokio runtime and one
-//! connection to the server's maintenance database, shared by every test of the process
+//! The admin side of a test process: one thread per server, with its own tokio runtime and a
+//! few connections to the server's maintenance database, shared by every test of the process
 //! (`cargo test` runs a crate's tests on threads, each with its own runtime; `cargo nextest`
 //! runs one test per process). It builds the template, copies it for each test, marks a failed
 //! test's database as kept, and drops passed tests' databases.
 //!
-//! Requests are served one at a time, in order. A test hands its database over and returns;
-//! the drop runs on this thread, before any later copy. That order is deliberate: with `fsync`
-//! on, `DROP DATABASE` forces a checkpoint, and a checkpoint writes and fsyncs every copy that
-//! exists at that moment (a copy made with `CREATE DATABASE … TEMPLATE` sits in shared buffers,
-//! ~300 files); a copy dropped before any checkpoint never reaches the disk. Dropping while
-//! later tests' copies exist made each drop cost 0.5–1 s of I/O on the development machine,
-//! against ~15–50 ms for a drop with no other copy around.
+//! A test hands its database over and returns; the drop runs here. When no other test of the
+//! process holds a copy (tests running one after the other, or the last of a batch), the next
+//! copy waits for the drops handed over before it. That order is deliberate: with `fsync` on,
+//! `DROP DATABASE` forces a checkpoint, and a checkpoint writes and fsyncs every copy that
+//! exists at that moment (a copy made with `CREATE DATABASE … TEMPLATE` sits in shared
+//! buffers, ~400 files); a copy dropped before any checkpoint never reaches the disk. A drop
+//! with a fresh copy beside it took ~60 ms on the development machine, against ~15 ms alone.
+//! While other tests hold copies, those get written by the drop's checkpoint anyway, so copies
+//! and drops then run side by side, each on its own connection.
 //!
 //! A drop first waits, polling every few milliseconds, for the test's sessions to end:
 //! `DROP DATABASE` itself re-checks only every 100 ms, and the sessions are still closing when
@@ -21,12 +23,17 @@ use std::sync::{Arc, Condvar, Mutex, Once};
 use std::time::{Duration, Instant};
 
 use pgready_core::dsn;
-use sqlx::{AssertSqlSafe, Connection, Executor, PgConnection};
+use sqlx::pool::PoolConnection;
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::{AssertSqlSafe, Executor, Postgres};
 use tokio::sync::mpsc;
+use tokio::task::JoinSet;
 
-use super::{drop_database, names, quote, template};
+use super::{names, quote, template};
 use crate::{Error, Setup};
 
+/// Connections per process: copies and drops of tests running side by side.
+const CONNECTIONS: u32 = 4;
 /// How long a drop waits for the test's sessions to end before forcing them out.
 const SESSIONS_GRACE: Duration = Duration::from_secs(2);
 /// How often a drop asks whether the test's sessions have ended.
@@ -196,51 +203,85 @@ extern "C" fn send_drops_before_exit() {
     });
 }
 
-/// The admin thread's loop: one request at a time, in order, on one connection.
+/// The admin thread's loop: prepares and orders requests here, runs copies, comments and drops
+/// as tasks on the pool's connections.
 async fn serve(
     server: String,
     mut requests: mpsc::UnboundedReceiver<Request>,
     unsent: Arc<Unsent>,
 ) {
+    let pool = match admin_pool(&server) {
+        Ok(pool) => pool,
+        Err(e) => {
+            let message = dsn::redact_in(&e.to_string(), &server);
+            while let Some(request) = requests.recv().await {
+                let error = Error::Dsn {
+                    env: "the test server's URL".into(),
+                    message: message.clone(),
+                };
+                match request {
+                    Request::Copy(_, reply) | Request::Keep { reply, .. } => {
+                        let _ = reply.send(Err(error));
+                    }
+                    Request::Drop(_) => unsent.remove(),
+                }
+            }
+            return;
+        }
+    };
+    let (report_failed, failed_copies) = mpsc::unbounded_channel();
     let mut state = State {
         server,
-        connection: None,
+        pool,
+        unsent,
         prepared: Vec::new(),
         scanned: false,
         kept: Vec::new(),
+        in_use: 0,
+        drops: JoinSet::new(),
+        others: JoinSet::new(),
+        report_failed,
+        failed_copies,
     };
-    while let Some(request) = requests.recv().await {
-        match request {
-            Request::Copy(copy, reply) => {
-                let copied = state.copy(&copy).await;
-                let _ = reply.send(state.check(copied));
-            }
-            Request::Keep {
-                name,
-                comment,
-                reply,
-            } => {
-                let kept = state.keep(&name, &comment).await;
-                let _ = reply.send(state.check(kept));
-            }
-            Request::Drop(name) => {
-                let mut handed_over = HandedOver(Some(&unsent));
-                let dropped = state.drop_unused(&name, &mut handed_over).await;
-                drop(handed_over);
-                if let Err(e) = state.check(dropped) {
-                    // The database's owner (this process) is gone by the time a later test
-                    // process looks, so that one drops it.
-                    tracing::warn!(database = %name, "pgready::test: cannot drop a test database: {e}");
-                }
-            }
+    loop {
+        tokio::select! {
+            request = requests.recv() => match request {
+                Some(request) => state.handle(request).await,
+                None => break,
+            },
+            Some(()) = state.failed_copies.recv() => state.in_use -= 1,
+            Some(_) = state.drops.join_next(), if !state.drops.is_empty() => {}
+            Some(_) = state.others.join_next(), if !state.others.is_empty() => {}
         }
     }
 }
 
+fn admin_pool(server: &str) -> Result<PgPool, sqlx::Error> {
+    let options: PgConnectOptions = server.parse()?;
+    Ok(PgPoolOptions::new()
+        .max_connections(CONNECTIONS)
+        .min_connections(0)
+        .acquire_timeout(Duration::from_secs(30))
+        .after_connect(|connection, _| {
+            Box::pin(async move {
+                // A drop sent just before the process exits must still finish: never cancel a
+                // statement because its client has gone (PostgreSQL 14+ can be set up to).
+                connection
+                    .execute(
+                        "SELECT set_config(name, '0', false) FROM pg_settings \
+                         WHERE name = 'client_connection_check_interval'",
+                    )
+                    .await?;
+                Ok(())
+            })
+        })
+        .connect_lazy_with(options))
+}
+
 struct State {
     server: String,
-    /// Opened on first use, and again after an error.
-    connection: Option<PgConnection>,
+    pool: PgPool,
+    unsent: Arc<Unsent>,
     /// Templates this process has checked (or built).
     prepared: Vec<String>,
     /// Whether the server's test databases have been scanned for leftovers yet.
@@ -248,168 +289,226 @@ struct State {
     /// Databases kept after earlier failures, with their test hash: the test's next run
     /// replaces them.
     kept: Vec<(String, String)>,
+    /// Copies handed to tests and not handed back yet.
+    in_use: usize,
+    drops: JoinSet<()>,
+    /// Copies and comments.
+    others: JoinSet<()>,
+    /// A copy that failed is never handed back.
+    report_failed: mpsc::UnboundedSender<()>,
+    failed_copies: mpsc::UnboundedReceiver<()>,
 }
 
 impl State {
-    async fn admin(&mut self) -> Result<&mut PgConnection, Error> {
-        if self.connection.is_none() {
-            let mut connection =
-                PgConnection::connect(&self.server)
-                    .await
-                    .map_err(|e| Error::Connect {
-                        target: dsn::redact(&self.server),
-                        attempts: 1,
-                        elapsed: Duration::ZERO,
-                        message: dsn::redact_in(&e.to_string(), &self.server),
-                    })?;
-            // A drop sent just before the process exits must still finish: never cancel a
-            // statement because its client has gone (PostgreSQL 14+ can be set up to).
-            connection
-                .execute(
-                    "SELECT set_config(name, '0', false) FROM pg_settings \
-                     WHERE name = 'client_connection_check_interval'",
-                )
-                .await?;
-            self.connection = Some(connection);
-        }
-        self.connection
-            .as_mut()
-            .ok_or_else(|| Error::Config("pgready::test: no admin connection".into()))
-    }
-
-    /// After an error the connection may be broken: the next request opens a new one.
-    fn check<T>(&mut self, result: Result<T, Error>) -> Result<T, Error> {
-        if result.is_err() {
-            self.connection = None;
-        }
-        result
-    }
-
-    async fn copy(&mut self, copy: &TemplateCopy) -> Result<(), Error> {
-        // Checked earlier by this process: another process may have replaced it since.
-        let mut checked = self.prepared.contains(&copy.template);
-        loop {
-            if !checked {
-                let server = self.server.clone();
-                let admin = self.admin().await?;
-                template::ensure(admin, &server, &copy.setup, &copy.url_env, &copy.template)
-                    .await?;
-                if !self.prepared.contains(&copy.template) {
-                    self.prepared.push(copy.template.clone());
+    async fn handle(&mut self, request: Request) {
+        match request {
+            Request::Copy(copy, reply) => {
+                if self.in_use == 0 {
+                    // Nothing else to overlap with: drop first, so no checkpoint writes the copy.
+                    while self.drops.join_next().await.is_some() {}
                 }
-            }
-            if !self.scanned {
-                let mut leftovers = Vec::new();
-                for listed in names::list(self.admin().await?).await? {
-                    if listed.kept {
-                        self.kept.push((listed.name, listed.test_hash));
-                    } else if listed.orphaned() {
-                        leftovers.push(listed.name);
+                let cached = match self.prepare(&copy).await {
+                    Ok(cached) => cached,
+                    Err(e) => {
+                        let _ = reply.send(Err(e));
+                        return;
                     }
-                }
-                self.scanned = true;
-                // Before copying, for the same reason as the order of requests.
-                for name in leftovers {
-                    let dropped = self.drop_unused(&name, &mut HandedOver(None)).await;
-                    if let Err(e) = self.check(dropped) {
-                        tracing::warn!(database = %name, "pgready::test: cannot drop a leftover test database: {e}");
+                };
+                self.in_use += 1;
+                let (pool, server, failed) = (
+                    self.pool.clone(),
+                    self.server.clone(),
+                    self.report_failed.clone(),
+                );
+                self.others.spawn(async move {
+                    let created = create(&pool, &server, &copy, cached).await;
+                    if created.is_err() {
+                        let _ = failed.send(());
                     }
-                }
+                    let _ = reply.send(created);
+                });
             }
-            let (replaced, kept) = std::mem::take(&mut self.kept)
-                .into_iter()
-                .partition(|(_, hash)| *hash == copy.test_hash);
-            self.kept = kept;
-            let admin = self.admin().await?;
-            for (name, _) in replaced {
-                drop_database(admin, &name).await?;
+            Request::Keep {
+                name,
+                comment,
+                reply,
+            } => {
+                self.in_use = self.in_use.saturating_sub(1);
+                let (pool, server) = (self.pool.clone(), self.server.clone());
+                self.others.spawn(async move {
+                    let _ = reply.send(keep(&pool, &server, &name, &comment).await);
+                });
             }
-            let created = admin
-                .execute(AssertSqlSafe(format!(
-                    "CREATE DATABASE {} TEMPLATE {}",
-                    quote(&copy.name),
-                    quote(&copy.template)
-                )))
-                .await;
-            match created {
-                Ok(_) => return Ok(()),
-                // Another process replaced the template (a migration was edited meanwhile).
-                Err(_) if checked => checked = false,
-                Err(e) => return Err(e.into()),
+            Request::Drop(name) => {
+                self.in_use = self.in_use.saturating_sub(1);
+                let handed_over = HandedOver(Some(Arc::clone(&self.unsent)));
+                let (pool, server) = (self.pool.clone(), self.server.clone());
+                self.drops
+                    .spawn(async move { drop_logged(&pool, &server, &name, handed_over).await });
             }
         }
     }
 
-    async fn keep(&mut self, name: &str, comment: &str) -> Result<(), Error> {
-        self.admin()
-            .await?
-            .execute(AssertSqlSafe(format!(
-                "COMMENT ON DATABASE {} IS {}",
-                quote(name),
-                crate::session::literal(comment)
-            )))
-            .await?;
-        Ok(())
-    }
-
-    /// Drops `name` once no session uses it (or, after a grace period, forcing them out),
-    /// unless another process is dropping it already.
-    async fn drop_unused(
-        &mut self,
-        name: &str,
-        handed_over: &mut HandedOver<'_>,
-    ) -> Result<(), Error> {
-        let admin = self.admin().await?;
-        // Held by this session until it ends, even if this process exits first: a leftover
-        // whose drop is still running is not dropped twice.
-        let claimed: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1, hashtext($2))")
-            .bind(CLAIM)
-            .bind(name)
-            .fetch_one(&mut *admin)
-            .await?;
-        if !claimed {
-            return Ok(());
-        }
-        let deadline = Instant::now() + SESSIONS_GRACE;
-        while Instant::now() < deadline {
-            let in_use: bool = sqlx::query_scalar(
-                "SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE datname = $1)",
+    /// Checks (or builds) the template, the first time for this process, and drops what must
+    /// go before the copy: leftovers of exited processes (on the first copy) and the test's
+    /// databases kept after earlier failures. Returns whether the template had been checked
+    /// before.
+    async fn prepare(&mut self, copy: &TemplateCopy) -> Result<bool, Error> {
+        let cached = self.prepared.contains(&copy.template);
+        let mut admin = acquire(&self.pool, &self.server).await?;
+        if !cached {
+            template::ensure(
+                &mut admin,
+                &self.server,
+                &copy.setup,
+                &copy.url_env,
+                &copy.template,
             )
-            .bind(name)
-            .fetch_one(&mut *admin)
             .await?;
-            if !in_use {
-                break;
-            }
-            tokio::time::sleep(SESSIONS_POLL).await;
+            self.prepared.push(copy.template.clone());
         }
-        let statement = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", quote(name));
-        let dropped = {
-            let mut running = std::pin::pin!(admin.execute(AssertSqlSafe(statement)));
-            // sqlx writes and flushes the statement in its first poll (the connection is
-            // idle), so from then on the server finishes the drop even if this process exits.
-            std::future::poll_fn(|cx| {
-                let poll = running.as_mut().poll(cx);
-                handed_over.sent();
-                poll
-            })
-            .await
-        };
-        sqlx::query("SELECT pg_advisory_unlock($1, hashtext($2))")
-            .bind(CLAIM)
-            .bind(name)
-            .execute(&mut *admin)
-            .await?;
-        dropped?;
-        Ok(())
+        let mut before_copy = Vec::new();
+        if !self.scanned {
+            for listed in names::list(&mut admin).await? {
+                if listed.kept {
+                    self.kept.push((listed.name, listed.test_hash));
+                } else if listed.orphaned() {
+                    before_copy.push(listed.name);
+                }
+            }
+            self.scanned = true;
+        }
+        let (replaced, kept) = std::mem::take(&mut self.kept)
+            .into_iter()
+            .partition(|(_, hash)| *hash == copy.test_hash);
+        self.kept = kept;
+        before_copy.extend(replaced.into_iter().map(|(name, _)| name));
+        drop(admin);
+        for name in before_copy {
+            drop_logged(&self.pool, &self.server, &name, HandedOver(None)).await;
+        }
+        Ok(cached)
     }
+}
+
+async fn create(
+    pool: &PgPool,
+    server: &str,
+    copy: &TemplateCopy,
+    cached: bool,
+) -> Result<(), Error> {
+    let mut admin = acquire(pool, server).await?;
+    let statement = format!(
+        "CREATE DATABASE {} TEMPLATE {}",
+        quote(&copy.name),
+        quote(&copy.template)
+    );
+    match admin.execute(AssertSqlSafe(statement.clone())).await {
+        Ok(_) => Ok(()),
+        // Another process replaced the template (a migration was edited meanwhile).
+        Err(_) if cached => {
+            template::ensure(
+                &mut admin,
+                server,
+                &copy.setup,
+                &copy.url_env,
+                &copy.template,
+            )
+            .await?;
+            admin.execute(AssertSqlSafe(statement)).await?;
+            Ok(())
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+async fn keep(pool: &PgPool, server: &str, name: &str, comment: &str) -> Result<(), Error> {
+    acquire(pool, server)
+        .await?
+        .execute(AssertSqlSafe(format!(
+            "COMMENT ON DATABASE {} IS {}",
+            quote(name),
+            crate::session::literal(comment)
+        )))
+        .await?;
+    Ok(())
+}
+
+async fn drop_logged(pool: &PgPool, server: &str, name: &str, handed_over: HandedOver) {
+    if let Err(e) = drop_unused(pool, server, name, handed_over).await {
+        // Its owner (this process) is gone by the time a later test process looks, so that
+        // one drops it.
+        let e = dsn::redact_in(&e.to_string(), server);
+        tracing::warn!(database = %name, "pgready::test: cannot drop a test database: {e}");
+    }
+}
+
+/// Drops `name` once no session uses it (or, after a grace period, forcing them out), unless
+/// another process is dropping it already.
+async fn drop_unused(
+    pool: &PgPool,
+    server: &str,
+    name: &str,
+    mut handed_over: HandedOver,
+) -> Result<(), Error> {
+    let mut admin = acquire(pool, server).await?;
+    // Held by this session until it ends, even if this process exits first: a leftover whose
+    // drop is still running is not dropped twice.
+    let claimed: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1, hashtext($2))")
+        .bind(CLAIM)
+        .bind(name)
+        .fetch_one(&mut *admin)
+        .await?;
+    if !claimed {
+        return Ok(());
+    }
+    let deadline = Instant::now() + SESSIONS_GRACE;
+    while Instant::now() < deadline {
+        let in_use: bool =
+            sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE datname = $1)")
+                .bind(name)
+                .fetch_one(&mut *admin)
+                .await?;
+        if !in_use {
+            break;
+        }
+        tokio::time::sleep(SESSIONS_POLL).await;
+    }
+    let statement = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", quote(name));
+    let dropped = {
+        let mut running = std::pin::pin!(admin.execute(AssertSqlSafe(statement)));
+        // sqlx writes and flushes the statement in its first poll (the connection is idle),
+        // so from then on the server finishes the drop even if this process exits.
+        std::future::poll_fn(|cx| {
+            let poll = running.as_mut().poll(cx);
+            handed_over.sent();
+            poll
+        })
+        .await
+    };
+    sqlx::query("SELECT pg_advisory_unlock($1, hashtext($2))")
+        .bind(CLAIM)
+        .bind(name)
+        .execute(&mut *admin)
+        .await?;
+    dropped?;
+    Ok(())
+}
+
+async fn acquire(pool: &PgPool, server: &str) -> Result<PoolConnection<Postgres>, Error> {
+    pool.acquire().await.map_err(|e| Error::Connect {
+        target: dsn::redact(server),
+        attempts: 1,
+        elapsed: Duration::ZERO,
+        message: dsn::redact_in(&e.to_string(), server),
+    })
 }
 
 /// Counts a handed-over database as sent once its `DROP DATABASE` is on its way to the server,
 /// or once there will be none (it failed, or another process is dropping it).
-struct HandedOver<'a>(Option<&'a Unsent>);
+struct HandedOver(Option<Arc<Unsent>>);
 
-impl HandedOver<'_> {
+impl HandedOver {
     fn sent(&mut self) {
         if let Some(unsent) = self.0.take() {
             unsent.remove();
@@ -417,7 +516,7 @@ impl HandedOver<'_> {
     }
 }
 
-impl Drop for HandedOver<'_> {
+impl Drop for HandedOver {
     fn drop(&mut self) {
         self.sent();
     }

@@ -11,18 +11,19 @@
 //! `$TMPDIR/pgready-test-cluster`, started by the first test process and left running for the
 //! next run (every test process of a run uses the same one, also under `cargo nextest`).
 //!
-//! Each process talks to the server through one admin thread (`admin.rs`) with one connection,
-//! shared by all its tests: it copies the template, keeps failed tests' databases, and drops
-//! passed tests' databases, one request at a time, in order.
+//! Each process talks to the server through one admin thread (`admin.rs`) with a few
+//! connections, shared by all its tests: it copies the template, keeps failed tests' databases,
+//! and drops passed tests' databases.
 //!
 //! When databases go away:
 //! - A failing test's database (a panic or an `Err`) is kept: commented, and its name printed,
 //!   before the test returns. The next run of the same test drops it before copying the
 //!   template again.
 //! - A passing test's database is handed to the admin thread, and the test returns without
-//!   waiting. The admin thread drops it as soon as the test's sessions have ended, before it
-//!   makes any later copy (so passed databases never pile up: at most one per test thread
-//!   exists at a time, while being dropped).
+//!   waiting. The admin thread drops it as soon as the test's sessions have ended. When no
+//!   other test of the process holds a copy, the next copy waits for that drop; otherwise
+//!   they run side by side. Passed databases do not pile up: each one's drop starts when it is
+//!   handed over.
 //! - When the process exits (under `cargo nextest`, which runs one test per process, right after
 //!   its test), it waits until the `DROP DATABASE` of every handed-over database has been sent
 //!   (milliseconds; at most 3 s), and the server finishes it after the process is gone.
