@@ -68,7 +68,7 @@ fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         figures.extend(test_db::run(&server, &runtime)?);
     }
     if run(Scenario::TestRunners) {
-        figures.extend(test_runners::run(&server, args.optimize_auth)?);
+        figures.extend(test_runners::run(&server, &runtime, args.optimize_auth)?);
     }
     if run(Scenario::Migrate) {
         figures.extend(runtime.block_on(migrate::run(&server))?);

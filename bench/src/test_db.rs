@@ -1,17 +1,21 @@
 //! `test-db`: what a test pays for its own migrated database, with 50 migrations.
 //!
 //! pgready: `pgready::__private::run_test` with an empty body, exactly what `#[pgready::test]`
-//! expands to: `CREATE DATABASE … TEMPLATE` from a template migrated once, start-up's migration
-//! check, drop. sqlx: what `#[sqlx::test]` does per test, in-process as under `cargo test`
-//! (its master connection is reused across tests): record the database in
-//! `_sqlx_test.databases`, `CREATE DATABASE`, connect a pool, run every migration with
-//! `sqlx::migrate::Migrator`, close, drop the database and its record. Also measured: the
-//! floor (a bare copy and drop) and `pgready::start` alone on a copy, to locate the rest.
+//! expands to: `CREATE DATABASE … TEMPLATE` from a template migrated once (by the process's
+//! admin thread), start-up on the copy, then the hand-over of the database, which the admin
+//! thread drops once the test's session has ended. The figure runs until that drop is done, so
+//! it is the steady cost of a test in a sequence (the next test's copy waits for the drop);
+//! the time until `run_test` returns is printed too. sqlx: what `#[sqlx::test]` does per test,
+//! in-process as under `cargo test` (its master connection is reused across tests): record the
+//! database in `_sqlx_test.databases`, `CREATE DATABASE`, connect a pool, run every migration
+//! with `sqlx::migrate::Migrator`, close, drop the database and its record. Also measured:
+//! PostgreSQL's share (a bare copy and drop, with either `CREATE DATABASE` strategy, and a drop
+//! while another copy exists) and `pgready::start` alone on a copy.
 
 use std::time::{Duration, Instant};
 
 use sqlx::postgres::PgPoolOptions;
-use sqlx::{AssertSqlSafe, Connection, Executor};
+use sqlx::{AssertSqlSafe, Connection, Executor, PgConnection};
 use tokio::runtime::Runtime;
 
 use crate::generated;
@@ -54,12 +58,18 @@ pub fn run(server: &Server, runtime: &Runtime) -> Result<Vec<Figure>, BoxError> 
     })?;
 
     let mut pgready_times = Samples::with_capacity(TESTS);
+    let mut pgready_returned = Samples::with_capacity(TESTS);
     let mut sqlx_times = Samples::with_capacity(TESTS);
     let (mut pgready_total, mut sqlx_total) = (Duration::ZERO, Duration::ZERO);
+    let ours = format!("pgready_t_{}_", std::process::id());
     // Alternate the two, so drift on the machine hits both alike.
     for i in 0..TESTS {
         let started = Instant::now();
         pgready::__private::run_test(setup.clone(), &format!("bench_{i}"), |_db| async {});
+        pgready_returned.push(started.elapsed());
+        // Until the admin thread has dropped it: a later copy would wait for that, and a drop
+        // running during the sqlx test would make its checkpoint write sqlx's database.
+        runtime.block_on(until_dropped(&mut master, &ours))?;
         let t = started.elapsed();
         pgready_times.push(t);
         pgready_total += t;
@@ -96,6 +106,9 @@ pub fn run(server: &Server, runtime: &Runtime) -> Result<Vec<Figure>, BoxError> 
     }
     // PostgreSQL's own share: the copy and the drop alone, with nothing of pgready around them.
     let mut floor = Samples::with_capacity(TESTS);
+    let mut floor_create = Samples::with_capacity(TESTS);
+    let mut floor_file_copy = Samples::with_capacity(TESTS);
+    let mut drop_beside_copy = Samples::with_capacity(TESTS);
     let mut start_up = Samples::with_capacity(TESTS);
     let mut drop_after_use = Samples::with_capacity(TESTS);
     runtime.block_on(async {
@@ -105,19 +118,43 @@ pub fn run(server: &Server, runtime: &Runtime) -> Result<Vec<Figure>, BoxError> 
         )
         .fetch_one(&mut master)
         .await?;
+        let version: i32 = sqlx::query_scalar("SELECT current_setting('server_version_num')::int")
+            .fetch_one(&mut master)
+            .await?;
+        let copy = |name: &str, strategy: &str| {
+            AssertSqlSafe(format!(
+                "CREATE DATABASE \"{name}\" TEMPLATE \"{template}\"{strategy}"
+            ))
+        };
+        let drop = |name: &str| AssertSqlSafe(format!("DROP DATABASE \"{name}\" WITH (FORCE)"));
         for i in 0..TESTS {
+            let name = format!("bench_floor_{i}");
             let started = Instant::now();
-            master
-                .execute(AssertSqlSafe(format!(
-                    "CREATE DATABASE \"bench_floor_{i}\" TEMPLATE \"{template}\""
-                )))
-                .await?;
-            master
-                .execute(AssertSqlSafe(format!(
-                    "DROP DATABASE \"bench_floor_{i}\" WITH (FORCE)"
-                )))
-                .await?;
+            master.execute(copy(&name, "")).await?;
+            floor_create.push(started.elapsed());
+            master.execute(drop(&name)).await?;
             floor.push(started.elapsed());
+        }
+        // PostgreSQL 15 copies by writing WAL (`WAL_LOG`); `FILE_COPY` copies the files and
+        // fsyncs them, between two checkpoints.
+        if version >= 150000 {
+            for i in 0..TESTS {
+                let name = format!("bench_file_copy_{i}");
+                let started = Instant::now();
+                master.execute(copy(&name, " STRATEGY FILE_COPY")).await?;
+                master.execute(drop(&name)).await?;
+                floor_file_copy.push(started.elapsed());
+            }
+        }
+        // A drop forces a checkpoint, which writes every other copy that exists.
+        for i in 0..TESTS {
+            let (first, second) = (format!("bench_first_{i}"), format!("bench_second_{i}"));
+            master.execute(copy(&first, "")).await?;
+            master.execute(copy(&second, "")).await?;
+            let started = Instant::now();
+            master.execute(drop(&first)).await?;
+            drop_beside_copy.push(started.elapsed());
+            master.execute(drop(&second)).await?;
         }
         for i in 0..TESTS {
             master
@@ -125,7 +162,7 @@ pub fn run(server: &Server, runtime: &Runtime) -> Result<Vec<Figure>, BoxError> 
                     "CREATE DATABASE \"bench_start_{i}\" TEMPLATE \"{template}\""
                 )))
                 .await?;
-            // pgready's start-up on the copy, as the test runs it (pools open lazily).
+            // pgready's start-up on the copy, as the test runs it (one connection).
             let mut on_copy = setup.clone().var(
                 "DATABASE_URL",
                 Some(&server.url(&format!("bench_start_{i}"))),
@@ -154,10 +191,12 @@ pub fn run(server: &Server, runtime: &Runtime) -> Result<Vec<Figure>, BoxError> 
         "\ntest-db: {MIGRATIONS} migrations, {TESTS} tests each, in-process (as `cargo test`)"
     );
     println!(
-        "pgready: first test (builds the template) {:.0} ms; then mean {:.1} ms, median {:.1} ms",
+        "pgready: first test (builds the template) {:.0} ms; then mean {:.1} ms, median {:.1} ms \
+         (until its database is dropped; `run_test` returned after a median {:.1} ms)",
         first.as_secs_f64() * 1000.0,
         ms(pgready_total),
-        pgready_times.median_ms()
+        pgready_times.median_ms(),
+        pgready_returned.median_ms()
     );
     println!(
         "sqlx:    mean {:.1} ms, median {:.1} ms",
@@ -165,11 +204,18 @@ pub fn run(server: &Server, runtime: &Runtime) -> Result<Vec<Figure>, BoxError> 
         sqlx_times.median_ms()
     );
     println!(
-        "floor:   bare CREATE DATABASE … TEMPLATE + DROP DATABASE, median {:.1} ms",
-        floor.median_ms()
+        "floor:   bare CREATE DATABASE … TEMPLATE + DROP DATABASE, median {:.1} ms \
+         (CREATE alone {:.1} ms); with STRATEGY FILE_COPY {:.1} ms",
+        floor.median_ms(),
+        floor_create.median_ms(),
+        floor_file_copy.median_ms()
     );
     println!(
-        "start:   pgready::start alone on a template copy (pools lazy), median {:.1} ms",
+        "drop:    DROP DATABASE while another fresh copy exists, median {:.1} ms",
+        drop_beside_copy.median_ms()
+    );
+    println!(
+        "start:   pgready::start alone on a template copy (one connection), median {:.1} ms",
         start_up.median_ms()
     );
     println!(
@@ -187,14 +233,34 @@ pub fn run(server: &Server, runtime: &Runtime) -> Result<Vec<Figure>, BoxError> 
     };
     Ok(vec![
         fig(
-            "per-test setup, 50 migrations, mean",
+            "per-test setup and drop, 50 migrations, mean",
             ms(pgready_total),
             ms(sqlx_total),
         ),
         fig(
-            "per-test setup, 50 migrations, median",
+            "per-test setup and drop, 50 migrations, median",
             pgready_times.median_ms(),
             sqlx_times.median_ms(),
         ),
+        fig(
+            "until the test returns (drop left to the admin thread), median",
+            pgready_returned.median_ms(),
+            sqlx_times.median_ms(),
+        ),
     ])
+}
+
+/// Waits until no database named `prefix…` is left.
+async fn until_dropped(master: &mut PgConnection, prefix: &str) -> Result<(), BoxError> {
+    loop {
+        let left: i64 =
+            sqlx::query_scalar("SELECT count(*) FROM pg_database WHERE starts_with(datname, $1)")
+                .bind(prefix)
+                .fetch_one(&mut *master)
+                .await?;
+        if left == 0 {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
 }

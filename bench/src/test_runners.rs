@@ -1,11 +1,16 @@
 //! `test-runners`: `#[pgready::test]` against `#[sqlx::test]` as users run them, under
 //! `cargo test` and `cargo nextest run`, on a generated fixture crate with 50 migrations and
 //! `TESTS` empty tests of each kind. Each figure is the wall time of the filtered run minus an
-//! empty run (harness start-up), divided by the number of tests.
+//! empty run (harness start-up), divided by the number of tests. A run's wall time lasts until
+//! the server has finished dropping its databases: pgready's last drops are sent as the test
+//! processes exit and finish after them, and would otherwise slow down the next run.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
+
+use sqlx::Connection;
+use tokio::runtime::Runtime;
 
 use crate::generated;
 use crate::report::{Better, Figure, Samples};
@@ -17,8 +22,12 @@ const REPEATS: usize = 3;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
-/// Blocking: builds and runs the fixture with cargo.
-pub fn run(server: &Server, optimize_auth: bool) -> Result<Vec<Figure>, BoxError> {
+/// Builds and runs the fixture with cargo; call outside the runtime.
+pub fn run(
+    server: &Server,
+    runtime: &Runtime,
+    optimize_auth: bool,
+) -> Result<Vec<Figure>, BoxError> {
     let workspace = generated::workspace()?;
     let dir = std::env::temp_dir().join(format!("pgready-bench-fixture-{}", std::process::id()));
     let _remove = RemoveOnDrop(dir.clone());
@@ -36,7 +45,6 @@ pub fn run(server: &Server, optimize_auth: bool) -> Result<Vec<Figure>, BoxError
             .env("DATABASE_URL", &url)
             .env("PGREADY_TEST_URL", &url)
             .output()?;
-        let elapsed = started.elapsed();
         if !out.status.success() {
             return Err(format!(
                 "cargo {} failed:\n{}",
@@ -45,7 +53,8 @@ pub fn run(server: &Server, optimize_auth: bool) -> Result<Vec<Figure>, BoxError
             )
             .into());
         }
-        Ok(elapsed)
+        runtime.block_on(until_no_test_databases(server))?;
+        Ok(started.elapsed())
     };
     eprintln!(
         "  test-runners: building the fixture crate in {}",
@@ -107,6 +116,26 @@ pub fn run(server: &Server, optimize_auth: bool) -> Result<Vec<Figure>, BoxError
         });
     }
     Ok(figures)
+}
+
+/// Waits until neither framework's test databases are left on the server.
+async fn until_no_test_databases(server: &Server) -> Result<(), BoxError> {
+    let mut admin = server.admin().await?;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while Instant::now() < deadline {
+        let left: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM pg_database \
+             WHERE starts_with(datname, 'pgready_t_') OR starts_with(datname, '_sqlx_test_')",
+        )
+        .fetch_one(&mut admin)
+        .await?;
+        if left == 0 {
+            admin.close().await?;
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    Err("test databases still there a minute after the run".into())
 }
 
 /// Removes the fixture crate however the run ends.

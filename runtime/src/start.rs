@@ -32,7 +32,8 @@ pub struct Setup {
     pub migrations: &'static [EmbeddedFile],
     /// Environment overrides consulted before the process environment (`None` = unset).
     pub env: Vec<(String, Option<String>)>,
-    /// Set by `#[pgready::test]`: pools open no connection until one is used.
+    /// Set by `#[pgready::test]`: pools keep no idle connections (`min_connections = 0`), so a
+    /// test opens only the connections it uses (plus the one sqlx opens to check the DSN).
     #[doc(hidden)]
     pub for_tests: bool,
     /// Set by `#[pgready::test]` for a copy of its migrated template: the schema and the
@@ -117,7 +118,19 @@ pub async fn start(setup: &Setup) -> Result<Db, Error> {
         prepared.map_err(|e| scrub(e, &target))?
     };
 
-    let write = connect::pool(&target, &cfg.pool, &cfg.session, Role::Write).await?;
+    // A test's pools would otherwise open `min_connections` (5 by default) before the test
+    // runs, each with a SCRAM handshake, and its database could not be dropped until all of
+    // their server processes had exited.
+    let (write_limits, read_limits) = if setup.for_tests {
+        let idle_free = |limits: &config::Pool| config::Pool {
+            min_connections: 0,
+            ..limits.clone()
+        };
+        (idle_free(&cfg.pool), idle_free(&cfg.read_pool))
+    } else {
+        (cfg.pool.clone(), cfg.read_pool.clone())
+    };
+    let write = connect::pool(&target, &write_limits, &cfg.session, Role::Write).await?;
     let read = match &cfg.database.read_url_env {
         Some(env) => match setup.lookup(env) {
             Some(url) => {
@@ -126,7 +139,7 @@ pub async fn start(setup: &Setup) -> Result<Db, Error> {
                 connect::wait_until_ready(&read_target, cfg.database.connect_retry)
                     .await
                     .map(|conn| drop(connect::close(conn)))?;
-                Some(connect::pool(&read_target, &cfg.read_pool, &cfg.session, Role::Read).await?)
+                Some(connect::pool(&read_target, &read_limits, &cfg.session, Role::Read).await?)
             }
             None => None,
         },

@@ -178,3 +178,125 @@ fn editing_a_migration_makes_a_new_template_and_removes_the_old() {
     assert_eq!(second.len(), 1, "the old template is gone: {second:?}");
     assert_ne!(first, second);
 }
+
+static PILE: [EmbeddedFile; 1] = [EmbeddedFile {
+    name: "1_t.sql",
+    sql: "CREATE TABLE t (id int);",
+}];
+
+fn pile_setup() -> Setup {
+    Setup::new("", "pile_test", &PILE).var("DATABASE_URL", Some(&pgready_tests::url("postgres")))
+}
+
+async fn insert_a_row(db: pgready::Db) {
+    sqlx::query("INSERT INTO t VALUES (1)")
+        .execute(db.write())
+        .await
+        .unwrap();
+}
+
+/// This process's test databases, `pgready_t_<pid>_…`.
+fn databases_of(pid: u32) -> Vec<String> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let mut admin = sqlx::PgConnection::connect(&pgready_tests::url("postgres"))
+            .await
+            .unwrap();
+        sqlx::query_scalar("SELECT datname::text FROM pg_database WHERE starts_with(datname, $1)")
+            .bind(format!("pgready_t_{pid}_"))
+            .fetch_all(&mut admin)
+            .await
+            .unwrap()
+    })
+}
+
+/// Waits up to 10 s for `pid`'s test databases to be gone; returns those still there.
+fn until_gone(pid: u32) -> Vec<String> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let left = databases_of(pid);
+        if left.is_empty() || std::time::Instant::now() > deadline {
+            return left;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+/// Runs one ignored test of this binary alone in a child process; returns its pid and output.
+fn run_child(test: &str) -> (u32, std::process::Output) {
+    let child = Command::new(std::env::current_exe().unwrap())
+        .args(["--ignored", "--exact", test, "--test-threads", "1"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    (pid, child.wait_with_output().unwrap())
+}
+
+/// Run by `passed_databases_go_away_and_do_not_pile_up`: 20 passing tests in one process, as
+/// `cargo test` runs a crate's tests.
+#[test]
+#[ignore = "run by passed_databases_go_away_and_do_not_pile_up"]
+fn twenty_passing_tests_in_one_process() {
+    for i in 0..20 {
+        pgready::__private::run_test(pile_setup(), &format!("pile::test_{i}"), insert_a_row);
+    }
+    let waiting = databases_of(std::process::id());
+    // Each is dropped before the next copy: only the last test's can still be there.
+    assert!(waiting.len() <= 1, "passed databases pile up: {waiting:?}");
+}
+
+/// Run by the tests below: one passing test in its own process, as `cargo nextest` runs it.
+#[test]
+#[ignore = "run by passed_databases_go_away_and_do_not_pile_up"]
+fn one_passing_test() {
+    pgready::__private::run_test(pile_setup(), "pile::one", insert_a_row);
+}
+
+/// Run by `a_crashed_test_process_leaves_its_database_to_the_next_one`.
+#[test]
+#[ignore = "dies on purpose; run by a_crashed_test_process_leaves_its_database_to_the_next_one"]
+fn crashes_on_purpose() {
+    pgready::__private::run_test(pile_setup(), "pile::crash", async |db: pgready::Db| -> () {
+        insert_a_row(db).await;
+        // Dies with the test's database still there: no drop, no comment.
+        std::process::abort();
+    });
+}
+
+#[test]
+fn passed_databases_go_away_and_do_not_pile_up() {
+    let (many, output) = run_child("twenty_passing_tests_in_one_process");
+    assert!(output.status.success(), "{output:?}");
+    let left = until_gone(many);
+    assert!(
+        left.is_empty(),
+        "still there after the process exited: {left:?}"
+    );
+
+    let (one, output) = run_child("one_passing_test");
+    assert!(output.status.success(), "{output:?}");
+    let left = until_gone(one);
+    assert!(
+        left.is_empty(),
+        "the process's only test database stays: {left:?}"
+    );
+}
+
+#[test]
+fn a_crashed_test_process_leaves_its_database_to_the_next_one() {
+    let (crashed, output) = run_child("crashes_on_purpose");
+    assert!(!output.status.success(), "{output:?}");
+    let (next, output) = run_child("one_passing_test");
+    assert!(output.status.success(), "{output:?}");
+    let left = until_gone(crashed);
+    assert!(
+        left.is_empty(),
+        "the crashed process's database stays: {left:?}"
+    );
+    assert!(until_gone(next).is_empty());
+}

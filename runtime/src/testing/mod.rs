@@ -1,0 +1,206 @@
+//! `#[pgready::test]`: a database per test, cloned from a template migrated once.
+//!
+//! The template is named after the crate and a hash of the migrations' checksums (and the
+//! schema and migrations table), built once under an advisory lock by whichever test process
+//! gets there first, and reused by every later test, process and run; a changed migration makes
+//! a new template and the crate's old ones are dropped. Each test gets
+//! `CREATE DATABASE … TEMPLATE …`, which costs milliseconds instead of replaying every
+//! migration as `#[sqlx::test]` does.
+//!
+//! The server: `PGREADY_TEST_URL`, else `DATABASE_URL`, else the shared embedded cluster in
+//! `$TMPDIR/pgready-test-cluster`, started by the first test process and left running for the
+//! next run (every test process of a run uses the same one, also under `cargo nextest`).
+//!
+//! Each process talks to the server through one admin thread (`admin.rs`) with a few
+//! connections, shared by all its tests: it copies the template, keeps failed tests' databases,
+//! and drops passed tests' databases.
+//!
+//! When databases go away:
+//! - A failing test's database (a panic or an `Err`) is kept: commented, and its name printed,
+//!   before the test returns. The next run of the same test drops it before copying the
+//!   template again.
+//! - A passing test's database is handed to the admin thread, and the test returns without
+//!   waiting. The admin thread drops it as soon as the test's sessions have ended. When no
+//!   other test of the process holds a copy, the next copy waits for that drop; otherwise
+//!   they run side by side. Passed databases do not pile up: each one's drop starts when it is
+//!   handed over.
+//! - When the process exits (under `cargo nextest`, which runs one test per process, right after
+//!   its test), it waits until the `DROP DATABASE` of every handed-over database has been sent
+//!   (milliseconds; at most 3 s), and the server finishes it after the process is gone.
+//! - A database whose process died before that (killed mid-test, or the drop failed) is dropped
+//!   by the next test process that starts on the same server, any crate, before its first copy.
+//! - A database is only ever dropped by its own process after its test passed, or by another
+//!   process once the process named in it (`pgready_t_<pid>_…`) has exited: never while a live
+//!   test may be using it.
+
+mod admin;
+mod names;
+mod template;
+
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+
+use futures_util::FutureExt;
+use pgready_core::{config, dsn};
+use sqlx::{AssertSqlSafe, Executor, PgConnection};
+
+use self::admin::{Admin, TemplateCopy};
+use crate::embedded::Cluster;
+use crate::start::join;
+use crate::{Db, Error, Setup};
+
+/// Where `#[pgready::test]` looks for a server before starting the shared embedded cluster.
+pub const TEST_URL_ENV: &str = "PGREADY_TEST_URL";
+
+/// What a test function returned: `()` passes; `Result` passes when `Ok`.
+pub trait TestOutcome {
+    /// Whether the test failed without panicking.
+    fn failed(&self) -> bool;
+}
+
+impl TestOutcome for () {
+    fn failed(&self) -> bool {
+        false
+    }
+}
+
+impl<T, E> TestOutcome for Result<T, E> {
+    fn failed(&self) -> bool {
+        self.is_err()
+    }
+}
+
+/// The shared embedded cluster the tests of every process use when no server is given.
+pub fn shared_cluster() -> Result<Cluster, Error> {
+    Ok(Cluster::shared(
+        &std::env::temp_dir().join("pgready-test-cluster"),
+    )?)
+}
+
+/// The body of a `#[pgready::test]` function.
+pub fn run_test<F, Fut, T>(setup: Setup, test: &str, body: F) -> T
+where
+    F: FnOnce(Db) -> Fut,
+    Fut: Future<Output = T>,
+    T: TestOutcome,
+{
+    let database = match TestDatabase::create(&setup, test) {
+        Ok(database) => database,
+        Err(e) => panic!("pgready::test: cannot prepare a database for `{test}`: {e}"),
+    };
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            database.release();
+            panic!("pgready::test: cannot build a tokio runtime: {e}")
+        }
+    };
+    let mut setup = setup.var(&database.url_env, Some(&database.url));
+    setup.for_tests = true;
+    setup.template_clone = true;
+    let db = match runtime.block_on(crate::start(&setup)) {
+        Ok(db) => db,
+        Err(e) => {
+            let name = database.name.clone();
+            database.release();
+            panic!("pgready::test: cannot start `{test}` on `{name}`: {e}")
+        }
+    };
+    let outcome = runtime.block_on(async {
+        let outcome = AssertUnwindSafe(body(db.clone())).catch_unwind().await;
+        db.close().await;
+        outcome
+    });
+    drop(db);
+    // Closes whatever connections the body opened itself, so their sessions end now.
+    drop(runtime);
+    let failed = outcome.as_ref().map_or(true, TestOutcome::failed);
+    if failed {
+        if let Err(e) = database.keep(test) {
+            eprintln!("pgready::test: {e}");
+        }
+    } else {
+        database.release();
+    }
+    match outcome {
+        Ok(value) => value,
+        Err(panic) => std::panic::resume_unwind(panic),
+    }
+}
+
+/// A test's own database, copied from the template by the process's admin thread.
+struct TestDatabase {
+    admin: Admin,
+    url_env: String,
+    name: String,
+    url: String,
+}
+
+impl TestDatabase {
+    fn create(setup: &Setup, test: &str) -> Result<TestDatabase, Error> {
+        let file = config::parse(setup.config_source, setup.crate_name)
+            .map_err(|d| Error::Config(format!("pgready.toml: {}", join(&d))))?
+            .file;
+        let cfg = file
+            .profile(config::DEFAULT_PROFILE)
+            .map_err(|d| Error::Config(d.to_string()))?;
+        let server = server_url(setup, &cfg.database.url_env)?;
+        let test_hash = template::short_hash(test.as_bytes());
+        let name = names::new_name(&test_hash);
+        let admin = Admin::of(&server)?;
+        admin.copy(TemplateCopy {
+            setup: setup.clone(),
+            url_env: cfg.database.url_env.clone(),
+            template: template::name(setup, &cfg)?,
+            name: name.clone(),
+            test_hash,
+        })?;
+        Ok(TestDatabase {
+            admin,
+            url_env: cfg.database.url_env,
+            url: dsn::with_database(&server, &name),
+            name,
+        })
+    }
+
+    /// The test passed: the admin thread drops its database once its sessions have ended.
+    fn release(self) {
+        self.admin.drop_later(self.name);
+    }
+
+    fn keep(self, test: &str) -> Result<(), Error> {
+        self.admin.keep(&self.name, names::kept_comment(test))?;
+        eprintln!(
+            "pgready::test: `{test}` failed; its database `{}` is kept for inspection: {}",
+            self.name,
+            dsn::redact(&self.url)
+        );
+        Ok(())
+    }
+}
+
+/// `PGREADY_TEST_URL`, else the config's DSN variable, else the shared embedded cluster.
+fn server_url(setup: &Setup, url_env: &str) -> Result<String, Error> {
+    if let Some(url) = setup.lookup(TEST_URL_ENV).or_else(|| setup.lookup(url_env)) {
+        return Ok(url);
+    }
+    let cluster = shared_cluster()?;
+    Ok(cluster.url("postgres"))
+}
+
+async fn drop_database(admin: &mut PgConnection, name: &str) -> Result<(), Error> {
+    admin
+        .execute(AssertSqlSafe(format!(
+            "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+            quote(name)
+        )))
+        .await?;
+    Ok(())
+}
+
+fn quote(name: &str) -> String {
+    crate::session::identifier(name)
+}

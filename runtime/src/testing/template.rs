@@ -1,0 +1,133 @@
+//! The migrated template every test database is copied from: named after the crate and a hash
+//! of what it holds, built once per server under an advisory lock, replaced when a migration
+//! changes.
+
+use pgready_core::{config, dsn, migrations};
+use sqlx::{AssertSqlSafe, Executor, PgConnection};
+
+use super::{drop_database, quote};
+use crate::start::join;
+use crate::{Error, Setup};
+
+const PREFIX: &str = "pgready_tpl_";
+/// One advisory lock per server for building templates (an arbitrary constant).
+const LOCK_ID: i64 = 0x7067_7265_6164_7931;
+
+/// `pgready_tpl_<crate>_<hash of what the template holds>`, ≤ 63 bytes.
+pub(super) fn name(setup: &Setup, cfg: &config::Config) -> Result<String, Error> {
+    let list =
+        migrations::from_files(setup.migrations.iter().map(|f| (f.name, f.sql))).map_err(|e| {
+            Error::Migrate {
+                file: String::new(),
+                message: join(&e),
+            }
+        })?;
+    let mut key = format!("{}\n{}\n", cfg.session.schema, cfg.migrations.table).into_bytes();
+    for m in &list {
+        key.extend_from_slice(m.file_name.as_bytes());
+        key.extend_from_slice(&m.checksum);
+    }
+    Ok(format!(
+        "{PREFIX}{}_{}",
+        crate_part(setup.crate_name),
+        short_hash(&key)
+    ))
+}
+
+fn crate_part(crate_name: &str) -> String {
+    crate_name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '_'
+            }
+        })
+        .take(24)
+        .collect()
+}
+
+pub(super) fn short_hash(bytes: &[u8]) -> String {
+    migrations::checksum(bytes)
+        .iter()
+        .take(8)
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Builds `template` unless it exists, under the lock; then drops the crate's older templates.
+///
+/// `setup` and `url_env` are the test's: the template is migrated by a `pgready::start` on it.
+pub(super) async fn ensure(
+    admin: &mut PgConnection,
+    server: &str,
+    setup: &Setup,
+    url_env: &str,
+    template: &str,
+) -> Result<(), Error> {
+    sqlx::query("SELECT pg_advisory_lock($1)")
+        .bind(LOCK_ID)
+        .execute(&mut *admin)
+        .await?;
+    let built = build_unless_present(admin, server, setup, url_env, template).await;
+    sqlx::query("SELECT pg_advisory_unlock($1)")
+        .bind(LOCK_ID)
+        .execute(&mut *admin)
+        .await?;
+    built
+}
+
+async fn build_unless_present(
+    admin: &mut PgConnection,
+    server: &str,
+    setup: &Setup,
+    url_env: &str,
+    template: &str,
+) -> Result<(), Error> {
+    let present: bool =
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
+            .bind(template)
+            .fetch_one(&mut *admin)
+            .await?;
+    if present {
+        return Ok(());
+    }
+    let building = format!("{template}_new");
+    drop_database(admin, &building).await?;
+    admin
+        .execute(AssertSqlSafe(format!(
+            "CREATE DATABASE {}",
+            quote(&building)
+        )))
+        .await?;
+    let mut build = setup
+        .clone()
+        .var(url_env, Some(&dsn::with_database(server, &building)));
+    build.for_tests = true;
+    let db = crate::start(&build).await?;
+    db.close().await;
+    drop(db);
+    admin
+        .execute(AssertSqlSafe(format!(
+            "ALTER DATABASE {} RENAME TO {}",
+            quote(&building),
+            quote(template)
+        )))
+        .await?;
+    let prefix = template
+        .rsplit_once('_')
+        .map_or(template, |(prefix, _)| prefix);
+    let old: Vec<String> = sqlx::query_scalar(
+        "SELECT datname::text FROM pg_database WHERE starts_with(datname, $1) AND datname <> $2",
+    )
+    .bind(format!("{prefix}_"))
+    .bind(template)
+    .fetch_all(&mut *admin)
+    .await?;
+    for name in old.iter().filter(|n| n.len() == template.len()) {
+        drop_database(admin, name).await?;
+        tracing::info!(template = %name, "dropped an outdated test template");
+    }
+    Ok(())
+}
