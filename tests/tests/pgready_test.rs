@@ -128,6 +128,12 @@ static V2: [EmbeddedFile; 1] = [EmbeddedFile {
 }];
 
 fn templates(crate_name: &str) -> Vec<String> {
+    database_names("datname LIKE $1", format!("pgready_tpl_{crate_name}_%"))
+}
+
+/// The databases on the test server that `condition` selects (`$1` is `arg`), in name order;
+/// callable outside a runtime.
+fn database_names(condition: &str, arg: String) -> Vec<String> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -136,8 +142,9 @@ fn templates(crate_name: &str) -> Vec<String> {
         let mut admin = sqlx::PgConnection::connect(&pgready_tests::url("postgres"))
             .await
             .unwrap();
-        sqlx::query_scalar("SELECT datname::text FROM pg_database WHERE datname LIKE $1 ORDER BY 1")
-            .bind(format!("pgready_tpl_{crate_name}_%"))
+        let sql = format!("SELECT datname::text FROM pg_database WHERE {condition} ORDER BY 1");
+        sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+            .bind(arg)
             .fetch_all(&mut admin)
             .await
             .unwrap()
@@ -197,20 +204,7 @@ async fn insert_a_row(db: pgready::Db) {
 
 /// This process's test databases, `pgready_t_<pid>_…`.
 fn databases_of(pid: u32) -> Vec<String> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    runtime.block_on(async {
-        let mut admin = sqlx::PgConnection::connect(&pgready_tests::url("postgres"))
-            .await
-            .unwrap();
-        sqlx::query_scalar("SELECT datname::text FROM pg_database WHERE starts_with(datname, $1)")
-            .bind(format!("pgready_t_{pid}_"))
-            .fetch_all(&mut admin)
-            .await
-            .unwrap()
-    })
+    database_names("starts_with(datname, $1)", format!("pgready_t_{pid}_"))
 }
 
 /// Waits up to 10 s for `pid`'s test databases to be gone; returns those still there.

@@ -264,14 +264,7 @@ async fn a_terminated_connection_is_replaced_without_a_failed_query_once_validat
     )
     .await;
     let pids = backend_pids(&db, 2).await;
-    let mut admin = sqlx::PgConnection::connect(&url).await.expect("admin");
-    for pid in &pids {
-        sqlx::query("SELECT pg_terminate_backend($1)")
-            .bind(pid)
-            .execute(&mut admin)
-            .await
-            .expect("terminate");
-    }
+    terminate(&url, &pids).await;
     tokio::time::sleep(Duration::from_millis(120)).await;
     for n in 0..10 {
         let one: i32 = sqlx::query_scalar("SELECT 1")
@@ -295,12 +288,7 @@ async fn a_connection_broken_within_the_bypass_fails_once_and_is_not_reused() {
     )
     .await;
     let pids = backend_pids(&db, 1).await;
-    let mut admin = sqlx::PgConnection::connect(&url).await.expect("admin");
-    sqlx::query("SELECT pg_terminate_backend($1)")
-        .bind(pids.iter().next().copied())
-        .execute(&mut admin)
-        .await
-        .expect("terminate");
+    terminate(&url, &pids).await;
     tokio::time::sleep(Duration::from_millis(50)).await;
     // Inside the bypass window nothing checks it first: this query finds out.
     let first = sqlx::query_scalar::<_, i32>("SELECT 1")
@@ -610,6 +598,18 @@ async fn backend_pids(db: &Db, n: usize) -> HashSet<i32> {
         held.push(conn);
     }
     pids
+}
+
+/// Ends these server processes from a connection of the test's own, as an operator would.
+async fn terminate(url: &str, pids: &HashSet<i32>) {
+    let mut admin = sqlx::PgConnection::connect(url).await.expect("admin");
+    for pid in pids {
+        sqlx::query("SELECT pg_terminate_backend($1)")
+            .bind(pid)
+            .execute(&mut admin)
+            .await
+            .expect("terminate");
+    }
 }
 
 /// `pgready_pool_connections_discarded_total` for the write pool and `reason`, as scraped.

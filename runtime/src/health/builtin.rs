@@ -77,30 +77,23 @@ fn pool(name: &'static str, stats: PoolStats, closed: bool, warn_at: f64) -> Che
 pub(crate) async fn primary(db: &Db, timeout: Duration) -> Vec<(String, Check)> {
     let options = db.write().connect_options();
     let target = target(&options);
+    let failed = |output: String| {
+        vec![
+            (CONNECTIVITY.to_owned(), down("write", &output, &target)),
+            (MIGRATIONS.to_owned(), not_checked()),
+        ]
+    };
     let mut slot = db.health_registry().connections.write.lock().await;
-    let mut conn = match slot.take() {
-        Some(conn) => conn,
-        None => match connect(&options, db, timeout).await {
-            Ok(conn) => conn,
-            Err(e) => {
-                let output = format!("cannot connect: {}", scrub(&e));
-                return vec![
-                    (CONNECTIVITY.to_owned(), down("write", &output, &target)),
-                    (MIGRATIONS.to_owned(), not_checked()),
-                ];
-            }
-        },
+    let mut conn = match open(&mut slot, &options, db, timeout).await {
+        Ok(conn) => conn,
+        Err(output) => return failed(output),
     };
     let started = Instant::now();
     if let Err(e) = sqlx::query_scalar::<_, i32>("SELECT 1")
         .fetch_one(&mut conn)
         .await
     {
-        let output = format!("`SELECT 1` failed: {}", scrub(&e));
-        return vec![
-            (CONNECTIVITY.to_owned(), down("write", &output, &target)),
-            (MIGRATIONS.to_owned(), not_checked()),
-        ];
+        return failed(format!("`SELECT 1` failed: {}", scrub(&e)));
     }
     let connectivity = up("write", started.elapsed(), &target);
     let migrations = match migrations(db, &mut conn).await {
@@ -124,22 +117,19 @@ pub(crate) async fn primary(db: &Db, timeout: Duration) -> Vec<(String, Check)> 
 pub(crate) async fn replica(db: &Db, timeout: Duration) -> Vec<(String, Check)> {
     let options = db.read().connect_options();
     let target = target(&options);
+    let failed = |output: String| {
+        vec![
+            (CONNECTIVITY.to_owned(), down("read", &output, &target)),
+            (
+                REPLICATION.to_owned(),
+                not_checked().with_component_id("read"),
+            ),
+        ]
+    };
     let mut slot = db.health_registry().connections.read.lock().await;
-    let mut conn = match slot.take() {
-        Some(conn) => conn,
-        None => match connect(&options, db, timeout).await {
-            Ok(conn) => conn,
-            Err(e) => {
-                let output = format!("cannot connect: {}", scrub(&e));
-                return vec![
-                    (CONNECTIVITY.to_owned(), down("read", &output, &target)),
-                    (
-                        REPLICATION.to_owned(),
-                        not_checked().with_component_id("read"),
-                    ),
-                ];
-            }
-        },
+    let mut conn = match open(&mut slot, &options, db, timeout).await {
+        Ok(conn) => conn,
+        Err(output) => return failed(output),
     };
     let started = Instant::now();
     let lag = sqlx::query_as::<_, (bool, Option<f64>)>(
@@ -152,16 +142,7 @@ pub(crate) async fn replica(db: &Db, timeout: Duration) -> Vec<(String, Check)> 
     .await;
     let (in_recovery, lag) = match lag {
         Ok(row) => row,
-        Err(e) => {
-            let output = format!("the replication query failed: {}", scrub(&e));
-            return vec![
-                (CONNECTIVITY.to_owned(), down("read", &output, &target)),
-                (
-                    REPLICATION.to_owned(),
-                    not_checked().with_component_id("read"),
-                ),
-            ];
-        }
+        Err(e) => return failed(format!("the replication query failed: {}", scrub(&e))),
     };
     *slot = Some(conn);
     let max = db.config().health.max_replica_lag;
@@ -172,6 +153,22 @@ pub(crate) async fn replica(db: &Db, timeout: Duration) -> Vec<(String, Check)> 
         ),
         (REPLICATION.to_owned(), replication(in_recovery, lag, max)),
     ]
+}
+
+/// The probe's connection to one database: the one kept from the last probe, or a new one;
+/// on failure, the `postgres:connectivity` output that says why.
+async fn open(
+    slot: &mut Option<PgConnection>,
+    options: &PgConnectOptions,
+    db: &Db,
+    timeout: Duration,
+) -> Result<PgConnection, String> {
+    match slot.take() {
+        Some(conn) => Ok(conn),
+        None => connect(options, db, timeout)
+            .await
+            .map_err(|e| format!("cannot connect: {}", scrub(&e))),
+    }
 }
 
 pub(crate) fn replication(in_recovery: bool, lag: Option<f64>, max: Duration) -> Check {
