@@ -38,6 +38,8 @@ pub(crate) enum Raw {
     Duration(Duration),
     Ratio(f64),
     Word(&'static str),
+    Version(i64),
+    Chars(BTreeSet<char>),
 }
 
 /// A value and where it was written.
@@ -133,6 +135,21 @@ impl Reader<'_> {
                 self.error(&origin, schema::unknown_key(section, name_str));
                 continue;
             };
+            if key.build_time
+                && let Some(profile) = profile
+            {
+                let here = section.name();
+                self.error(
+                    &origin,
+                    format!(
+                        "`{here}.{name_str}` cannot differ between profiles: it decides at \
+                         compile time which migrations are embedded and how they are checked, \
+                         for every profile at once; set it in `[{here}]` and remove it from \
+                         `[profiles.{profile}.{here}]`"
+                    ),
+                );
+                continue;
+            }
             if key.kind == Kind::Lints {
                 self.read_lints(layer, value, &origin, profile);
                 continue;
@@ -192,6 +209,34 @@ impl Reader<'_> {
                     Ok(v) => Ok(Raw::Ratio(v as f64)),
                     Err(_) => Err(mismatch()),
                 }
+            }
+            (Kind::Version, DeValue::Integer(i)) => i64::from_str_radix(i.as_str(), i.radix())
+                .map(Raw::Version)
+                .map_err(|_| format!("`{}` does not fit a migration version (i64)", i.as_str())),
+            (Kind::Chars, DeValue::Array(items)) => {
+                let mut chars = BTreeSet::new();
+                for item in items.iter() {
+                    let DeValue::String(text) = item.get_ref() else {
+                        return Err(format!(
+                            "expected {}, found an array holding {}",
+                            schema::expected(kind),
+                            item.get_ref().type_str()
+                        ));
+                    };
+                    let mut it = text.chars();
+                    match (it.next(), it.next()) {
+                        (Some(c), None) => {
+                            chars.insert(c);
+                        }
+                        _ => {
+                            return Err(format!(
+                                "each entry is one character, found {}",
+                                quote(text)
+                            ));
+                        }
+                    }
+                }
+                Ok(Raw::Chars(chars))
             }
             (Kind::Word(words), DeValue::String(s)) => {
                 if let Some(&word) = words.iter().find(|w| **w == s.as_ref()) {

@@ -1,7 +1,7 @@
 //! `[migrations]` and `[migrations.lints]`: where migrations live, what start-up does with them,
 //! the limits they run under and how loud each lint is.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use super::duration::check_pg_timeout;
@@ -29,6 +29,12 @@ pub struct Migrations {
     pub statement_timeout: Duration,
     /// `lock_timeout` on the migration connection (default 5s)
     pub lock_timeout: Duration,
+    /// versions up to this one are history (released before pgready was adopted): checked
+    /// against the ledger, never linted (default: none); a migration recorded in the ledger is
+    /// history whatever its version
+    pub lint_after: Option<i64>,
+    /// characters left out of checksums, as sqlx.toml's `migrate.ignored-chars` (default none)
+    pub ignored_chars: BTreeSet<char>,
     /// lint rule name (kebab-case) → level; rules not listed keep their built-in level
     pub lints: BTreeMap<String, LintLevel>,
 }
@@ -102,6 +108,8 @@ const TABLE: KeyRef = (Section::Migrations, "table");
 const LEDGER: KeyRef = (Section::Migrations, "ledger");
 const STATEMENT_TIMEOUT: KeyRef = (Section::Migrations, "statement_timeout");
 const LOCK_TIMEOUT: KeyRef = (Section::Migrations, "lock_timeout");
+const LINT_AFTER: KeyRef = (Section::Migrations, "lint_after");
+const IGNORED_CHARS: KeyRef = (Section::Migrations, "ignored_chars");
 
 impl Default for Migrations {
     fn default() -> Self {
@@ -113,6 +121,8 @@ impl Default for Migrations {
             ledger: Some("migrations.lock".to_owned()),
             statement_timeout: Duration::ZERO,
             lock_timeout: Duration::from_secs(5),
+            lint_after: None,
+            ignored_chars: BTreeSet::new(),
             lints: BTreeMap::new(),
         }
     }
@@ -141,6 +151,11 @@ impl Migrations {
             },
             statement_timeout: r.duration(STATEMENT_TIMEOUT, d.statement_timeout),
             lock_timeout: r.duration(LOCK_TIMEOUT, d.lock_timeout),
+            lint_after: r
+                .setting(LINT_AFTER)
+                .is_some()
+                .then(|| r.version(LINT_AFTER, 0)),
+            ignored_chars: r.chars(IGNORED_CHARS),
             lints: r
                 .lints()
                 .into_iter()
@@ -173,7 +188,7 @@ impl Migrations {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeMap;
+    use std::collections::{BTreeMap, BTreeSet};
     use std::time::Duration;
 
     use super::{LintLevel, OnStartup};
@@ -220,6 +235,43 @@ mod tests {
         assert_eq!(off.out_of_order, super::OutOfOrder::Error, "default");
         let apply = parse_ok("[migrations]\nout_of_order = \"apply\"\n").migrations;
         assert_eq!(apply.out_of_order, super::OutOfOrder::Apply);
+    }
+
+    #[test]
+    fn history_and_checksum_keys() {
+        let m = parse_ok(
+            "[migrations]\nlint_after = 20240101000000\nignored_chars = [\"\\r\", \" \"]\n",
+        )
+        .migrations;
+        assert_eq!(m.lint_after, Some(20240101000000));
+        assert_eq!(m.ignored_chars, BTreeSet::from(['\r', ' ']));
+        assert_eq!(parse_ok("").migrations.lint_after, None);
+        let d = only_error("[migrations]\nignored_chars = [\"ab\"]\n");
+        assert_eq!((d.key.as_str(), d.line), ("migrations.ignored_chars", 2));
+        assert!(d.message.contains("one character"), "{d}");
+        let d = only_error("[migrations]\nlint_after = \"2024\"\n");
+        assert!(d.message.contains("integer migration version"), "{d}");
+    }
+
+    #[test]
+    fn build_time_keys_are_refused_in_profiles() {
+        let all = errors(
+            "[profiles.production.migrations]\ndir = \"prod\"\ntable = \"t\"\n\
+             [profiles.production.migrations.lints]\ntruncate = \"deny\"\n",
+        );
+        let found: Vec<(&str, usize)> = all.iter().map(|d| (d.key.as_str(), d.line)).collect();
+        assert_eq!(
+            found,
+            [
+                ("profiles.production.migrations.dir", 2),
+                ("profiles.production.migrations.lints", 4),
+            ]
+        );
+        assert!(
+            all[0].message.contains("cannot differ between profiles"),
+            "{}",
+            all[0]
+        );
     }
 
     #[test]

@@ -146,7 +146,7 @@ mod tests {
             "[pool]\nmax_connections = 30\nmin_connections = 2\n\
              [migrations.lints]\nrenaming-column = \"deny\"\ndropping-table = \"deny\"\n\
              [profiles.production.pool]\nmax_connections = 50\n\
-             [profiles.production.migrations.lints]\nrenaming-column = \"warn\"\n\
+             [profiles.production.migrations]\non_startup = \"verify\"\n\
              [profiles.staging]\nsession.schema = \"staging\"\n",
         );
         assert_eq!(f.profile_names(), ["development", "production", "staging"]);
@@ -155,6 +155,7 @@ mod tests {
         assert_eq!(prod.map(|c| c.pool.max_connections), Ok(50));
         // keys the profile does not set come from the base
         assert_eq!(prod.map(|c| c.pool.min_connections), Ok(2));
+        // compile-time settings (lints) are the base's in every profile; run-time ones override
         let lints = prod.map(|c| {
             c.migrations
                 .lints
@@ -166,9 +167,10 @@ mod tests {
             lints,
             Ok(vec![
                 ("dropping-table", "deny"),
-                ("renaming-column", "warn")
+                ("renaming-column", "deny")
             ])
         );
+        assert_eq!(prod.map(|c| c.migrations.on_startup.as_str()), Ok("verify"));
         let staging = f.profile("staging");
         assert_eq!(
             staging.as_ref().map(|c| c.session.schema.as_str()),

@@ -55,6 +55,20 @@ impl Resolved<'_> {
         }
     }
 
+    pub(crate) fn version(&self, key: KeyRef, default: i64) -> i64 {
+        match self.raw(key) {
+            Some(Raw::Version(v)) => *v,
+            _ => default,
+        }
+    }
+
+    pub(crate) fn chars(&self, key: KeyRef) -> std::collections::BTreeSet<char> {
+        match self.raw(key) {
+            Some(Raw::Chars(c)) => c.clone(),
+            _ => std::collections::BTreeSet::new(),
+        }
+    }
+
     pub(crate) fn boolean(&self, key: KeyRef, default: bool) -> bool {
         match self.raw(key) {
             Some(Raw::Bool(b)) => *b,

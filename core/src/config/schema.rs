@@ -30,6 +30,10 @@ pub(crate) enum Kind {
     Word(&'static [&'static str]),
     /// the `[migrations.lints]` table of `rule = level`
     Lints,
+    /// a migration version: any integer that fits `i64`, as sqlx reads versions
+    Version,
+    /// an array of one-character strings, such as `["\r"]`
+    Chars,
 }
 
 /// One key of a section.
@@ -37,10 +41,26 @@ pub(crate) enum Kind {
 pub(crate) struct Key {
     pub(crate) name: &'static str,
     pub(crate) kind: Kind,
+    /// Read at compile time only (which files are embedded and how they are checked): the same
+    /// for every profile, so a `[profiles.<name>]` table may not set it.
+    pub(crate) build_time: bool,
 }
 
 const fn key(name: &'static str, kind: Kind) -> Key {
-    Key { name, kind }
+    Key {
+        name,
+        kind,
+        build_time: false,
+    }
+}
+
+/// A key that decides what is embedded in the binary or how it is checked at compile time.
+const fn build_key(name: &'static str, kind: Kind) -> Key {
+    Key {
+        name,
+        kind,
+        build_time: true,
+    }
 }
 
 pub(crate) const EMBEDDED: &[&str] = &["auto", "never"];
@@ -79,14 +99,16 @@ const SESSION: &[Key] = &[
 ];
 
 const MIGRATIONS: &[Key] = &[
-    key("dir", Kind::Str),
+    build_key("dir", Kind::Str),
     key("on_startup", Kind::Word(ON_STARTUP)),
     key("out_of_order", Kind::Word(OUT_OF_ORDER)),
     key("table", Kind::Str),
-    key("ledger", Kind::OptStr),
+    build_key("ledger", Kind::OptStr),
     key("statement_timeout", Kind::Duration),
     key("lock_timeout", Kind::Duration),
-    key("lints", Kind::Lints),
+    build_key("lint_after", Kind::Version),
+    build_key("ignored_chars", Kind::Chars),
+    build_key("lints", Kind::Lints),
 ];
 
 const HEALTH: &[Key] = &[
@@ -284,6 +306,8 @@ pub(crate) fn expected(kind: Kind) -> String {
             one_of(words.iter().copied(), ("\"", "\""))
         ),
         Kind::Lints => "a table of `rule-name = \"deny\" | \"warn\" | \"allow\"`".to_owned(),
+        Kind::Version => "an integer migration version, such as `20240101120000`".to_owned(),
+        Kind::Chars => "an array of one-character strings, such as `[\"\\r\"]`".to_owned(),
     }
 }
 
