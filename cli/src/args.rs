@@ -19,9 +19,21 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Adopt pgready in an existing sqlx crate: write pgready.toml, the release ledger of the
+    /// existing migrations and build.rs, and say what was found.
+    Init(InitArgs),
     /// Create, apply, revert, inspect, lint and lock migrations.
     #[command(subcommand)]
     Migrate(Migrate),
+}
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// The crate's folder [default: the working directory].
+    pub path: Option<PathBuf>,
+    /// Rewrite pgready.toml, the ledger and build.rs even when they exist.
+    #[arg(long)]
+    pub force: bool,
 }
 
 #[derive(Debug, Subcommand)]

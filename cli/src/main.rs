@@ -1,6 +1,7 @@
 //! `pgready`: the command-line companion of the pgready crate.
 //!
-//! `pgready migrate add|run|revert|status|lint|lock` works on the same `pgready.toml` and the same
+//! `pgready init` adopts pgready in an existing sqlx crate; `pgready migrate
+//! add|run|revert|status|lint|lock` works on the same `pgready.toml` and the same
 //! migrations directory as the service, through the same `pgready-core` and runtime functions the
 //! service runs at compile time and at start-up.
 //!
@@ -9,6 +10,7 @@
 
 mod args;
 mod failure;
+mod init;
 mod migrate;
 mod project;
 
@@ -22,6 +24,7 @@ use failure::Failure;
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Init(args) => init::run(&args),
         Command::Migrate(cmd) => migrate::run(cli.config.as_deref(), cmd),
     };
     match result {

@@ -3,7 +3,9 @@
 
 use std::path::{Path, PathBuf};
 
-use pgready_core::config::{self, Config};
+use pgready_core::config::{self, Config, Severity};
+use pgready_core::migrations::Migration;
+use pgready_core::project::{self, Problem, Source};
 
 use crate::failure::Failure;
 
@@ -14,59 +16,78 @@ pub const DEFAULT_CONFIG: &str = "pgready.toml";
 /// so the CLI's connections show up as `pgready` in `pg_stat_activity`.
 const APPLICATION: &str = "pgready";
 
-/// The configuration in effect and where its relative paths start.
+/// The configuration in effect, where its relative paths start, and the project check's
+/// findings.
 #[derive(Debug)]
 pub struct Project {
     /// The configuration of the profile chosen by `PGREADY_PROFILE`.
     pub config: Config,
     /// The directory of the configuration file; relative paths in it start here.
     pub root: PathBuf,
+    /// What `pgready_core::project::check` found: the same check `#[migrated_pool]` runs at
+    /// compile time.
+    pub checked: project::Project,
 }
 
 impl Project {
-    /// Loads `--config PATH`, or `./pgready.toml` when it is not given.
+    /// Loads `--config PATH`, or `./pgready.toml` when it is not given, and checks the project
+    /// (migrations from `dir_override` instead of `[migrations] dir` when given).
     ///
     /// A missing `./pgready.toml` means every setting takes its default; a missing file named
-    /// with `--config` is an error, since it is most likely a typo.
-    pub fn load(explicit: Option<&Path>) -> Result<Project, Failure> {
+    /// with `--config` is an error, since it is most likely a typo. Problems with the
+    /// configuration stop here; problems with the migrations are for each command to report.
+    pub fn load(explicit: Option<&Path>, dir_override: Option<&Path>) -> Result<Project, Failure> {
         let path = explicit.unwrap_or(Path::new(DEFAULT_CONFIG));
-        let source = match std::fs::read_to_string(path) {
-            Ok(source) => source,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound && explicit.is_none() => {
-                String::new()
-            }
-            Err(e) => {
-                return Err(Failure::Error(format!(
-                    "cannot read `{}`: {e}",
-                    path.display()
-                )));
-            }
+        let name = path.display().to_string();
+        let checked = project::check(&project::Input {
+            config: path,
+            config_name: &name,
+            crate_name: APPLICATION,
+            missing_config_is_default: explicit.is_none(),
+            always_read_migrations: true,
+            dir_override,
+        });
+        let Some(file) = &checked.file else {
+            return Err(report_problems(&checked, |_| true));
         };
-        let parsed = config::parse(&source, APPLICATION).map_err(|diagnostics| {
-            for d in &diagnostics {
-                eprintln!("error: {}: {d}", path.display());
-            }
-            Failure::Reported
-        })?;
-        for warning in &parsed.warnings {
-            eprintln!("warning: {}: {warning}", path.display());
+        for warning in checked
+            .warnings()
+            .filter(|p| p.source == Source::Config)
+        {
+            eprintln!("warning: {}", warning.message);
         }
         let profile =
             env(config::PROFILE_ENV).unwrap_or_else(|| config::DEFAULT_PROFILE.to_owned());
-        let config = parsed
-            .file
+        let config = file
             .profile(&profile)
-            .map_err(|d| Failure::Error(format!("{}: {d}", path.display())))?;
-        let root = match path.parent() {
-            Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
-            _ => PathBuf::from("."),
-        };
-        Ok(Project { config, root })
+            .map_err(|d| Failure::Error(format!("{name}: {d}")))?;
+        Ok(Project {
+            config,
+            root: checked.root.clone(),
+            checked,
+        })
     }
 
-    /// `[migrations] dir`, relative to the configuration file.
+    /// The migrations, or every problem that stops a command from reading them (the
+    /// configuration, `sqlx.toml`, a file sqlx cannot read, a duplicate version), printed.
+    pub fn migrations(&self) -> Result<Vec<Migration>, Failure> {
+        let stops = |p: &Problem| {
+            p.severity == Severity::Error
+                && matches!(
+                    p.source,
+                    Source::Config | Source::SqlxToml | Source::Discovery
+                )
+        };
+        if self.checked.problems.iter().any(stops) {
+            return Err(report_problems(&self.checked, stops));
+        }
+        Ok(self.checked.migrations.clone())
+    }
+
+    /// `[migrations] dir` (or the folder given on the command line), relative to the
+    /// configuration file.
     pub fn migrations_dir(&self) -> PathBuf {
-        self.resolve(&self.config.migrations.dir)
+        self.checked.migrations_dir.clone()
     }
 
     /// `[migrations] ledger`, relative to the configuration file; `None` when `ledger = false`.
@@ -75,7 +96,7 @@ impl Project {
             .migrations
             .ledger
             .as_deref()
-            .map(|l| self.resolve(l))
+            .map(|l| project::resolve(&self.root, l))
     }
 
     /// The DSN from the variable named by `[database] url_env`.
@@ -92,18 +113,21 @@ impl Project {
             ))),
         }
     }
-
-    fn resolve(&self, relative: &str) -> PathBuf {
-        let path = Path::new(relative);
-        if path.is_absolute() || self.root == Path::new(".") {
-            path.to_path_buf()
-        } else {
-            self.root.join(path)
-        }
-    }
 }
 
 /// An environment variable; empty counts as unset, as at the service's start-up.
 fn env(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.is_empty())
+}
+
+/// Prints the errors among `checked`'s problems that `which` selects, as `error: …` lines.
+fn report_problems(checked: &project::Project, which: impl Fn(&Problem) -> bool) -> Failure {
+    for p in checked
+        .problems
+        .iter()
+        .filter(|p| p.severity == Severity::Error && which(p))
+    {
+        eprintln!("error: {}", p.message);
+    }
+    Failure::Reported
 }

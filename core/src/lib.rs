@@ -9,3 +9,4 @@ pub mod config;
 pub mod dsn;
 pub mod lint;
 pub mod migrations;
+pub mod project;

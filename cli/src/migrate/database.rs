@@ -13,7 +13,7 @@ use crate::failure::Failure;
 use crate::project::Project;
 
 pub fn run(project: &Project) -> Result<(), Failure> {
-    let list = super::discover(&project.migrations_dir())?;
+    let list = project.migrations()?;
     with_migrator(project, list, async |migrator, conn| {
         let before = migrator.status(conn).await?;
         let result = migrator.run(conn).await;
@@ -43,7 +43,7 @@ pub fn run(project: &Project) -> Result<(), Failure> {
 }
 
 pub fn revert(project: &Project) -> Result<(), Failure> {
-    let list = super::discover(&project.migrations_dir())?;
+    let list = project.migrations()?;
     with_migrator(project, list, async |migrator, conn| {
         let version = migrator.revert(conn).await?;
         let file = migrator
@@ -57,7 +57,7 @@ pub fn revert(project: &Project) -> Result<(), Failure> {
 }
 
 pub fn status(project: &Project, args: &StatusArgs) -> Result<(), Failure> {
-    let list = super::discover(&project.migrations_dir())?;
+    let list = project.migrations()?;
     let statuses = with_migrator(project, list, async |migrator, conn| {
         Ok(migrator.status(conn).await?)
     })?;

@@ -16,7 +16,7 @@ pub fn run(project: &Project, args: &LockArgs) -> Result<(), Failure> {
         ));
     };
     let dir = project.migrations_dir();
-    let migrations = super::discover(&dir)?;
+    let migrations = project.migrations()?;
     let name = path.display().to_string();
     let (mut ledger, existed) = match std::fs::read_to_string(&path) {
         Ok(text) => (

@@ -37,7 +37,7 @@ pub(crate) fn expand(valid: &Valid, item: &ItemFn) -> TokenStream {
 /// Warnings, and the files whose edits must re-run the checks.
 pub(crate) fn compile_checks(valid: &Valid) -> TokenStream {
     let span = valid.span;
-    let ledger = valid.ledger_path.iter();
+    let tracked = valid.tracked.iter();
     let warnings = valid
         .warnings
         .iter()
@@ -45,8 +45,8 @@ pub(crate) fn compile_checks(valid: &Valid) -> TokenStream {
         .map(|(i, message)| warning(span, i, message));
     quote! {
         #(#warnings)*
-        // Editing the release ledger re-runs the checks.
-        #(const _: &str = ::core::include_str!(#ledger);)*
+        // Editing the release ledger or sqlx.toml re-runs the checks.
+        #(const _: &str = ::core::include_str!(#tracked);)*
     }
 }
 

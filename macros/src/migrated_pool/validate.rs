@@ -1,10 +1,9 @@
 //! Checks the function's signature, and reads and validates the config and migrations through
 //! `pgready-core`: the same functions the runtime calls at start-up.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use pgready_core::config::{self, Severity};
-use pgready_core::{lint, migrations};
+use pgready_core::project;
 use proc_macro2::Span;
 use syn::spanned::Spanned;
 use syn::{FnArg, ItemFn, Type};
@@ -22,8 +21,9 @@ pub(crate) struct Valid {
     pub(crate) config_path: String,
     /// `(file name, absolute path)` of each migration, in order.
     pub(crate) migrations: Vec<(String, String)>,
-    /// Absolute path of the release ledger, when there is one (tracked for rebuilds).
-    pub(crate) ledger_path: Option<String>,
+    /// Absolute paths of the release ledger and `sqlx.toml`, when they exist: editing them
+    /// re-runs the checks.
+    pub(crate) tracked: Vec<String>,
     /// Messages to show as compiler warnings.
     pub(crate) warnings: Vec<String>,
 }
@@ -33,8 +33,9 @@ pub(crate) fn validate(args: Args, item: &ItemFn) -> syn::Result<Valid> {
     load(&args)
 }
 
-/// Reads and checks `pgready.toml`, the migrations and the ledger: everything but the signature
-/// (shared with `#[pgready::test]`).
+/// Reads and checks `pgready.toml`, `sqlx.toml`, the migrations and the ledger with
+/// `pgready_core::project::check` (what the CLI and start-up run too): everything but the
+/// signature (shared with `#[pgready::test]`).
 pub(crate) fn load(args: &Args) -> syn::Result<Valid> {
     let span = args.config_span();
     let relative = args
@@ -43,170 +44,59 @@ pub(crate) fn load(args: &Args) -> syn::Result<Valid> {
         .map_or_else(|| DEFAULT_CONFIG.to_owned(), |lit| lit.value());
     let manifest_dir = std::env::var("CARGO_MANIFEST_DIR")
         .map_err(|_| syn::Error::new(span, "`CARGO_MANIFEST_DIR` is not set: build with cargo"))?;
-    let crate_dir = PathBuf::from(manifest_dir);
-    let path = crate_dir.join(&relative);
-    let source = std::fs::read_to_string(&path).map_err(|e| {
-        syn::Error::new(
+    let path = PathBuf::from(manifest_dir).join(&relative);
+    if !path.is_file() {
+        return Err(syn::Error::new(
             span,
             format!(
-                "cannot read `{relative}` next to Cargo.toml ({}): {e}; create it (an empty file \
+                "cannot read `{relative}` next to Cargo.toml ({}): create it (an empty file \
                  gives the defaults) or point `config = \"…\"` at it",
                 path.display()
             ),
-        )
-    })?;
-    let crate_name = std::env::var("CARGO_PKG_NAME").unwrap_or_default();
-    let parsed = config::parse(&source, &crate_name).map_err(|diagnostics| {
-        let errors = diagnostics
-            .iter()
-            .filter(|d| d.severity == Severity::Error)
-            .map(|d| syn::Error::new(span, format!("{relative}:{}", located(d))));
-        combine(errors).unwrap_or_else(|| syn::Error::new(span, format!("invalid `{relative}`")))
-    })?;
-    let mut warnings: Vec<String> = parsed
-        .warnings
-        .iter()
-        .map(|d| format!("{relative}:{}", located(d)))
-        .collect();
-    let base = parsed
-        .file
-        .profile(config::DEFAULT_PROFILE)
-        .map_err(|d| syn::Error::new(span, format!("{relative}:{}", located(&d))))?;
-
-    if base.migrations.on_startup == config::OnStartup::Off {
-        let config_path = path.display().to_string();
-        return Ok(Valid {
-            span,
-            config_path,
-            migrations: Vec::new(),
-            ledger_path: None,
-            warnings,
-        });
-    }
-    let found = migration_files(&crate_dir, &base.migrations.dir, &mut warnings);
-    let ledger_path = base
-        .migrations
-        .ledger
-        .as_ref()
-        .map(|l| crate_dir.join(l))
-        .filter(|p| p.is_file());
-    // Every problem with the migrations is reported in one build.
-    let mut errors = Vec::new();
-    let migrations = match found {
-        Ok(migrations) => migrations,
-        Err(problems) => {
-            errors.extend(
-                problems
-                    .iter()
-                    .map(|e| format!("migration {}/{e}", base.migrations.dir)),
-            );
-            Vec::new()
-        }
-    };
-    if let (Some(ledger), Some(name), true) =
-        (&ledger_path, &base.migrations.ledger, errors.is_empty())
-    {
-        errors.extend(ledger_problems(
-            ledger,
-            name,
-            &migrations,
-            &base.migrations.dir,
         ));
     }
-    for m in &migrations {
-        let in_transaction = !m.no_transaction;
-        let findings =
-            lint::lint_file(&m.file_name, &m.sql, in_transaction, &base.migrations.lints);
-        for finding in findings {
-            let message = format!(
-                "migration {}/{}:{}: {}[{}]: {}",
-                base.migrations.dir,
-                finding.file,
-                finding.line,
-                finding.level.as_str(),
-                finding.rule,
-                finding.message
-            );
-            match finding.level {
-                config::LintLevel::Deny => errors.push(message),
-                _ => warnings.push(message),
-            }
-        }
-    }
+    let crate_name = std::env::var("CARGO_PKG_NAME").unwrap_or_default();
+    let checked = project::check(&project::Input {
+        config: &path,
+        config_name: &relative,
+        crate_name: &crate_name,
+        missing_config_is_default: false,
+        always_read_migrations: false,
+        dir_override: None,
+    });
+    // Every problem is reported in one build.
     if let Some(e) = combine(
-        errors
-            .into_iter()
-            .map(|message| syn::Error::new(span, message)),
+        checked
+            .errors()
+            .map(|problem| syn::Error::new(span, &problem.message)),
     ) {
         return Err(e);
     }
-    let dir = crate_dir.join(&base.migrations.dir);
-    let files = migrations
+    let warnings = checked.warnings().map(|p| p.message.clone()).collect();
+    let migrations = if checked.uses_migrations {
+        checked
+            .migrations
+            .iter()
+            .map(|m| {
+                let absolute = checked.migrations_dir.join(&m.file_name);
+                (m.file_name.clone(), absolute.display().to_string())
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let tracked = [&checked.ledger_path, &checked.sqlx_toml_path]
         .into_iter()
-        .map(|m| {
-            let absolute = dir.join(&m.file_name).display().to_string();
-            (m.file_name, absolute)
-        })
+        .flatten()
+        .map(|p| p.display().to_string())
         .collect();
     Ok(Valid {
         span,
         config_path: path.display().to_string(),
-        migrations: files,
-        ledger_path: ledger_path.map(|p| p.display().to_string()),
+        migrations,
+        tracked,
         warnings,
     })
-}
-
-/// Released migrations that were edited or deleted, or a ledger that does not parse.
-fn ledger_problems(
-    path: &Path,
-    name: &str,
-    migrations: &[migrations::Migration],
-    dir: &str,
-) -> Vec<String> {
-    let text = match std::fs::read_to_string(path) {
-        Ok(text) => text,
-        Err(e) => return vec![format!("cannot read the release ledger `{name}`: {e}")],
-    };
-    match migrations::Ledger::parse(name, &text) {
-        Ok(ledger) => ledger
-            .check(name, migrations)
-            .iter()
-            .map(|e| format!("migration {dir}/{e}"))
-            .collect(),
-        Err(errors) => errors.iter().map(ToString::to_string).collect(),
-    }
-}
-
-/// `line:column: `key`: message`, after the file name, as rustc prints positions.
-fn located(d: &config::Diagnostic) -> String {
-    let position = if d.line == 0 {
-        " ".to_owned()
-    } else {
-        format!("{}:{}: ", d.line, d.column)
-    };
-    let key = if d.key.is_empty() {
-        String::new()
-    } else {
-        format!("`{}`: ", d.key)
-    };
-    format!("{position}{key}{}", d.message)
-}
-
-fn migration_files(
-    crate_dir: &Path,
-    dir: &str,
-    warnings: &mut Vec<String>,
-) -> Result<Vec<migrations::Migration>, Vec<migrations::MigrationError>> {
-    let path = crate_dir.join(dir);
-    if !path.is_dir() {
-        warnings.push(format!(
-            "migrations directory `{dir}` not found: no migrations are embedded; create it or \
-             set `[migrations] on_startup = \"off\"`"
-        ));
-        return Ok(Vec::new());
-    }
-    migrations::discover(&path)
 }
 
 /// `async fn <name>(db: pgready::Db) -> T`, nothing else; `attribute` names the macro in
