@@ -27,8 +27,12 @@ pub struct Migrations {
     pub ledger: Option<String>,
     /// `statement_timeout` on the migration connection (default 0: none)
     pub statement_timeout: Duration,
-    /// `lock_timeout` on the migration connection (default 5s)
+    /// `lock_timeout` on the migration connection (default 5s); never applied to waiting for
+    /// the migration lock
     pub lock_timeout: Duration,
+    /// how long start-up (or `pgready migrate`) waits for another process's migration lock
+    /// before giving up (default 10m; `"0"`: try once, do not wait)
+    pub lock_wait: Duration,
     /// lint rule name (kebab-case) → level; rules not listed keep their built-in level
     pub lints: BTreeMap<String, LintLevel>,
 }
@@ -102,6 +106,7 @@ const TABLE: KeyRef = (Section::Migrations, "table");
 const LEDGER: KeyRef = (Section::Migrations, "ledger");
 const STATEMENT_TIMEOUT: KeyRef = (Section::Migrations, "statement_timeout");
 const LOCK_TIMEOUT: KeyRef = (Section::Migrations, "lock_timeout");
+const LOCK_WAIT: KeyRef = (Section::Migrations, "lock_wait");
 
 impl Default for Migrations {
     fn default() -> Self {
@@ -113,6 +118,7 @@ impl Default for Migrations {
             ledger: Some("migrations.lock".to_owned()),
             statement_timeout: Duration::ZERO,
             lock_timeout: Duration::from_secs(5),
+            lock_wait: Duration::from_secs(600),
             lints: BTreeMap::new(),
         }
     }
@@ -141,6 +147,7 @@ impl Migrations {
             },
             statement_timeout: r.duration(STATEMENT_TIMEOUT, d.statement_timeout),
             lock_timeout: r.duration(LOCK_TIMEOUT, d.lock_timeout),
+            lock_wait: r.duration(LOCK_WAIT, d.lock_wait),
             lints: r
                 .lints()
                 .into_iter()
@@ -177,7 +184,7 @@ mod tests {
     use std::time::Duration;
 
     use super::{LintLevel, OnStartup};
-    use crate::config::testing::{errors, only_error, parse_ok};
+    use crate::config::testing::{errors, file, only_error, parse_ok};
 
     #[test]
     fn defaults() {
@@ -188,6 +195,7 @@ mod tests {
         assert_eq!(m.ledger.as_deref(), Some("migrations.lock"));
         assert_eq!(m.statement_timeout, Duration::ZERO);
         assert_eq!(m.lock_timeout, Duration::from_secs(5));
+        assert_eq!(m.lock_wait, Duration::from_secs(600));
         assert!(m.lints.is_empty());
     }
 
@@ -196,7 +204,7 @@ mod tests {
         let m = parse_ok(
             "[migrations]\ndir = \"db/migrations\"\non_startup = \"verify\"\n\
              table = \"ops.schema_history\"\nledger = false\nstatement_timeout = \"10m\"\n\
-             lock_timeout = \"2s\"\n[migrations.lints]\nrequire-concurrent-index-creation = \"deny\"\n\
+             lock_timeout = \"2s\"\nlock_wait = \"90s\"\n[migrations.lints]\nrequire-concurrent-index-creation = \"deny\"\n\
              renaming-column = \"allow\"\nmissing-lock-timeout = \"warn\"\n",
         )
         .migrations;
@@ -206,6 +214,7 @@ mod tests {
         assert_eq!(m.ledger, None);
         assert_eq!(m.statement_timeout, Duration::from_secs(600));
         assert_eq!(m.lock_timeout, Duration::from_secs(2));
+        assert_eq!(m.lock_wait, Duration::from_secs(90));
         let want = BTreeMap::from([
             ("missing-lock-timeout".to_owned(), LintLevel::Warn),
             (
@@ -220,6 +229,32 @@ mod tests {
         assert_eq!(off.out_of_order, super::OutOfOrder::Error, "default");
         let apply = parse_ok("[migrations]\nout_of_order = \"apply\"\n").migrations;
         assert_eq!(apply.out_of_order, super::OutOfOrder::Apply);
+    }
+
+    #[test]
+    fn lock_wait_is_a_duration_that_profiles_override() {
+        let f = file(
+            "[migrations]\nlock_wait = \"30s\"\n[profiles.production.migrations]\n\
+             lock_wait = \"1h\"\n",
+        );
+        assert_eq!(f.base().migrations.lock_wait, Duration::from_secs(30));
+        let production = f.profile("production").expect("production profile");
+        assert_eq!(production.migrations.lock_wait, Duration::from_secs(3600));
+        assert_eq!(
+            parse_ok("[migrations]\nlock_wait = \"0\"\n")
+                .migrations
+                .lock_wait,
+            Duration::ZERO
+        );
+        let d = only_error("[migrations]\nlock_wiat = \"1m\"\n");
+        assert_eq!((d.key.as_str(), d.line), ("migrations.lock_wiat", 2));
+        assert!(d.message.contains("did you mean `lock_wait`?"), "{d}");
+        let d = only_error("[profiles.production.migrations]\nlock_wait = 600\n");
+        assert_eq!(
+            (d.key.as_str(), d.line),
+            ("profiles.production.migrations.lock_wait", 2)
+        );
+        assert!(d.message.contains("duration"), "{d}");
     }
 
     #[test]

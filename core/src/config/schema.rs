@@ -86,6 +86,7 @@ const MIGRATIONS: &[Key] = &[
     key("ledger", Kind::OptStr),
     key("statement_timeout", Kind::Duration),
     key("lock_timeout", Kind::Duration),
+    key("lock_wait", Kind::Duration),
     key("lints", Kind::Lints),
 ];
 
