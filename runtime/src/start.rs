@@ -7,6 +7,7 @@ use pgready_core::config::{self, Embedded};
 
 use crate::connect::{self, Target};
 use crate::embedded::Cluster;
+use crate::error::describe;
 use crate::migrate::Migrator;
 use crate::pool::Role;
 use crate::{Db, Error};
@@ -184,9 +185,14 @@ async fn embedded_cluster(cfg: &config::Config, profile: &str) -> Result<Cluster
 /// Migration and query errors may quote the DSN (sqlx's connection errors do): scrub them.
 pub(crate) fn scrub(e: Error, target: &Target) -> Error {
     match e {
-        Error::Sqlx(inner) => Error::Migrate {
-            file: "(start-up)".to_owned(),
-            message: target.scrub(&inner.to_string()),
+        // Every statement of start-up says what it was for; this is only a safety net.
+        Error::Sqlx(inner) => Error::Database {
+            step: "a statement on the migration connection".to_owned(),
+            message: target.scrub(&describe(&inner)),
+        },
+        Error::Database { step, message } => Error::Database {
+            step,
+            message: target.scrub(&message),
         },
         Error::Migrate { file, message } => Error::Migrate {
             file,
