@@ -66,6 +66,21 @@ impl Setup {
         self
     }
 
+    /// The profile chosen by `PGREADY_PROFILE` (default `development`) and its configuration:
+    /// what start-up runs with, and what `#[pgready::test]` builds its template with.
+    pub(crate) fn config(&self) -> Result<(String, config::Config), Error> {
+        let file = config::parse(self.config_source, self.crate_name)
+            .map_err(|diagnostics| Error::Config(format!("pgready.toml: {}", join(&diagnostics))))?
+            .file;
+        let profile = self
+            .lookup(config::PROFILE_ENV)
+            .unwrap_or_else(|| config::DEFAULT_PROFILE.to_owned());
+        let cfg = file
+            .profile(&profile)
+            .map_err(|d| Error::Config(d.to_string()))?;
+        Ok((profile, cfg))
+    }
+
     pub(crate) fn lookup(&self, key: &str) -> Option<String> {
         match self.env.iter().rev().find(|(k, _)| k == key) {
             Some((_, value)) => value.clone(),
@@ -80,15 +95,7 @@ impl Setup {
 /// This is what `#[migrated_pool]` runs before `main`'s body; it is public for services that
 /// build their own runtime.
 pub async fn start(setup: &Setup) -> Result<Db, Error> {
-    let file = config::parse(setup.config_source, setup.crate_name)
-        .map_err(|diagnostics| Error::Config(format!("pgready.toml: {}", join(&diagnostics))))?
-        .file;
-    let profile = setup
-        .lookup(config::PROFILE_ENV)
-        .unwrap_or_else(|| config::DEFAULT_PROFILE.to_owned());
-    let cfg = file
-        .profile(&profile)
-        .map_err(|d| Error::Config(d.to_string()))?;
+    let (profile, cfg) = setup.config()?;
     let migrator = Migrator::from_embedded(setup.migrations, &cfg.migrations)?;
 
     let (url, embedded) = match setup.lookup(&cfg.database.url_env) {
@@ -137,9 +144,9 @@ pub async fn start(setup: &Setup) -> Result<Db, Error> {
             Some(url) => {
                 let read_target =
                     Target::parse(env, &url, &cfg.database, &cfg.session.application_name)?;
-                connect::wait_until_ready(&read_target, cfg.database.connect_retry)
-                    .await
-                    .map(|conn| drop(connect::close(conn)))?;
+                let conn =
+                    connect::wait_until_ready(&read_target, cfg.database.connect_retry).await?;
+                connect::close(conn).await;
                 Some(connect::pool(&read_target, &read_limits, &cfg.session, Role::Read).await?)
             }
             None => None,
