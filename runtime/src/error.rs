@@ -66,6 +66,22 @@ pub enum Error {
         max: u32,
     },
 
+    /// [`Pool::close_within`](crate::Pool::close_within) gave up waiting for connections that
+    /// tasks still hold.
+    #[error(
+        "closing the {pool} pool: {in_use} connection(s) still in use after {waited:?}; \
+         stopped waiting (they close when their holders drop them): release connections before \
+         closing the pool"
+    )]
+    PoolCloseTimedOut {
+        /// `write` or `read`.
+        pool: &'static str,
+        /// Connections still handed out.
+        in_use: u32,
+        /// How long `close` waited.
+        waited: Duration,
+    },
+
     /// The embedded development cluster could not start.
     #[error(transparent)]
     Embedded(#[from] EmbeddedError),
