@@ -127,18 +127,18 @@ pub(crate) async fn ensure_schema(conn: &mut PgConnection, schema: &str) -> Resu
             "CREATE SCHEMA IF NOT EXISTS {}",
             session::identifier(schema)
         );
-        let created = conn.execute(sqlx::AssertSqlSafe(sql)).await;
-        let denied = matches!(&created, Err(e) if e.as_database_error()
-            .and_then(|d| d.code())
-            .is_some_and(|code| code == "42501"));
-        let step = if denied {
-            format!(
-                "creating schema `{schema}` (`[session] schema`; this role may not: create it                  beforehand or grant the role CREATE on the database)"
-            )
-        } else {
-            format!("creating schema `{schema}` (`[session] schema`)")
-        };
-        created.during(step)?;
+        if let Err(e) = conn.execute(sqlx::AssertSqlSafe(sql)).await {
+            let mut message = describe(&e);
+            if e.as_database_error().and_then(|d| d.code()).as_deref() == Some("42501") {
+                message.push_str(
+                    ": create the schema beforehand, or grant this role CREATE on the database",
+                );
+            }
+            return Err(Error::Database {
+                step: format!("creating schema `{schema}` (`[session] schema`)"),
+                message,
+            });
+        }
         tracing::info!(schema, "created schema");
     }
     Ok(())
