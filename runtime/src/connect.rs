@@ -6,6 +6,7 @@ use pgready_core::{config, dsn};
 use sqlx::postgres::{PgConnectOptions, PgConnection};
 use sqlx::{ConnectOptions, Connection, Executor, SqlSafeStr};
 
+use crate::error::{During, describe};
 use crate::pool::{Pool, Role};
 use crate::{Error, session};
 
@@ -80,7 +81,7 @@ pub(crate) async fn wait_until_ready(
                 tracing::warn!(
                     target = %target.redacted,
                     "database not ready ({}), retrying in {delay:?}",
-                    target.scrub(&e.to_string())
+                    target.scrub(&describe(&e))
                 );
                 tokio::time::sleep(delay).await;
                 delay = (delay * 2).min(Duration::from_secs(2));
@@ -95,7 +96,7 @@ pub(crate) async fn wait_until_ready(
                     target: target.redacted.clone(),
                     attempts,
                     elapsed: started.elapsed(),
-                    message: format!("{}{hint}", target.scrub(&e.to_string())),
+                    message: format!("{}{hint}", target.scrub(&describe(&e))),
                 });
             }
         }
@@ -119,13 +120,25 @@ pub(crate) async fn ensure_schema(conn: &mut PgConnection, schema: &str) -> Resu
         sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1)")
             .bind(schema)
             .fetch_one(&mut *conn)
-            .await?;
+            .await
+            .during(format_args!("checking that schema `{schema}` exists"))?;
     if !exists {
         let sql = format!(
             "CREATE SCHEMA IF NOT EXISTS {}",
             session::identifier(schema)
         );
-        conn.execute(sqlx::AssertSqlSafe(sql)).await?;
+        if let Err(e) = conn.execute(sqlx::AssertSqlSafe(sql)).await {
+            let mut message = describe(&e);
+            if e.as_database_error().and_then(|d| d.code()).as_deref() == Some("42501") {
+                message.push_str(
+                    ": create the schema beforehand, or grant this role CREATE on the database",
+                );
+            }
+            return Err(Error::Database {
+                step: format!("creating schema `{schema}` (`[session] schema`)"),
+                message,
+            });
+        }
         tracing::info!(schema, "created schema");
     }
     Ok(())
@@ -145,7 +158,7 @@ pub(crate) async fn pool(
             target: target.redacted.clone(),
             attempts: 1,
             elapsed: Duration::ZERO,
-            message: target.scrub(&e.to_string()),
+            message: target.scrub(&describe(&e)),
         })
 }
 
@@ -159,13 +172,15 @@ pub(crate) async fn prepare_for_migrations(
     let mut sql = session::migration_settings_sql(&cfg.migrations, &cfg.session);
     let version: i32 = sqlx::query_scalar("SELECT current_setting('server_version_num')::int")
         .fetch_one(&mut *conn)
-        .await?;
+        .await
+        .during("reading the server version on the migration connection")?;
     if version >= 140000 {
         sql.push_str("SET client_connection_check_interval = 1000;\n");
     }
     sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
         .execute(&mut *conn)
-        .await?;
+        .await
+        .during("applying the `[migrations]` limits and the session's `search_path` to the migration connection")?;
     Ok(())
 }
 

@@ -123,12 +123,16 @@ impl Db {
         }
     }
 
-    /// Closes both pools and waits for their connections to close.
+    /// Closes both pools and waits for their connections to close, at most
+    /// [`Pool::CLOSE_GRACE`] (30 s) for those still in use; past it, logs
+    /// which pool still had how many and returns (see [`Pool::close`]).
     pub async fn close(&self) {
-        self.inner.write.close().await;
-        if let Some(read) = &self.inner.read {
-            read.close().await;
-        }
+        let read = async {
+            if let Some(read) = &self.inner.read {
+                read.close().await;
+            }
+        };
+        tokio::join!(self.inner.write.close(), read);
     }
 
     /// Records the migrations built into the binary (start-up does, once).

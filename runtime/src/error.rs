@@ -1,7 +1,10 @@
 //! The one error type of pgready's runtime. Every message names what to fix and never carries a
 //! password: DSN-bearing text goes through [`pgready_core::dsn::redact_in`] before it is stored.
 
+use std::fmt;
 use std::time::Duration;
+
+use sqlx::postgres::PgDatabaseError;
 
 use crate::embedded::EmbeddedError;
 
@@ -63,6 +66,22 @@ pub enum Error {
         max: u32,
     },
 
+    /// [`Pool::close_within`](crate::Pool::close_within) gave up waiting for connections that
+    /// tasks still hold.
+    #[error(
+        "closing the {pool} pool: {in_use} connection(s) still in use after {waited:?}; \
+         stopped waiting (they close when their holders drop them): release connections before \
+         closing the pool"
+    )]
+    PoolCloseTimedOut {
+        /// `write` or `read`.
+        pool: &'static str,
+        /// Connections still handed out.
+        in_use: u32,
+        /// How long `close` waited.
+        waited: Duration,
+    },
+
     /// The embedded development cluster could not start.
     #[error(transparent)]
     Embedded(#[from] EmbeddedError),
@@ -76,7 +95,69 @@ pub enum Error {
         message: String,
     },
 
+    /// Another process held the migration lock longer than `[migrations] lock_wait`.
+    #[error(
+        "gave up after {waited:?} waiting for the migration lock of database `{database}` \
+         (advisory lock {key}), held by {holder}: raise `[migrations] lock_wait` (now \
+         {lock_wait:?}) if its migrations need longer, or end that session"
+    )]
+    MigrationLock {
+        /// The database whose migrations are locked.
+        database: String,
+        /// The advisory lock id (sqlx's, `0x3d32ad9e * crc32(database)`).
+        key: i64,
+        /// The process holding the lock, when the server showed one.
+        holder_pid: Option<i32>,
+        /// That process as the server showed it: pid, application, what it runs, for how long.
+        holder: String,
+        /// How long this process waited.
+        waited: Duration,
+        /// `[migrations] lock_wait`.
+        lock_wait: Duration,
+    },
+
+    /// A statement pgready runs for itself (start-up, the migrator) failed; `step` says which.
+    #[error("{step} failed: {message}")]
+    Database {
+        /// What pgready was doing: `creating schema `app``, `reading the migrations table …`.
+        step: String,
+        /// PostgreSQL's message, SQLSTATE, detail and hint (never its source line).
+        message: String,
+    },
+
     /// A query failed (password already redacted where sqlx quoted the DSN).
-    #[error(transparent)]
+    #[error("{}", describe(.0))]
     Sqlx(#[from] sqlx::Error),
+}
+
+/// An error as a person should read it. For a PostgreSQL error: its message, SQLSTATE, detail
+/// and hint; sqlx's own `Display` appends the server's C source line instead (`… at line
+/// 3312`), which reads like a line of the user's SQL.
+pub(crate) fn describe(e: &sqlx::Error) -> String {
+    let Some(pg) = e
+        .as_database_error()
+        .and_then(|d| d.try_downcast_ref::<PgDatabaseError>())
+    else {
+        return e.to_string();
+    };
+    let mut text = format!("{} (SQLSTATE {})", pg.message(), pg.code());
+    for extra in [pg.detail(), pg.hint()].into_iter().flatten() {
+        text.push_str("; ");
+        text.push_str(extra);
+    }
+    text
+}
+
+/// Labels a failed statement with what pgready was doing: `.during("creating schema `app`")`.
+pub(crate) trait During<T> {
+    fn during(self, step: impl fmt::Display) -> Result<T, Error>;
+}
+
+impl<T> During<T> for Result<T, sqlx::Error> {
+    fn during(self, step: impl fmt::Display) -> Result<T, Error> {
+        self.map_err(|e| Error::Database {
+            step: step.to_string(),
+            message: describe(&e),
+        })
+    }
 }

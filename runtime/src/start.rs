@@ -7,6 +7,7 @@ use pgready_core::config::{self, Embedded};
 
 use crate::connect::{self, Target};
 use crate::embedded::Cluster;
+use crate::error::describe;
 use crate::migrate::Migrator;
 use crate::pool::Role;
 use crate::{Db, Error};
@@ -65,6 +66,21 @@ impl Setup {
         self
     }
 
+    /// The profile chosen by `PGREADY_PROFILE` (default `development`) and its configuration:
+    /// what start-up runs with, and what `#[pgready::test]` builds its template with.
+    pub(crate) fn config(&self) -> Result<(String, config::Config), Error> {
+        let file = config::parse(self.config_source, self.crate_name)
+            .map_err(|diagnostics| Error::Config(format!("pgready.toml: {}", join(&diagnostics))))?
+            .file;
+        let profile = self
+            .lookup(config::PROFILE_ENV)
+            .unwrap_or_else(|| config::DEFAULT_PROFILE.to_owned());
+        let cfg = file
+            .profile(&profile)
+            .map_err(|d| Error::Config(d.to_string()))?;
+        Ok((profile, cfg))
+    }
+
     pub(crate) fn lookup(&self, key: &str) -> Option<String> {
         match self.env.iter().rev().find(|(k, _)| k == key) {
             Some((_, value)) => value.clone(),
@@ -79,15 +95,7 @@ impl Setup {
 /// This is what `#[migrated_pool]` runs before `main`'s body; it is public for services that
 /// build their own runtime.
 pub async fn start(setup: &Setup) -> Result<Db, Error> {
-    let file = config::parse(setup.config_source, setup.crate_name)
-        .map_err(|diagnostics| Error::Config(format!("pgready.toml: {}", join(&diagnostics))))?
-        .file;
-    let profile = setup
-        .lookup(config::PROFILE_ENV)
-        .unwrap_or_else(|| config::DEFAULT_PROFILE.to_owned());
-    let cfg = file
-        .profile(&profile)
-        .map_err(|d| Error::Config(d.to_string()))?;
+    let (profile, cfg) = setup.config()?;
     let migrator = Migrator::from_embedded(setup.migrations, &cfg.migrations)?;
 
     let (url, embedded) = match setup.lookup(&cfg.database.url_env) {
@@ -136,9 +144,9 @@ pub async fn start(setup: &Setup) -> Result<Db, Error> {
             Some(url) => {
                 let read_target =
                     Target::parse(env, &url, &cfg.database, &cfg.session.application_name)?;
-                connect::wait_until_ready(&read_target, cfg.database.connect_retry)
-                    .await
-                    .map(|conn| drop(connect::close(conn)))?;
+                let conn =
+                    connect::wait_until_ready(&read_target, cfg.database.connect_retry).await?;
+                connect::close(conn).await;
                 Some(connect::pool(&read_target, &read_limits, &cfg.session, Role::Read).await?)
             }
             None => None,
@@ -184,9 +192,14 @@ async fn embedded_cluster(cfg: &config::Config, profile: &str) -> Result<Cluster
 /// Migration and query errors may quote the DSN (sqlx's connection errors do): scrub them.
 pub(crate) fn scrub(e: Error, target: &Target) -> Error {
     match e {
-        Error::Sqlx(inner) => Error::Migrate {
-            file: "(start-up)".to_owned(),
-            message: target.scrub(&inner.to_string()),
+        // Every statement of start-up says what it was for; this is only a safety net.
+        Error::Sqlx(inner) => Error::Database {
+            step: "a statement on the migration connection".to_owned(),
+            message: target.scrub(&describe(&inner)),
+        },
+        Error::Database { step, message } => Error::Database {
+            step,
+            message: target.scrub(&message),
         },
         Error::Migrate { file, message } => Error::Migrate {
             file,

@@ -2,7 +2,7 @@
 //! concurrency, failures that roll back and name the line, crashes that leave nothing behind.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use pgready::__private::EmbeddedFile;
@@ -354,5 +354,258 @@ async fn an_out_of_order_migration_is_refused_unless_allowed() {
     allowed.migrations = &ONE_TWO_THREE;
     let db = pgready::start(&allowed).await.expect("allowed: 2 applies");
     assert_eq!(db.migrations().applied, 3);
+    db.close().await;
+}
+
+// Waiting for the migration lock: `pg_try_advisory_lock` polls, bounded by `[migrations]
+// lock_wait`, never `lock_timeout`, and never holding a snapshot that would stall the holder.
+
+/// Waits for `child` at most `bound`; kills it and returns `None` past that.
+async fn output_within(mut child: Child, bound: Duration) -> Option<Output> {
+    let started = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if started.elapsed() > bound {
+            child.kill().ok();
+            child.wait().ok();
+            return None;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    Some(child.wait_with_output().unwrap())
+}
+
+fn spawn_runners(n: usize, dir: &Path, url: &str, config: &str) -> Vec<Child> {
+    (0..n)
+        .map(|_| {
+            runner(dir, url)
+                .env("RUNNER_CONFIG", config)
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect()
+}
+
+/// Every runner's stdout (its log and `MIGRATED <n>`), after checking that it started.
+async fn all_started(children: Vec<Child>, bound: Duration, migrated: &str) -> Vec<String> {
+    let mut logs = Vec::new();
+    for child in children {
+        let output = output_within(child, bound)
+            .await
+            .unwrap_or_else(|| panic!("an instance did not finish within {bound:?}"));
+        let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+        assert!(
+            output.status.success(),
+            "{stdout}\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        assert!(stdout.contains(migrated), "{stdout}");
+        logs.push(stdout);
+    }
+    logs
+}
+
+async fn advisory_locks(conn: &mut sqlx::PgConnection) -> i64 {
+    sqlx::query_scalar(
+        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' \
+         AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
+    )
+    .fetch_one(conn)
+    .await
+    .unwrap()
+}
+
+#[tokio::test]
+async fn four_instances_start_behind_a_20_second_migration_and_apply_it_once() {
+    let url = fresh_database("behind_long").await;
+    let dir = fixture_dir(
+        "behind_long",
+        &[
+            (
+                "1_create_log.sql",
+                "CREATE TABLE applied_log (version int);",
+            ),
+            (
+                "2_long.sql",
+                "INSERT INTO applied_log VALUES (2);\nSELECT pg_sleep(20);\n",
+            ),
+        ],
+    );
+    // A blocking `pg_advisory_lock` would be cancelled by this `lock_timeout` after 2 s.
+    let config = "[database]\nconnect_retry = \"5s\"\n[migrations]\nlock_timeout = \"2s\"\n";
+    let started = Instant::now();
+    let children = spawn_runners(4, &dir, &url, config);
+    let logs = all_started(children, Duration::from_secs(60), "MIGRATED 2").await;
+    let elapsed = started.elapsed();
+    assert!(
+        elapsed >= Duration::from_secs(20) && elapsed < Duration::from_secs(45),
+        "the 4 instances waited for one 20 s migration side by side: {elapsed:?}"
+    );
+
+    let waiters: Vec<&String> = logs
+        .iter()
+        .filter(|log| log.contains("waiting for the migration lock, held by pid "))
+        .collect();
+    assert_eq!(waiters.len(), 3, "three instances waited: {logs:#?}");
+    for log in &waiters {
+        assert!(
+            log.contains("got the migration lock after waiting"),
+            "{log}"
+        );
+    }
+    assert!(
+        waiters
+            .iter()
+            .any(|log| log.contains("SELECT pg_sleep(20);` for")),
+        "the log says what the holder runs: {waiters:#?}"
+    );
+
+    let mut conn = connect(&url).await;
+    let log: Vec<i32> = sqlx::query_scalar("SELECT version FROM applied_log")
+        .fetch_all(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(log, [2], "the long migration ran once");
+    let rows: Vec<(i64, bool)> =
+        sqlx::query_as("SELECT version, success FROM _sqlx_migrations ORDER BY version")
+            .fetch_all(&mut conn)
+            .await
+            .unwrap();
+    assert_eq!(rows, [(1, true), (2, true)]);
+    assert_eq!(
+        advisory_locks(&mut conn).await,
+        0,
+        "every lock was released"
+    );
+    std::fs::remove_dir_all(dir).ok();
+}
+
+#[tokio::test]
+async fn create_index_concurrently_completes_while_other_instances_wait() {
+    let url = fresh_database("cic_waiters").await;
+    let dir = fixture_dir(
+        "cic_waiters",
+        &[
+            (
+                "1_events.sql",
+                "CREATE TABLE events (id bigint, kind text);\n\
+                 INSERT INTO events SELECT g, 'kind-' || (g % 10) FROM generate_series(1, 20000) g;\n",
+            ),
+            // The pause lets the other instances start waiting before the index build begins.
+            (
+                "2_index_events.sql",
+                "-- pgready:no-transaction\n\
+                 SELECT pg_sleep(3);\n\
+                 CREATE INDEX CONCURRENTLY events_kind ON events (kind);\n",
+            ),
+        ],
+    );
+    // No `lock_timeout` at all: a waiter holding a snapshot (a blocking `pg_advisory_lock`)
+    // would make `CREATE INDEX CONCURRENTLY` wait for it, and it for the index, forever.
+    let config = "[database]\nconnect_retry = \"5s\"\n[migrations]\nlock_timeout = \"0\"\n";
+    let children = spawn_runners(3, &dir, &url, config);
+    let logs = all_started(children, Duration::from_secs(30), "MIGRATED 2").await;
+    let waiters = logs
+        .iter()
+        .filter(|log| log.contains("waiting for the migration lock, held by pid "))
+        .count();
+    assert_eq!(
+        waiters, 2,
+        "two instances waited during the index build: {logs:#?}"
+    );
+
+    let mut conn = connect(&url).await;
+    let valid: bool = sqlx::query_scalar(
+        "SELECT indisvalid FROM pg_index WHERE indexrelid = 'events_kind'::regclass",
+    )
+    .fetch_one(&mut conn)
+    .await
+    .unwrap();
+    assert!(valid, "the concurrent index build finished");
+    assert_eq!(advisory_locks(&mut conn).await, 0);
+    std::fs::remove_dir_all(dir).ok();
+}
+
+#[tokio::test]
+async fn an_instance_gives_up_after_lock_wait_naming_the_holder() {
+    let url = fresh_database("lock_wait").await;
+    let mut holder = connect(&url).await;
+    let database: String = sqlx::query_scalar("SELECT current_database()")
+        .fetch_one(&mut holder)
+        .await
+        .unwrap();
+    let key = pgready_core::migrations::lock_id(&database);
+    sqlx::query("SELECT pg_advisory_lock($1)")
+        .bind(key)
+        .execute(&mut holder)
+        .await
+        .unwrap();
+    let pid: i32 = sqlx::query_scalar("SELECT pg_backend_pid()")
+        .fetch_one(&mut holder)
+        .await
+        .unwrap();
+
+    let started = Instant::now();
+    let err = pgready::start(&setup("[migrations]\nlock_wait = \"1s\"\n", &url))
+        .await
+        .expect_err("another session holds the lock");
+    let elapsed = started.elapsed();
+    assert!(
+        elapsed >= Duration::from_secs(1) && elapsed < Duration::from_secs(10),
+        "{elapsed:?}"
+    );
+    let message = err.to_string();
+    match &err {
+        pgready::Error::MigrationLock {
+            database: locked,
+            key: locked_key,
+            holder_pid,
+            waited,
+            lock_wait,
+            ..
+        } => {
+            assert_eq!(locked, &database);
+            assert_eq!(*locked_key, key);
+            assert_eq!(
+                *holder_pid,
+                Some(pid),
+                "pg_locks names the holder: {message}"
+            );
+            assert!(*waited >= Duration::from_secs(1), "{waited:?}");
+            assert_eq!(*lock_wait, Duration::from_secs(1));
+        }
+        other => panic!("expected Error::MigrationLock, got {other:?}"),
+    }
+    for part in [
+        format!("database `{database}`"),
+        format!("held by pid {pid}"),
+        "idle for".to_owned(),
+        "raise `[migrations] lock_wait`".to_owned(),
+    ] {
+        assert!(message.contains(&part), "`{part}` in: {message}");
+    }
+    assert!(!message.contains("at line"), "{message}");
+
+    let created: Option<String> =
+        sqlx::query_scalar("SELECT to_regclass('_sqlx_migrations')::text")
+            .fetch_one(&mut holder)
+            .await
+            .unwrap();
+    assert_eq!(created, None, "nothing ran without the lock");
+    let released: bool = sqlx::query_scalar("SELECT pg_advisory_unlock($1)")
+        .bind(key)
+        .fetch_one(&mut holder)
+        .await
+        .unwrap();
+    assert!(released);
+    assert_eq!(
+        advisory_locks(&mut holder).await,
+        0,
+        "the waiter left no lock behind"
+    );
+    let db = pgready::start(&setup("[migrations]\nlock_wait = \"1s\"\n", &url))
+        .await
+        .expect("the lock is free again");
     db.close().await;
 }

@@ -294,3 +294,47 @@ fn a_crashed_test_process_leaves_its_database_to_the_next_one() {
     );
     assert!(until_gone(next).is_empty());
 }
+
+static IN_THE_PROFILES_SCHEMA: [EmbeddedFile; 1] = [EmbeddedFile {
+    name: "1_t.sql",
+    sql: "CREATE TABLE IF NOT EXISTS t (id int);",
+}];
+/// The `other` profile puts the application, and so its migrations, in another schema.
+const TWO_PROFILES: &str = "[profiles.other.session]\nschema = \"other_schema\"\n";
+
+/// What `#[pgready::test]` expands to, with `PGREADY_PROFILE` set as the process would have it.
+#[test]
+fn the_template_is_built_with_the_profile_start_up_uses() {
+    let crate_name = "profile_test";
+    let url = pgready_tests::url("postgres");
+    // The development template first, so that `other` would find it if it shared its name.
+    for (profile, schema) in [
+        (None, "public"),
+        (Some("other"), "other_schema"),
+        (None, "public"),
+    ] {
+        let setup = Setup::new(TWO_PROFILES, crate_name, &IN_THE_PROFILES_SCHEMA)
+            .var("DATABASE_URL", Some(&url))
+            .var("PGREADY_PROFILE", profile);
+        pgready::__private::run_test(setup, "profile::t", async move |db: pgready::Db| {
+            let found: Vec<(String, String)> = sqlx::query_as(
+                "SELECT current_schema()::text, table_schema::text \
+                 FROM information_schema.tables WHERE table_name = 't'",
+            )
+            .fetch_all(db.read())
+            .await
+            .unwrap();
+            assert_eq!(
+                found,
+                [(schema.to_owned(), schema.to_owned())],
+                "profile {profile:?}: the copy holds that profile's schema"
+            );
+        });
+    }
+    let names = templates(crate_name);
+    assert_eq!(names.len(), 2, "one template per profile: {names:?}");
+    assert!(
+        names[0].contains("_development_") && names[1].contains("_other_"),
+        "{names:?}"
+    );
+}

@@ -623,3 +623,44 @@ async fn discarded(db: &Db, reason: &str) -> f64 {
         .unwrap_or_else(|| panic!("no {series} in\n{text}"));
     line[series.len()..].parse().expect("a number")
 }
+
+#[tokio::test]
+async fn close_stops_waiting_for_a_held_connection_at_its_bound_and_says_so() {
+    let url = fresh_database("close_bound").await;
+    let db = start("[pool]\nmin_connections = 2\n", &url).await;
+    let held = db.write().acquire().await.unwrap();
+
+    let started = std::time::Instant::now();
+    let err = db
+        .write()
+        .close_within(Duration::from_millis(500))
+        .await
+        .expect_err("a task still holds a connection");
+    let elapsed = started.elapsed();
+    assert!(
+        elapsed >= Duration::from_millis(500) && elapsed < Duration::from_secs(3),
+        "{elapsed:?}"
+    );
+    assert!(
+        matches!(err, pgready::Error::PoolCloseTimedOut { pool: "write", in_use: 1, waited }
+            if waited >= Duration::from_millis(500)),
+        "{err:?}"
+    );
+    let message = err.to_string();
+    assert!(
+        message.starts_with("closing the write pool: 1 connection(s) still in use after"),
+        "{message}"
+    );
+    assert!(db.write().is_closed());
+    assert_eq!(db.write().stats().idle, 0, "the idle connection was closed");
+
+    // Given back, the held connection is closed, and nothing is left to wait for.
+    drop(held);
+    tokio::time::timeout(
+        Duration::from_secs(5),
+        db.write().close_within(Duration::from_secs(5)),
+    )
+    .await
+    .expect("returns at once")
+    .expect("nothing is in use any more");
+}

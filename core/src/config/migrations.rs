@@ -27,7 +27,8 @@ pub struct Migrations {
     pub ledger: Option<String>,
     /// `statement_timeout` on the migration connection (default 0: none)
     pub statement_timeout: Duration,
-    /// `lock_timeout` on the migration connection (default 5s)
+    /// `lock_timeout` on the migration connection (default 5s); never applied to waiting for
+    /// the migration lock
     pub lock_timeout: Duration,
     /// versions up to this one are history (released before pgready was adopted): checked
     /// against the ledger, never linted (default: none); a migration recorded in the ledger is
@@ -35,6 +36,9 @@ pub struct Migrations {
     pub lint_after: Option<i64>,
     /// characters left out of checksums, as sqlx.toml's `migrate.ignored-chars` (default none)
     pub ignored_chars: BTreeSet<char>,
+    /// how long start-up (or `pgready migrate`) waits for another process's migration lock
+    /// before giving up (default 10m; `"0"`: try once, do not wait)
+    pub lock_wait: Duration,
     /// lint rule name (kebab-case) → level; rules not listed keep their built-in level
     pub lints: BTreeMap<String, LintLevel>,
 }
@@ -110,6 +114,7 @@ const STATEMENT_TIMEOUT: KeyRef = (Section::Migrations, "statement_timeout");
 const LOCK_TIMEOUT: KeyRef = (Section::Migrations, "lock_timeout");
 const LINT_AFTER: KeyRef = (Section::Migrations, "lint_after");
 const IGNORED_CHARS: KeyRef = (Section::Migrations, "ignored_chars");
+const LOCK_WAIT: KeyRef = (Section::Migrations, "lock_wait");
 
 impl Default for Migrations {
     fn default() -> Self {
@@ -123,6 +128,7 @@ impl Default for Migrations {
             lock_timeout: Duration::from_secs(5),
             lint_after: None,
             ignored_chars: BTreeSet::new(),
+            lock_wait: Duration::from_secs(600),
             lints: BTreeMap::new(),
         }
     }
@@ -156,6 +162,7 @@ impl Migrations {
                 .is_some()
                 .then(|| r.version(LINT_AFTER, 0)),
             ignored_chars: r.chars(IGNORED_CHARS),
+            lock_wait: r.duration(LOCK_WAIT, d.lock_wait),
             lints: r
                 .lints()
                 .into_iter()
@@ -192,7 +199,7 @@ mod tests {
     use std::time::Duration;
 
     use super::{LintLevel, OnStartup};
-    use crate::config::testing::{errors, only_error, parse_ok};
+    use crate::config::testing::{errors, file, only_error, parse_ok};
 
     #[test]
     fn defaults() {
@@ -203,6 +210,7 @@ mod tests {
         assert_eq!(m.ledger.as_deref(), Some("migrations.lock"));
         assert_eq!(m.statement_timeout, Duration::ZERO);
         assert_eq!(m.lock_timeout, Duration::from_secs(5));
+        assert_eq!(m.lock_wait, Duration::from_secs(600));
         assert!(m.lints.is_empty());
     }
 
@@ -211,7 +219,7 @@ mod tests {
         let m = parse_ok(
             "[migrations]\ndir = \"db/migrations\"\non_startup = \"verify\"\n\
              table = \"ops.schema_history\"\nledger = false\nstatement_timeout = \"10m\"\n\
-             lock_timeout = \"2s\"\n[migrations.lints]\nrequire-concurrent-index-creation = \"deny\"\n\
+             lock_timeout = \"2s\"\nlock_wait = \"90s\"\n[migrations.lints]\nrequire-concurrent-index-creation = \"deny\"\n\
              renaming-column = \"allow\"\nmissing-lock-timeout = \"warn\"\n",
         )
         .migrations;
@@ -221,6 +229,7 @@ mod tests {
         assert_eq!(m.ledger, None);
         assert_eq!(m.statement_timeout, Duration::from_secs(600));
         assert_eq!(m.lock_timeout, Duration::from_secs(2));
+        assert_eq!(m.lock_wait, Duration::from_secs(90));
         let want = BTreeMap::from([
             ("missing-lock-timeout".to_owned(), LintLevel::Warn),
             (
@@ -272,6 +281,32 @@ mod tests {
             "{}",
             all[0]
         );
+    }
+
+    #[test]
+    fn lock_wait_is_a_duration_that_profiles_override() {
+        let f = file(
+            "[migrations]\nlock_wait = \"30s\"\n[profiles.production.migrations]\n\
+             lock_wait = \"1h\"\n",
+        );
+        assert_eq!(f.base().migrations.lock_wait, Duration::from_secs(30));
+        let production = f.profile("production").expect("production profile");
+        assert_eq!(production.migrations.lock_wait, Duration::from_secs(3600));
+        assert_eq!(
+            parse_ok("[migrations]\nlock_wait = \"0\"\n")
+                .migrations
+                .lock_wait,
+            Duration::ZERO
+        );
+        let d = only_error("[migrations]\nlock_wiat = \"1m\"\n");
+        assert_eq!((d.key.as_str(), d.line), ("migrations.lock_wiat", 2));
+        assert!(d.message.contains("did you mean `lock_wait`?"), "{d}");
+        let d = only_error("[profiles.production.migrations]\nlock_wait = 600\n");
+        assert_eq!(
+            (d.key.as_str(), d.line),
+            ("profiles.production.migrations.lock_wait", 2)
+        );
+        assert!(d.message.contains("duration"), "{d}");
     }
 
     #[test]

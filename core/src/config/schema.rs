@@ -109,6 +109,8 @@ const MIGRATIONS: &[Key] = &[
     build_key("lint_after", Kind::Version),
     build_key("ignored_chars", Kind::Chars),
     build_key("lints", Kind::Lints),
+    key("lock_wait", Kind::Duration),
+    key("lints", Kind::Lints),
 ];
 
 const HEALTH: &[Key] = &[

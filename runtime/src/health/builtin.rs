@@ -8,6 +8,7 @@ use sqlx::ConnectOptions;
 use sqlx::postgres::{PgConnectOptions, PgConnection};
 
 use super::check::Check;
+use crate::error::describe;
 use crate::migrate::{Migrator, State, VersionStatus};
 use crate::{Db, PoolStats};
 
@@ -93,7 +94,7 @@ pub(crate) async fn primary(db: &Db, timeout: Duration) -> Vec<(String, Check)> 
         .fetch_one(&mut conn)
         .await
     {
-        return failed(format!("`SELECT 1` failed: {}", scrub(&e)));
+        return failed(format!("`SELECT 1` failed: {}", scrub(&describe(&e))));
     }
     let connectivity = up("write", started.elapsed(), &target);
     let migrations = match migrations(db, &mut conn).await {
@@ -142,7 +143,12 @@ pub(crate) async fn replica(db: &Db, timeout: Duration) -> Vec<(String, Check)> 
     .await;
     let (in_recovery, lag) = match lag {
         Ok(row) => row,
-        Err(e) => return failed(format!("the replication query failed: {}", scrub(&e))),
+        Err(e) => {
+            return failed(format!(
+                "the replication query failed: {}",
+                scrub(&describe(&e))
+            ));
+        }
     };
     *slot = Some(conn);
     let max = db.config().health.max_replica_lag;
@@ -167,7 +173,7 @@ async fn open(
         Some(conn) => Ok(conn),
         None => connect(options, db, timeout)
             .await
-            .map_err(|e| format!("cannot connect: {}", scrub(&e))),
+            .map_err(|e| format!("cannot connect: {}", scrub(&describe(&e)))),
     }
 }
 

@@ -1,50 +1,16 @@
-//! Running migrations: the advisory lock, one transaction per migration, the bookkeeping row.
+//! Running migrations: one transaction per migration, the bookkeeping row.
 
 use std::time::Instant;
 
 use pgready_core::config;
-use pgready_core::migrations::{self, Kind, Migration};
+use pgready_core::migrations::{Kind, Migration};
 use sqlx::postgres::{PgConnection, PgDatabaseError, PgErrorPosition};
 use sqlx::{AssertSqlSafe, Connection, Executor};
 
 use super::MigrationState;
 use super::plan::{self, quoted};
 use crate::Error;
-
-/// Runs `f` holding sqlx's migration lock for this database. The lock is session-level on this
-/// dedicated connection: released explicitly on every path that still has the connection, and
-/// by the server when the connection (or the process) dies.
-pub(crate) async fn locked<T>(
-    conn: &mut PgConnection,
-    f: impl AsyncFnOnce(&mut PgConnection) -> Result<T, Error>,
-) -> Result<T, Error> {
-    let database: String = sqlx::query_scalar("SELECT current_database()")
-        .fetch_one(&mut *conn)
-        .await?;
-    let lock_id = migrations::lock_id(&database);
-    let got: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
-        .bind(lock_id)
-        .fetch_one(&mut *conn)
-        .await?;
-    if !got {
-        tracing::info!(
-            database,
-            "another process is migrating this database: waiting for its lock"
-        );
-        sqlx::query("SELECT pg_advisory_lock($1)")
-            .bind(lock_id)
-            .execute(&mut *conn)
-            .await?;
-    }
-    let result = f(&mut *conn).await;
-    let unlocked = sqlx::query("SELECT pg_advisory_unlock($1)")
-        .bind(lock_id)
-        .execute(&mut *conn)
-        .await;
-    let value = result?;
-    unlocked?;
-    Ok(value)
-}
+use crate::error::{During, describe};
 
 /// `apply = false` only checks.
 pub(crate) async fn run(
@@ -65,7 +31,11 @@ pub(crate) async fn run(
                 execution_time BIGINT NOT NULL
             )"
         )))
-        .await?;
+        .await
+        .during(format_args!(
+            "creating the migrations table `{}`",
+            cfg.table
+        ))?;
     }
     let rows = plan::applied_rows(conn, &cfg.table).await?;
     let pending = plan::pending(list, &rows, cfg)?;
@@ -121,7 +91,10 @@ async fn apply_one(conn: &mut PgConnection, m: &Migration, table: &str) -> Resul
         }
         record_row(conn, &record, m, true).await?;
     } else {
-        let mut tx = conn.begin().await?;
+        let mut tx = conn.begin().await.during(format_args!(
+            "starting the transaction of `{}`",
+            m.file_name
+        ))?;
         if let Err(e) = sqlx::raw_sql(AssertSqlSafe(m.sql.clone()))
             .execute(&mut *tx)
             .await
@@ -130,7 +103,8 @@ async fn apply_one(conn: &mut PgConnection, m: &Migration, table: &str) -> Resul
             return Err(failed(m, &e, 1, &m.sql));
         }
         record_row(&mut tx, &record, m, true).await?;
-        tx.commit().await?;
+        // A deferred constraint fails here: the migration's failure, not pgready's.
+        tx.commit().await.map_err(|e| failed(m, &e, 1, ""))?;
     }
     let elapsed = i64::try_from(started.elapsed().as_nanos()).unwrap_or(i64::MAX);
     sqlx::query(AssertSqlSafe(format!(
@@ -139,7 +113,11 @@ async fn apply_one(conn: &mut PgConnection, m: &Migration, table: &str) -> Resul
     .bind(elapsed)
     .bind(m.version)
     .execute(&mut *conn)
-    .await?;
+    .await
+    .during(format_args!(
+        "recording the execution time of `{}` in `{table}`",
+        m.file_name
+    ))?;
     tracing::info!(version = m.version, file = %m.file_name, "applied migration in {:?}", started.elapsed());
     Ok(())
 }
@@ -178,7 +156,10 @@ pub(crate) async fn revert(
         });
     }
     let delete = format!("DELETE FROM {} WHERE version = $1", quoted(&cfg.table));
-    let mut tx = conn.begin().await?;
+    let mut tx = conn.begin().await.during(format_args!(
+        "starting the transaction of `{}`",
+        down.file_name
+    ))?;
     if let Err(e) = sqlx::raw_sql(AssertSqlSafe(down.sql.clone()))
         .execute(&mut *tx)
         .await
@@ -189,8 +170,12 @@ pub(crate) async fn revert(
     sqlx::query(AssertSqlSafe(delete))
         .bind(version)
         .execute(&mut *tx)
-        .await?;
-    tx.commit().await?;
+        .await
+        .during(format_args!(
+            "removing version {version} from the migrations table `{}`",
+            cfg.table
+        ))?;
+    tx.commit().await.map_err(|e| failed(down, &e, 1, ""))?;
     tracing::info!(version, file = %down.file_name, "reverted migration");
     Ok(version)
 }
@@ -207,7 +192,11 @@ async fn record_row(
         .bind(success)
         .bind(&m.checksum)
         .execute(conn)
-        .await?;
+        .await
+        .during(format_args!(
+            "recording `{}` in the migrations table",
+            m.file_name
+        ))?;
     Ok(())
 }
 
@@ -224,21 +213,7 @@ fn statements(sql: &str) -> Vec<(String, usize)> {
 /// The error for a failed migration: the file, the line PostgreSQL pointed at, the message.
 fn failed(m: &Migration, e: &sqlx::Error, first_line: usize, sql: &str) -> Error {
     let line = error_line(e, sql).map_or(first_line, |l| first_line + l - 1);
-    // sqlx's Display appends PostgreSQL's own source line (`at line 1188`), which reads like a
-    // line of the migration: say the server's message, detail and hint instead.
-    let reason = match e
-        .as_database_error()
-        .and_then(|d| d.try_downcast_ref::<PgDatabaseError>())
-    {
-        Some(pg) => {
-            let mut reason = format!("{} (SQLSTATE {})", pg.message(), pg.code());
-            for extra in [pg.detail(), pg.hint()].into_iter().flatten() {
-                reason.push_str(&format!("; {extra}"));
-            }
-            reason
-        }
-        None => e.to_string(),
-    };
+    let reason = describe(e);
     let outcome = if m.no_transaction {
         "failed (outside a transaction: the statements before this one stay applied)"
     } else {

@@ -4,6 +4,7 @@
 //! [`Migrator`] for `run`, `revert` and `status`.
 
 mod apply;
+mod lock;
 mod plan;
 
 use pgready_core::config::{self, OnStartup};
@@ -98,11 +99,12 @@ impl Migrator {
         Ok(plan::status(&self.list, &rows))
     }
 
-    /// Applies every pending migration under the advisory lock; refuses (before applying
+    /// Applies every pending migration under the advisory lock (waiting at most
+    /// `[migrations] lock_wait` for another process's); refuses (before applying
     /// anything) on a failed, missing or edited applied migration, or an out-of-order one unless
     /// `out_of_order = "apply"`.
     pub async fn run(&self, conn: &mut PgConnection) -> Result<MigrationState, Error> {
-        apply::locked(conn, async |conn| {
+        lock::locked(conn, self.cfg.lock_wait, async |conn| {
             apply::run(conn, &self.list, &self.cfg, true).await
         })
         .await
@@ -110,7 +112,7 @@ impl Migrator {
 
     /// Checks that every migration is applied cleanly; applies nothing.
     pub async fn verify(&self, conn: &mut PgConnection) -> Result<MigrationState, Error> {
-        apply::locked(conn, async |conn| {
+        lock::locked(conn, self.cfg.lock_wait, async |conn| {
             apply::run(conn, &self.list, &self.cfg, false).await
         })
         .await
@@ -118,7 +120,7 @@ impl Migrator {
 
     /// Reverts the newest applied migration with its `.down.sql`; returns its version.
     pub async fn revert(&self, conn: &mut PgConnection) -> Result<i64, Error> {
-        apply::locked(conn, async |conn| {
+        lock::locked(conn, self.cfg.lock_wait, async |conn| {
             apply::revert(conn, &self.list, &self.cfg).await
         })
         .await

@@ -8,6 +8,7 @@ use sqlx::AssertSqlSafe;
 use sqlx::postgres::PgConnection;
 
 use crate::Error;
+use crate::error::During;
 
 /// One row of `_sqlx_migrations`.
 pub(crate) struct Row {
@@ -72,7 +73,8 @@ pub(crate) async fn applied_rows(conn: &mut PgConnection, table: &str) -> Result
     let exists: bool = sqlx::query_scalar("SELECT to_regclass($1) IS NOT NULL")
         .bind(quoted(table))
         .fetch_one(&mut *conn)
-        .await?;
+        .await
+        .during(format_args!("looking for the migrations table `{table}`"))?;
     if !exists {
         return Ok(Vec::new());
     }
@@ -81,7 +83,8 @@ pub(crate) async fn applied_rows(conn: &mut PgConnection, table: &str) -> Result
         quoted(table)
     )))
     .fetch_all(&mut *conn)
-    .await?;
+    .await
+    .during(format_args!("reading the migrations table `{table}`"))?;
     Ok(rows
         .into_iter()
         .map(|(version, checksum, success, description)| Row {

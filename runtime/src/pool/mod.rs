@@ -92,6 +92,12 @@ pub struct PoolStats {
 }
 
 impl Pool {
+    /// How long [`close`](Self::close) and [`Db::close`](crate::Db::close) wait for
+    /// connections still in use: 30 s, the design's `[shutdown] grace` default
+    /// (`pgready.toml` has no `[shutdown]` section yet). [`close_within`](Self::close_within)
+    /// takes another bound.
+    pub const CLOSE_GRACE: Duration = Duration::from_secs(30);
+
     /// Builds a pool: every new connection runs the `settings` batch; `min_connections` (at
     /// least one) are opened before this returns.
     pub(crate) async fn connect(
@@ -204,16 +210,41 @@ impl Pool {
     }
 
     /// Closes the pool: later acquires fail, idle connections are closed now and those in use
-    /// when they come back. Waits until all are closed.
+    /// when they come back. Waits until all are closed, but at most [`CLOSE_GRACE`](Self::CLOSE_GRACE); past it,
+    /// logs a warning that names this pool and the connections still in use, and returns.
     pub async fn close(&self) {
+        if let Err(e) = self.close_within(Self::CLOSE_GRACE).await {
+            tracing::warn!("{e}");
+        }
+    }
+
+    /// [`close`](Self::close), waiting at most `grace` for connections still in use: past it,
+    /// fails with [`Error::PoolCloseTimedOut`]. The pool is closed either way; a connection
+    /// still held is closed when its holder drops it.
+    pub async fn close_within(&self, grace: Duration) -> Result<(), Error> {
+        let started = Instant::now();
         let idle = self.engine.retain(|_, _| false);
         self.engine.close();
         let spares = self.engine.manager().spares.drain();
         for conn in idle.removed.into_iter().chain(spares) {
             engine::close(conn).await;
         }
-        while self.engine.status().size > 0 {
-            tokio::time::sleep(Duration::from_millis(10)).await;
+        loop {
+            let in_use = self.engine.status().size;
+            if in_use == 0 {
+                return Ok(());
+            }
+            let waited = started.elapsed();
+            if waited >= grace {
+                return Err(Error::PoolCloseTimedOut {
+                    pool: self.shared.role.name(),
+                    in_use: u32::try_from(in_use).unwrap_or(u32::MAX),
+                    waited: Duration::from_millis(
+                        u64::try_from(waited.as_millis()).unwrap_or(u64::MAX),
+                    ),
+                });
+            }
+            tokio::time::sleep(Duration::from_millis(10).min(grace - waited)).await;
         }
     }
 

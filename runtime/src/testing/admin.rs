@@ -500,7 +500,7 @@ async fn acquire(pool: &PgPool, server: &str) -> Result<PoolConnection<Postgres>
         target: dsn::redact(server),
         attempts: 1,
         elapsed: Duration::ZERO,
-        message: dsn::redact_in(&e.to_string(), server),
+        message: dsn::redact_in(&crate::error::describe(&e), server),
     })
 }
 

@@ -1,9 +1,11 @@
 //! `#[pgready::test]`: a database per test, cloned from a template migrated once.
 //!
-//! The template is named after the crate and a hash of the migrations' checksums (and the
-//! schema and migrations table), built once under an advisory lock by whichever test process
-//! gets there first, and reused by every later test, process and run; a changed migration makes
-//! a new template and the crate's old ones are dropped. Each test gets
+//! The template is named after the crate, the profile (`PGREADY_PROFILE`, read as start-up
+//! reads it) and a hash of what it holds (the profile, the migrations' checksums, the schema
+//! and the migrations table). It is built once under an advisory lock by whichever test
+//! process gets there first, with that profile, and reused by every later test, process and
+//! run; a changed migration makes a new template and drops the crate's old ones for that
+//! profile, so two profiles never share or drop each other's template. Each test gets
 //! `CREATE DATABASE … TEMPLATE …`, which costs milliseconds instead of replaying every
 //! migration as `#[sqlx::test]` does.
 //!
@@ -41,12 +43,11 @@ use std::future::Future;
 use std::panic::AssertUnwindSafe;
 
 use futures_util::FutureExt;
-use pgready_core::{config, dsn};
+use pgready_core::dsn;
 use sqlx::{AssertSqlSafe, Executor, PgConnection};
 
 use self::admin::{Admin, TemplateCopy};
 use crate::embedded::Cluster;
-use crate::start::join;
 use crate::{Db, Error, Setup};
 
 /// Where `#[pgready::test]` looks for a server before starting the shared embedded cluster.
@@ -141,12 +142,8 @@ struct TestDatabase {
 
 impl TestDatabase {
     fn create(setup: &Setup, test: &str) -> Result<TestDatabase, Error> {
-        let file = config::parse(setup.config_source, setup.crate_name)
-            .map_err(|d| Error::Config(format!("pgready.toml: {}", join(&d))))?
-            .file;
-        let cfg = file
-            .profile(config::DEFAULT_PROFILE)
-            .map_err(|d| Error::Config(d.to_string()))?;
+        // The profile start-up will use (`PGREADY_PROFILE`): its template, its DSN variable.
+        let (profile, cfg) = setup.config()?;
         let server = server_url(setup, &cfg.database.url_env)?;
         let test_hash = template::short_hash(test.as_bytes());
         let name = names::new_name(&test_hash);
@@ -154,7 +151,7 @@ impl TestDatabase {
         admin.copy(TemplateCopy {
             setup: setup.clone(),
             url_env: cfg.database.url_env.clone(),
-            template: template::name(setup, &cfg)?,
+            template: template::name(setup, &profile, &cfg)?,
             name: name.clone(),
             test_hash,
         })?;

@@ -13,8 +13,11 @@ const PREFIX: &str = "pgready_tpl_";
 /// One advisory lock per server for building templates (an arbitrary constant).
 const LOCK_ID: i64 = 0x7067_7265_6164_7931;
 
-/// `pgready_tpl_<crate>_<hash of what the template holds>`, ≤ 63 bytes.
-pub(super) fn name(setup: &Setup, cfg: &config::Config) -> Result<String, Error> {
+/// `pgready_tpl_<crate>_<profile>_<hash of what the template holds>`, ≤ 63 bytes.
+///
+/// The profile part has no `_`, so the last two `_` split the name unambiguously and the
+/// clean-up in [`build_unless_present`] only ever drops this crate's and profile's templates.
+pub(super) fn name(setup: &Setup, profile: &str, cfg: &config::Config) -> Result<String, Error> {
     let list =
         migrations::from_files(setup.migrations.iter().map(|f| (f.name, f.sql))).map_err(|e| {
             Error::Migrate {
@@ -22,18 +25,25 @@ pub(super) fn name(setup: &Setup, cfg: &config::Config) -> Result<String, Error>
                 message: join(&e),
             }
         })?;
-    let mut key = format!("{}\n{}\n", cfg.session.schema, cfg.migrations.table).into_bytes();
+    let mut key = format!(
+        "{}\n{profile}\n{}\n{}\n",
+        setup.crate_name, cfg.session.schema, cfg.migrations.table
+    )
+    .into_bytes();
     for m in &list {
         key.extend_from_slice(m.file_name.as_bytes());
         key.extend_from_slice(&m.checksum);
     }
     Ok(format!(
-        "{PREFIX}{}_{}",
+        "{PREFIX}{}_{}_{}",
         crate_part(setup.crate_name),
+        profile_part(profile),
         short_hash(&key)
     ))
 }
 
+/// 12 + 18 + 1 + 11 + 1 + 16 = 59 bytes at most, and 63 with the `_new` of a build in
+/// progress: PostgreSQL would silently truncate a longer name.
 fn crate_part(crate_name: &str) -> String {
     crate_name
         .chars()
@@ -44,7 +54,16 @@ fn crate_part(crate_name: &str) -> String {
                 '_'
             }
         })
-        .take(24)
+        .take(18)
+        .collect()
+}
+
+fn profile_part(profile: &str) -> String {
+    profile
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .map(|c| c.to_ascii_lowercase())
+        .take(11)
         .collect()
 }
 
@@ -130,4 +149,35 @@ async fn build_unless_present(
         tracing::info!(template = %name, "dropped an outdated test template");
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use pgready_core::config::Config;
+
+    use super::name;
+    use crate::Setup;
+
+    #[test]
+    fn each_profile_has_its_own_template_and_names_fit_postgresql() {
+        let setup = Setup::new("", "a-crate-with-a-rather-long-name", &[]);
+        let cfg = Config::defaults("a-crate-with-a-rather-long-name");
+        let dev = name(&setup, "development", &cfg).unwrap();
+        let prod = name(&setup, "production", &cfg).unwrap();
+        let odd = name(&setup, "Staging_EU-west-1", &cfg).unwrap();
+        assert!(
+            dev.starts_with("pgready_tpl_a_crate_with_a_rat_development_"),
+            "{dev}"
+        );
+        assert!(prod.contains("_production_"), "{prod}");
+        assert!(odd.contains("_stagingeuwe_"), "{odd}");
+        for template in [&dev, &prod, &odd] {
+            // a build in progress is `<template>_new`, within PostgreSQL's 63 bytes
+            assert!(template.len() + "_new".len() <= 63, "{template}");
+        }
+        assert_ne!(dev, prod);
+        // the clean-up drops names that share everything up to the last `_`
+        let prefix = |t: &str| t.rsplit_once('_').map(|(p, _)| p.to_owned());
+        assert_ne!(prefix(&dev), prefix(&prod));
+    }
 }

@@ -1,5 +1,6 @@
 //! Starts pgready with the migrations found in `$MIGRATIONS_DIR` (read at run time, unlike
-//! `#[migrated_pool]`, so one binary serves many fixtures), prints `MIGRATED <n>` and exits.
+//! `#[migrated_pool]`, so one binary serves many fixtures) and the config in `$RUNNER_CONFIG`
+//! (if set), prints `MIGRATED <n>` and exits.
 //! The concurrency and crash tests run it as real processes.
 
 fn main() {
@@ -19,11 +20,10 @@ fn main() {
         });
     }
     let files: &'static [_] = Box::leak(files.into_boxed_slice());
-    let setup = pgready::Setup::new(
-        "[database]\nconnect_retry = \"5s\"\n",
-        "migrate-runner",
-        files,
-    );
+    // `RUNNER_CONFIG`: the whole `pgready.toml`, for the tests that need other limits.
+    let config = std::env::var("RUNNER_CONFIG")
+        .unwrap_or_else(|_| "[database]\nconnect_retry = \"5s\"\n".to_owned());
+    let setup = pgready::Setup::new(Box::leak(config.into_boxed_str()), "migrate-runner", files);
     pgready::__private::run(setup, async |db: pgready::Db| {
         println!("MIGRATED {}", db.migrations().applied);
     });
