@@ -28,10 +28,11 @@ pub fn run(config: Option<&Path>, cmd: Migrate) -> Result<(), Failure> {
 
 /// Every migration in `dir`, or every problem with the directory's files, printed.
 ///
-/// The same discovery the macro runs at compile time: a misnamed file, a duplicate version or a
-/// lone `.down.sql` stops every subcommand that reads the directory.
+/// The same discovery the macro runs at compile time, reading what sqlx reads: what sqlx refuses
+/// (a version that is not an integer, a duplicate version, a file that is not UTF-8) stops every
+/// subcommand that reads the directory.
 fn discover(dir: &Path) -> Result<Vec<Migration>, Failure> {
-    migrations::discover(dir).map_err(|errors| {
+    migrations::discover(dir, &migrations::Resolve::default()).map_err(|errors| {
         let shown: Vec<String> = errors.iter().map(|e| located(dir, e)).collect();
         report(&shown)
     })

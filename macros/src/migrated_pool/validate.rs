@@ -206,7 +206,7 @@ fn migration_files(
         ));
         return Ok(Vec::new());
     }
-    migrations::discover(&path)
+    migrations::discover(&path, &migrations::Resolve::default())
 }
 
 /// `async fn <name>(db: pgready::Db) -> T`, nothing else; `attribute` names the macro in

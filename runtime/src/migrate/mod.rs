@@ -73,17 +73,18 @@ impl Migrator {
         files: &[EmbeddedFile],
         cfg: &config::Migrations,
     ) -> Result<Migrator, Error> {
-        let list =
-            migrations::from_files(files.iter().map(|f| (f.name, f.sql))).map_err(|errors| {
-                Error::Migrate {
-                    file: errors.first().map(|e| e.file.clone()).unwrap_or_default(),
-                    message: errors
-                        .iter()
-                        .map(ToString::to_string)
-                        .collect::<Vec<_>>()
-                        .join("\n"),
-                }
-            })?;
+        let list = migrations::from_files(
+            files.iter().map(|f| (f.name, f.sql)),
+            &migrations::Resolve::default(),
+        )
+        .map_err(|errors| Error::Migrate {
+            file: errors.first().map(|e| e.file.clone()).unwrap_or_default(),
+            message: errors
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("\n"),
+        })?;
         Ok(Migrator::new(list, cfg))
     }
 

@@ -15,13 +15,14 @@ const LOCK_ID: i64 = 0x7067_7265_6164_7931;
 
 /// `pgready_tpl_<crate>_<hash of what the template holds>`, ≤ 63 bytes.
 pub(super) fn name(setup: &Setup, cfg: &config::Config) -> Result<String, Error> {
-    let list =
-        migrations::from_files(setup.migrations.iter().map(|f| (f.name, f.sql))).map_err(|e| {
-            Error::Migrate {
-                file: String::new(),
-                message: join(&e),
-            }
-        })?;
+    let list = migrations::from_files(
+        setup.migrations.iter().map(|f| (f.name, f.sql)),
+        &migrations::Resolve::default(),
+    )
+    .map_err(|e| Error::Migrate {
+        file: String::new(),
+        message: join(&e),
+    })?;
     let mut key = format!("{}\n{}\n", cfg.session.schema, cfg.migrations.table).into_bytes();
     for m in &list {
         key.extend_from_slice(m.file_name.as_bytes());
