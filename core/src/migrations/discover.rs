@@ -200,8 +200,8 @@ where
                 &m.file_name,
                 0,
                 format!(
-                    "duplicate migration version {}: `{}` has it too, and both would be applied \
-                     under one version: give one of them a new version",
+                    "duplicate migration version {}: `{}` has it too, give one of them a new \
+                     version",
                     m.version, first.file_name
                 ),
             ));
