@@ -519,3 +519,34 @@ async fn duplicate_versions_fail_in_sqlx_and_are_refused_by_pgready() {
     conn.close().await.ok();
     assert!(failed.is_err(), "sqlx applied two files as version 1");
 }
+
+/// The long history breaks pgready's SQL lints the way real histories do, so tests of "released
+/// history is not linted again" have something to not report.
+#[test]
+fn the_long_history_breaks_the_sql_lints_on_purpose() {
+    let history = History::load("long-history");
+    let found = migrations::discover(&history.dir, &history.resolve()).unwrap();
+    let applied = found.iter().filter(|m| m.kind.is_applied()).count();
+    assert!(applied >= 60, "{applied} migrations");
+    let rules: BTreeSet<&str> = found
+        .iter()
+        .flat_map(|m| lint::lint_file(&m.file_name, &m.sql, !m.no_transaction, &Default::default()))
+        .map(|f| f.rule)
+        .collect();
+    for rule in [
+        "require-concurrent-index-creation",
+        "adding-foreign-key-constraint",
+        "adding-unique-constraint",
+        "setting-not-null",
+        "changing-column-type",
+        "renaming-column",
+        "renaming-table",
+        "dropping-column",
+        "dropping-table",
+        "truncate",
+        "non-idempotent-ddl",
+        "mixed-ddl-and-dml",
+    ] {
+        assert!(rules.contains(rule), "{rule} not broken: {rules:?}");
+    }
+}
