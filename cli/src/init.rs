@@ -45,11 +45,10 @@ pub fn run(args: &InitArgs) -> Result<(), Failure> {
             .map(|s| s.ignored_chars.clone())
             .unwrap_or_default(),
     };
-    let discovered =
-        migrations::discover(&root.join(&dir), &resolve).map_err(|errors| {
-            let shown: Vec<String> = errors.iter().map(|e| format!("{dir}/{e}")).collect();
-            crate::failure::report(&shown)
-        })?;
+    let discovered = migrations::read_directory(&root.join(&dir), &resolve).map_err(|errors| {
+        let shown: Vec<String> = errors.iter().map(|e| format!("{dir}/{e}")).collect();
+        crate::failure::report(&shown)
+    })?;
     let list = &discovered.migrations;
 
     let mut done = Vec::new();
@@ -98,7 +97,9 @@ pub fn run(args: &InitArgs) -> Result<(), Failure> {
         let _ = writeln!(
             out,
             "  {SQLX_TOML}: table {}, ignored characters {}",
-            sqlx.table_name.as_deref().unwrap_or("_sqlx_migrations (default)"),
+            sqlx.table_name
+                .as_deref()
+                .unwrap_or("_sqlx_migrations (default)"),
             chars_list(&sqlx.ignored_chars)
         );
     }
@@ -124,8 +125,8 @@ pub fn run(args: &InitArgs) -> Result<(), Failure> {
              them):",
             discovered.skipped.len()
         );
-        for name in &discovered.skipped {
-            let _ = writeln!(out, "    {name}");
+        for skipped in &discovered.skipped {
+            let _ = writeln!(out, "    {}", skipped.file_name);
         }
     }
     let _ = writeln!(out, "\nnext:");
@@ -240,9 +241,10 @@ fn config_text(dir: &str, sqlx: Option<&SqlxToml>) -> String {
 
 /// Writes `path` unless it exists (then `--force` is needed); says what it did.
 fn write_file(path: &Path, text: &str, force: bool) -> Result<String, Failure> {
-    let name = path
-        .file_name()
-        .map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned());
+    let name = path.file_name().map_or_else(
+        || path.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    );
     match std::fs::read_to_string(path) {
         Ok(existing) if existing == text => return Ok(format!("{name}: up to date")),
         Ok(_) if !force => {
@@ -304,10 +306,9 @@ mod tests {
 
     #[test]
     fn config_carries_what_sqlx_toml_changes() {
-        let sqlx = SqlxToml::parse(
-            "[migrate]\ntable-name = \"ops.history\"\nignored-chars = [\"\\r\"]\n",
-        )
-        .unwrap();
+        let sqlx =
+            SqlxToml::parse("[migrate]\ntable-name = \"ops.history\"\nignored-chars = [\"\\r\"]\n")
+                .unwrap();
         let text = config_text("db/migrations", Some(&sqlx));
         let parsed = pgready_core::config::parse(&text, "app").unwrap();
         let m = &parsed.file.base().migrations;

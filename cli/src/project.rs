@@ -50,10 +50,7 @@ impl Project {
         let Some(file) = &checked.file else {
             return Err(report_problems(&checked, |_| true));
         };
-        for warning in checked
-            .warnings()
-            .filter(|p| p.source == Source::Config)
-        {
+        for warning in checked.warnings().filter(|p| p.source == Source::Config) {
             eprintln!("warning: {}", warning.message);
         }
         let profile =

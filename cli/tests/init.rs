@@ -75,10 +75,7 @@ fn cargo_check(dir: &Path) -> (bool, String) {
     let out = Command::new(cargo)
         .args(["check", "--quiet", "--message-format", "short"])
         .current_dir(dir)
-        .env(
-            "CARGO_TARGET_DIR",
-            workspace().join("target/adopter-check"),
-        )
+        .env("CARGO_TARGET_DIR", workspace().join("target/adopter-check"))
         .env_remove("RUSTFLAGS")
         .output()
         .expect("run cargo check");
@@ -111,30 +108,69 @@ fn init_writes_config_ledger_and_build_rs_once() {
     let files = std::fs::read_dir(dir.join("migrations")).unwrap().count();
     let ledger = std::fs::read_to_string(dir.join("migrations.lock")).unwrap();
     let recorded = ledger.lines().filter(|l| !l.starts_with('#')).count();
-    assert!(recorded >= 40, "the whole history is released: {recorded} of {files} files");
-    assert!(first.stdout.contains("#[pgready::migrated_pool"), "{}", first.stdout);
-    assert!(first.stdout.contains(&format!("{recorded} recorded")) || first.stdout.contains(&format!("all {recorded}")), "{}", first.stdout);
+    assert!(
+        recorded >= 40,
+        "the whole history is released: {recorded} of {files} files"
+    );
+    assert!(
+        first.stdout.contains("#[pgready::migrated_pool"),
+        "{}",
+        first.stdout
+    );
+    assert!(
+        first.stdout.contains(&format!("{recorded} recorded"))
+            || first.stdout.contains(&format!("all {recorded}")),
+        "{}",
+        first.stdout
+    );
     let build = std::fs::read_to_string(dir.join("build.rs")).unwrap();
-    assert!(build.contains("cargo:rerun-if-changed=migrations"), "{build}");
+    assert!(
+        build.contains("cargo:rerun-if-changed=migrations"),
+        "{build}"
+    );
     let config = std::fs::read_to_string(dir.join("pgready.toml")).unwrap();
 
     // Idempotent: a second run changes nothing and says so.
-    std::fs::write(dir.join("pgready.toml"), format!("{config}# edited by hand\n")).unwrap();
+    std::fs::write(
+        dir.join("pgready.toml"),
+        format!("{config}# edited by hand\n"),
+    )
+    .unwrap();
     let second = pgready(&dir, &["init"]);
     assert_eq!(second.code, 0, "{second:?}");
-    assert!(second.stdout.contains("pgready.toml: exists, left as is"), "{}", second.stdout);
-    assert!(second.stdout.contains("migrations.lock: exists, left as is"), "{}", second.stdout);
-    assert!(second.stdout.contains("build.rs: already re-runs"), "{}", second.stdout);
+    assert!(
+        second.stdout.contains("pgready.toml: exists, left as is"),
+        "{}",
+        second.stdout
+    );
+    assert!(
+        second
+            .stdout
+            .contains("migrations.lock: exists, left as is"),
+        "{}",
+        second.stdout
+    );
+    assert!(
+        second.stdout.contains("build.rs: already re-runs"),
+        "{}",
+        second.stdout
+    );
     assert!(
         std::fs::read_to_string(dir.join("pgready.toml"))
             .unwrap()
             .ends_with("# edited by hand\n"),
         "never overwritten without --force"
     );
-    assert_eq!(std::fs::read_to_string(dir.join("migrations.lock")).unwrap(), ledger);
+    assert_eq!(
+        std::fs::read_to_string(dir.join("migrations.lock")).unwrap(),
+        ledger
+    );
     let forced = pgready(&dir, &["init", "--force"]);
     assert_eq!(forced.code, 0, "{forced:?}");
-    assert_eq!(std::fs::read_to_string(dir.join("pgready.toml")).unwrap(), config);
+    assert_eq!(
+        std::fs::read_to_string(dir.join("pgready.toml")).unwrap(),
+        config
+    );
     std::fs::remove_dir_all(&dir).ok();
 }
 

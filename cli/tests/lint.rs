@@ -216,7 +216,8 @@ fn a_directory_argument_replaces_the_configured_one() {
 fn misnamed_files_are_errors() {
     let project = Project::new("lint-misnamed", "");
     project.write("1_create_items.sql", CLEAN);
-    project.write("2-wipe.sql", WARNED);
+    // sqlx refuses a directory with this file (its version `wipe` is not an integer)
+    project.write("wipe_2.sql", WARNED);
     let out = project.pgready(&["migrate", "lint", "--format", "json"]);
     assert_eq!(out.code, 1);
     assert_eq!(
@@ -224,7 +225,7 @@ fn misnamed_files_are_errors() {
         "no findings are printed for a directory that does not load"
     );
     assert!(
-        out.stderr.contains("2-wipe.sql: misnamed migration file"),
+        out.stderr.contains("wipe_2.sql: misnamed migration file"),
         "{}",
         out.stderr
     );

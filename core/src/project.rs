@@ -185,10 +185,7 @@ pub fn check(input: &Input<'_>) -> Project {
         Err(e) => {
             project.error(
                 Source::Config,
-                format!(
-                "cannot read `{name}` ({}): {e}",
-                input.config.display()
-            ),
+                format!("cannot read `{name}` ({}): {e}", input.config.display()),
             );
             return project;
         }
@@ -256,17 +253,25 @@ pub fn check(input: &Input<'_>) -> Project {
     let resolve_options = migrations::Resolve {
         ignored_chars: base.migrations.ignored_chars.clone(),
     };
-    let discovered = match migrations::discover(&dir, &resolve_options) {
+    let discovered = match migrations::read_directory(&dir, &resolve_options) {
         Ok(discovered) => discovered,
         Err(errors) => {
             for e in &errors {
-                project.error(Source::Discovery, format!("migration {}", in_dir(&dir_name, e)));
+                project.error(
+                    Source::Discovery,
+                    format!("migration {}", in_dir(&dir_name, e)),
+                );
             }
             return project;
         }
     };
 
-    let ledger = read_ledger(&mut project, &root, &base.migrations, &discovered.migrations);
+    let ledger = read_ledger(
+        &mut project,
+        &root,
+        &base.migrations,
+        &discovered.migrations,
+    );
     let history: Vec<bool> = discovered
         .migrations
         .iter()
@@ -352,10 +357,10 @@ fn check_sqlx_toml(
         project.error(
             Source::SqlxToml,
             format!(
-            "{SQLX_TOML}: `migrate.{sqlx_key}` is {sqlx_value} but `{config_name}` has \
+                "{SQLX_TOML}: `migrate.{sqlx_key}` is {sqlx_value} but `{config_name}` has \
              `[migrations] {key}` = {ours}: pgready must apply and record migrations as sqlx \
              does, so set `{key} = {sqlx_value}` in `[migrations]` (`pgready init` does)"
-        ),
+            ),
         );
     };
     if let Some(table) = &sqlx.table_name
@@ -468,10 +473,8 @@ mod tests {
 
     impl Folder {
         fn new(label: &str, config: &str, files: &[(&str, &str)]) -> Folder {
-            let dir = std::env::temp_dir().join(format!(
-                "pgready-project-{label}-{}",
-                std::process::id()
-            ));
+            let dir = std::env::temp_dir()
+                .join(format!("pgready-project-{label}-{}", std::process::id()));
             let _ = std::fs::remove_dir_all(&dir);
             std::fs::create_dir_all(dir.join("migrations")).unwrap();
             std::fs::write(dir.join("pgready.toml"), config).unwrap();
@@ -509,7 +512,7 @@ mod tests {
             .collect()
     }
 
-    const UNSAFE: &str = "CREATE INDEX items_name ON items (name);\n";
+    const UNSAFE: &str = "CREATE INDEX IF NOT EXISTS items_name ON items (name);\n";
 
     #[test]
     fn released_migrations_are_history_and_new_ones_are_linted() {
@@ -529,7 +532,9 @@ mod tests {
         let warnings = messages(&p, Severity::Warning);
         assert_eq!(warnings.len(), 1, "{warnings:#?}");
         assert!(
-            warnings[0].starts_with("migration migrations/2_index.sql:1: warn[require-concurrent-index-creation]"),
+            warnings[0].starts_with(
+                "migration migrations/2_index.sql:1: warn[require-concurrent-index-creation]"
+            ),
             "{warnings:#?}"
         );
         assert!(!p.has_errors());
@@ -558,13 +563,19 @@ mod tests {
             "",
             &[
                 ("migrations/1_index.sql", UNSAFE),
-                ("migrations.lock", &format!("1_index.sql sha384:{}\n", "00".repeat(48))),
+                (
+                    "migrations.lock",
+                    &format!("1_index.sql sha384:{}\n", "00".repeat(48)),
+                ),
             ],
         );
         let p = folder.check();
         let errors = messages(&p, Severity::Error);
         assert_eq!(errors.len(), 1, "{errors:#?}");
-        assert!(errors[0].contains("released migration was edited"), "{errors:#?}");
+        assert!(
+            errors[0].contains("released migration was edited"),
+            "{errors:#?}"
+        );
         assert_eq!(p.problems[0].source, Source::Ledger);
     }
 
@@ -574,7 +585,10 @@ mod tests {
             "paths",
             "",
             &[
-                ("config/pgready.toml", "[migrations]\ndir = \"../migrations\"\n"),
+                (
+                    "config/pgready.toml",
+                    "[migrations]\ndir = \"../migrations\"\n",
+                ),
                 ("migrations/1_a.sql", "SELECT 1;\n"),
             ],
         );
@@ -607,7 +621,10 @@ mod tests {
         );
         let p = off.check();
         assert!(!p.uses_migrations);
-        assert!(p.migrations.is_empty(), "not read at all when nothing uses them");
+        assert!(
+            p.migrations.is_empty(),
+            "not read at all when nothing uses them"
+        );
     }
 
     #[test]
@@ -616,7 +633,10 @@ mod tests {
             "sqlx",
             "[migrations]\nignored_chars = [\"\\r\"]\n",
             &[
-                ("sqlx.toml", "[migrate]\ntable-name = \"app_migrations\"\nignored-chars = [\"\\r\"]\n"),
+                (
+                    "sqlx.toml",
+                    "[migrate]\ntable-name = \"app_migrations\"\nignored-chars = [\"\\r\"]\n",
+                ),
                 ("migrations/1_a.sql", "SELECT 1;\r\n"),
             ],
         );
@@ -633,12 +653,18 @@ mod tests {
             "sqlx-ok",
             "[migrations]\nignored_chars = [\"\\r\"]\ntable = \"app_migrations\"\n",
             &[
-                ("sqlx.toml", "[migrate]\ntable-name = \"app_migrations\"\nignored-chars = [\"\\r\"]\n"),
+                (
+                    "sqlx.toml",
+                    "[migrate]\ntable-name = \"app_migrations\"\nignored-chars = [\"\\r\"]\n",
+                ),
                 ("migrations/1_a.sql", "SELECT 1;\r\n"),
             ],
         );
         let p = agreed.check();
         assert!(!p.has_errors(), "{:#?}", p.problems);
-        assert_eq!(p.migrations[0].checksum, migrations::checksum(b"SELECT 1;\n"));
+        assert_eq!(
+            p.migrations[0].checksum,
+            migrations::checksum(b"SELECT 1;\n")
+        );
     }
 }

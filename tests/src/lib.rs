@@ -1,5 +1,8 @@
 //! Support for pgready's integration tests: one real PostgreSQL server shared by every test
-//! process of a run (nextest runs one process per test), and a fresh database per test.
+//! process of a run (nextest runs one process per test), a fresh database per test, and the
+//! sqlx histories under `fixtures/`.
+
+pub mod sqlx_histories;
 
 use std::path::PathBuf;
 use std::sync::OnceLock;
@@ -72,6 +75,41 @@ async fn drop_leftovers(admin: &mut sqlx::PgConnection) {
             let _ = admin.execute(sqlx::AssertSqlSafe(drop)).await;
         }
     }
+}
+
+/// `pg_dump --schema-only --no-owner` of the database at `url` on the shared cluster, with the
+/// cluster's own `pg_dump` (found as its server binaries are) and without the random
+/// `\restrict` keys newer `pg_dump`s write, so two dumps of equal schemas are equal text.
+pub fn schema_dump(url: &str) -> String {
+    let cluster = cluster();
+    let database = url.rsplit('/').next().expect("a database in the url");
+    let binaries = pgready::embedded::Binaries::discover().expect("the PostgreSQL binaries");
+    let pg_dump = binaries.pg_dump().unwrap_or_else(|| {
+        panic!(
+            "no `pg_dump` in {}: install PostgreSQL's client binaries",
+            binaries.dir().display()
+        )
+    });
+    let out = std::process::Command::new(&pg_dump)
+        .args(["--schema-only", "--no-owner", "--host", "127.0.0.1"])
+        .arg(format!("--port={}", cluster.port()))
+        .arg(format!("--username={}", cluster.superuser()))
+        .arg(format!("--dbname={database}"))
+        .env("PGPASSWORD", cluster.password())
+        .env_remove("PGSERVICE")
+        .output()
+        .expect("run pg_dump");
+    assert!(
+        out.status.success(),
+        "pg_dump {database}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout)
+        .expect("utf-8 dump")
+        .lines()
+        .filter(|line| !line.starts_with("\\restrict") && !line.starts_with("\\unrestrict"))
+        .map(|line| format!("{line}\n"))
+        .collect()
 }
 
 /// `migrations/` at the workspace root: the demo schema.

@@ -54,6 +54,7 @@
 //! | `unknown-rule` | warn | `-- pgready:allow(…)` naming a rule that does not exist |
 //! | `invalid-directive` | warn | a malformed `-- pgready:` comment, or `-- pgready:no-transaction` anywhere but as the first line |
 //! | `unused-allow` | warn | `-- pgready:allow(rule-name)` in a file where that rule finds nothing |
+//! | `migration-file-name` | warn | a new file named as sqlx accepts but pgready's style does not: a version that is not positive or not plain digits (`0_`, `+5_`, `007_`), an empty description or one with `.` or spaces, an `.up.sql` without its `.down.sql` or the reverse, a simple `.sql` with a `.down.sql`; and a file sqlx skips that looks like a migration (`20240101.sql`, `1_init.SQL`, a directory) — see [`lint_file_name`] and [`lint_skipped_file`] |
 //!
 //! Levels are changed per project in `pgready.toml`:
 //!
@@ -74,6 +75,7 @@
 //! [squawk]: https://squawkhq.com
 
 mod allow;
+mod file_name;
 mod finding;
 mod project;
 mod rules;
@@ -91,11 +93,12 @@ use squawk_syntax::SyntaxKind;
 
 use crate::config::LintLevel;
 
+pub use file_name::{lint_file_name, lint_skipped_file};
 pub use finding::{Finding, to_json, to_text};
 pub use rules::{RULES, Rule, rule, suggest};
 pub use statements::{Statement, StatementError, statements};
 
-use rules::{UNPARSABLE_STATEMENT, UNUSED_ALLOW};
+use rules::{MIGRATION_FILE_NAME, UNPARSABLE_STATEMENT, UNUSED_ALLOW};
 use source::Source;
 
 /// Lints one migration file.
@@ -184,7 +187,10 @@ pub fn lint_file(
     let (allows, directive_findings) = allow::scan(&source, &text);
     raw.extend(directive_findings);
     for allow in &allows {
-        let used = allow.rule == UNUSED_ALLOW.name || raw.iter().any(|r| r.rule.name == allow.rule);
+        // `migration-file-name` is about the name, checked by `lint_file_name`, not here
+        let used = allow.rule == UNUSED_ALLOW.name
+            || allow.rule == MIGRATION_FILE_NAME.name
+            || raw.iter().any(|r| r.rule.name == allow.rule);
         if !used {
             raw.push(Raw::at_line(
                 allow.line,

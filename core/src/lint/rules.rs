@@ -156,6 +156,13 @@ pub(super) const UNUSED_ALLOW: Rule = rule_def(
     Warn,
     "`-- pgready:allow(rule-name)` for a rule that finds nothing in the file",
 );
+pub(super) const MIGRATION_FILE_NAME: Rule = rule_def(
+    "migration-file-name",
+    Warn,
+    "a new migration's name that sqlx accepts but pgready's style does not (version not \
+     positive, `.` or spaces in the description, an unpaired `.up.sql`/`.down.sql`), or a file \
+     sqlx skips that looks like a migration",
+);
 
 /// Every rule, in the order of the table in the module documentation.
 ///
@@ -191,6 +198,7 @@ pub const RULES: &[Rule] = &[
     UNKNOWN_RULE,
     INVALID_DIRECTIVE,
     UNUSED_ALLOW,
+    MIGRATION_FILE_NAME,
 ];
 
 /// The rule with this name, if there is one.

@@ -1,10 +1,36 @@
 //! Checksums and lock ids, byte-compatible with sqlx.
 
+use std::collections::BTreeSet;
+
 use sha2::{Digest, Sha384};
 
 /// SHA-384 of a migration file's bytes: the value sqlx stores in `_sqlx_migrations.checksum`.
 pub fn checksum(sql: &[u8]) -> Vec<u8> {
     Sha384::digest(sql).to_vec()
+}
+
+/// SHA-384 of a migration's text with every character in `ignored` left out: what sqlx stores
+/// when `sqlx.toml` sets `[migrate] ignored-chars` (sqlx's `checksum_fragments`). With nothing
+/// ignored it is [`checksum`] of the bytes.
+///
+/// ```
+/// use std::collections::BTreeSet;
+/// use pgready_core::migrations::{checksum, checksum_ignoring};
+///
+/// let crlf = "SELECT 1;\r\nSELECT 2;\r\n";
+/// let ignored = BTreeSet::from(['\r']);
+/// assert_eq!(checksum_ignoring(crlf, &ignored), checksum(b"SELECT 1;\nSELECT 2;\n"));
+/// assert_eq!(checksum_ignoring(crlf, &BTreeSet::new()), checksum(crlf.as_bytes()));
+/// ```
+pub fn checksum_ignoring(sql: &str, ignored: &BTreeSet<char>) -> Vec<u8> {
+    if ignored.is_empty() {
+        return checksum(sql.as_bytes());
+    }
+    let mut digest = Sha384::new();
+    for fragment in sql.split(|c| ignored.contains(&c)) {
+        digest.update(fragment);
+    }
+    digest.finalize().to_vec()
 }
 
 /// The advisory lock id sqlx takes while migrating `database`: `0x3d32ad9e * crc32(name)`.
@@ -31,6 +57,25 @@ mod tests {
             "sha384 of the empty string starts 38b060a751ac9638"
         );
         assert_ne!(checksum(b"SELECT 1;"), checksum(b"SELECT 1; "));
+    }
+
+    #[test]
+    fn ignored_characters_are_left_out_of_the_checksum() {
+        // sqlx's own test case: a BOM, tabs and CRLF line ends
+        let sql = "\u{FEFF}create table comment (\r\n\tid uuid primary key\r\n);\r\n";
+        let ignored = BTreeSet::from([' ', '\t', '\r', '\n', '\u{FEFF}']);
+        assert_eq!(
+            checksum_ignoring(sql, &ignored),
+            checksum(b"createtablecomment(iduuidprimarykey);")
+        );
+        assert_eq!(
+            checksum_ignoring("a\r\nb", &BTreeSet::from(['\r'])),
+            checksum(b"a\nb")
+        );
+        assert_ne!(
+            checksum_ignoring("a\r\nb", &BTreeSet::from(['\r'])),
+            checksum(b"a\r\nb")
+        );
     }
 
     #[test]

@@ -38,8 +38,12 @@ impl Ledger {
             }
             let mut error =
                 |message: String| errors.push(MigrationError::new(name, index + 1, message));
-            let mut parts = line.split_whitespace();
-            let (Some(file), Some(sum), None) = (parts.next(), parts.next(), parts.next()) else {
+            // the checksum is the last word: a file name may hold spaces (sqlx reads
+            // `1_add notes.sql`), never at its ends (it starts with its version, ends in `.sql`)
+            let Some((file, sum)) = line
+                .rsplit_once(char::is_whitespace)
+                .map(|(file, sum)| (file.trim_end(), sum))
+            else {
                 error(
                     "expected `<file> sha384:<hex>`: regenerate with `pgready migrate lock`"
                         .to_owned(),
@@ -93,6 +97,11 @@ impl Ledger {
     /// Whether no file is recorded.
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
+    }
+
+    /// Whether the file is recorded: it was released (its checksum is [`check`](Self::check)ed).
+    pub fn contains(&self, file_name: &str) -> bool {
+        self.entries.keys().any(|(_, file)| file == file_name)
     }
 
     /// Every released migration that was edited or deleted since it was recorded.
@@ -178,10 +187,10 @@ fn from_hex(hex: &str) -> Option<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::migrations::from_files;
+    use crate::migrations::{Resolve, from_files};
 
     fn migrations(files: &[(&str, &str)]) -> Vec<Migration> {
-        from_files(files.iter().copied()).unwrap()
+        from_files(files.iter().copied(), &Resolve::default()).unwrap()
     }
 
     #[test]
@@ -226,6 +235,19 @@ mod tests {
         assert_eq!(ledger.accept(2, &now).unwrap(), ["2_b.sql"]);
         assert!(ledger.check("migrations.lock", &now).is_empty());
         assert!(ledger.accept(9, &now).is_err());
+    }
+
+    #[test]
+    fn file_names_with_spaces_and_dots_round_trip() {
+        let ms = migrations(&[
+            ("1_add customer notes.sql", "A"),
+            ("2_order_totals.sql.up.sql", "B"),
+        ]);
+        let mut ledger = Ledger::default();
+        ledger.record_new(&ms);
+        let parsed = Ledger::parse("migrations.lock", &ledger.to_text()).unwrap();
+        assert_eq!(parsed, ledger);
+        assert!(parsed.check("migrations.lock", &ms).is_empty());
     }
 
     #[test]

@@ -161,6 +161,13 @@ impl Binaries {
     pub fn postgres(&self) -> PathBuf {
         self.dir.join("postgres")
     }
+
+    /// The `pg_dump` client of the same installation, when the directory holds one (a
+    /// server-only installation may lack it), so a dump always matches the server's version.
+    pub fn pg_dump(&self) -> Option<PathBuf> {
+        let path = self.dir.join("pg_dump");
+        is_executable(&path).then_some(path)
+    }
 }
 
 fn missing_in(dir: &Path) -> Vec<&'static str> {
@@ -361,6 +368,27 @@ mod tests {
         assert_eq!(
             Binaries::discover_in(&env).unwrap().dir(),
             root.join("15").join("bin")
+        );
+        fs::remove_dir_all(root).unwrap();
+    }
+
+    #[test]
+    fn pg_dump_is_taken_from_the_same_directory_when_there() {
+        let root = scratch("pg-dump");
+        fake_install(&root.join("server-only"), &REQUIRED);
+        fake_install(&root.join("full"), &[&REQUIRED[..], &["pg_dump"]].concat());
+        let in_dir = |dir: &str| {
+            Binaries::discover_in(&SearchEnv {
+                pg_bin: Some(root.join(dir)),
+                path: None,
+                versioned_root: root.clone(),
+            })
+            .unwrap()
+        };
+        assert_eq!(in_dir("server-only").pg_dump(), None);
+        assert_eq!(
+            in_dir("full").pg_dump(),
+            Some(root.join("full").join("pg_dump"))
         );
         fs::remove_dir_all(root).unwrap();
     }

@@ -69,22 +69,26 @@ impl Migrator {
         }
     }
 
-    /// A migrator for the files `#[migrated_pool]` embedded.
+    /// A migrator for the files `#[migrated_pool]` embedded, read as at compile time (with
+    /// `[migrations] ignored_chars` left out of the checksums).
     pub fn from_embedded(
         files: &[EmbeddedFile],
         cfg: &config::Migrations,
     ) -> Result<Migrator, Error> {
-        let list =
-            migrations::from_files(files.iter().map(|f| (f.name, f.sql))).map_err(|errors| {
-                Error::Migrate {
-                    file: errors.first().map(|e| e.file.clone()).unwrap_or_default(),
-                    message: errors
-                        .iter()
-                        .map(ToString::to_string)
-                        .collect::<Vec<_>>()
-                        .join("\n"),
-                }
-            })?;
+        let list = migrations::from_files(
+            files.iter().map(|f| (f.name, f.sql)),
+            &migrations::Resolve {
+                ignored_chars: cfg.ignored_chars.clone(),
+            },
+        )
+        .map_err(|errors| Error::Migrate {
+            file: errors.first().map(|e| e.file.clone()).unwrap_or_default(),
+            message: errors
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("\n"),
+        })?;
         Ok(Migrator::new(list, cfg))
     }
 

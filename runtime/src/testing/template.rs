@@ -18,13 +18,14 @@ const LOCK_ID: i64 = 0x7067_7265_6164_7931;
 /// The profile part has no `_`, so the last two `_` split the name unambiguously and the
 /// clean-up in [`build_unless_present`] only ever drops this crate's and profile's templates.
 pub(super) fn name(setup: &Setup, profile: &str, cfg: &config::Config) -> Result<String, Error> {
-    let list =
-        migrations::from_files(setup.migrations.iter().map(|f| (f.name, f.sql))).map_err(|e| {
-            Error::Migrate {
-                file: String::new(),
-                message: join(&e),
-            }
-        })?;
+    let resolve = migrations::Resolve {
+        ignored_chars: cfg.migrations.ignored_chars.clone(),
+    };
+    let list = migrations::from_files(setup.migrations.iter().map(|f| (f.name, f.sql)), &resolve)
+        .map_err(|e| Error::Migrate {
+        file: String::new(),
+        message: join(&e),
+    })?;
     let mut key = format!(
         "{}\n{profile}\n{}\n{}\n",
         setup.crate_name, cfg.session.schema, cfg.migrations.table
