@@ -130,9 +130,16 @@ pub fn run(args: &InitArgs) -> Result<(), Failure> {
         }
     }
     let _ = writeln!(out, "\nnext:");
+    let manifest = std::fs::read_to_string(root.join("Cargo.toml")).unwrap_or_default();
+    if !manifest
+        .lines()
+        .any(|l| l.trim_start().starts_with("pgready"))
+    {
+        let _ = writeln!(out, "  add `pgready = \"0.1\"` to [dependencies]");
+    }
     let _ = writeln!(
         out,
-        "  add `pgready = \"0.1\"` to [dependencies], and on your main function:\n\n    \
+        "  put the attribute on your main function:\n\n    \
          #[pgready::migrated_pool(config = \"{CONFIG}\")]\n    async fn main(db: pgready::Db) \
          -> Result<(), Box<dyn std::error::Error>> {{ … }}\n"
     );

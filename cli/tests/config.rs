@@ -2,7 +2,7 @@
 
 mod support;
 
-use support::{Project, files_in};
+use support::Project;
 
 #[test]
 fn a_missing_default_config_means_every_default() {
@@ -45,7 +45,7 @@ fn an_invalid_config_is_reported_with_its_key_and_line() {
     assert_eq!(out.code, 1);
     assert!(
         out.stderr
-            .contains("pgready.toml: line 4, column 1: `pool.max_connections`"),
+            .contains("error: pgready.toml:4:1: `pool.max_connections`"),
         "{}",
         out.stderr
     );
@@ -56,12 +56,16 @@ fn an_invalid_config_is_reported_with_its_key_and_line() {
 fn the_profile_comes_from_pgready_profile() {
     let project = Project::new(
         "profile",
-        "[profiles.ci.migrations]\ndir = \"ci_migrations\"\n",
+        "[profiles.ci.database]\nurl_env = \"PGREADY_CI_URL\"\n",
     );
-    let out = project.pgready_with_env(&["migrate", "add", "first"], &[("PGREADY_PROFILE", "ci")]);
-    assert_eq!(out.code, 0, "{}", out.stderr);
-    assert_eq!(files_in(&project.dir.join("ci_migrations")).len(), 1);
-    assert!(project.migration_files().is_empty());
+    // The profile's DSN variable is the one asked for.
+    let out = project.pgready_with_env(&["migrate", "status"], &[("PGREADY_PROFILE", "ci")]);
+    assert_eq!(out.code, 1);
+    assert!(
+        out.stderr.contains("`PGREADY_CI_URL` is not set"),
+        "{}",
+        out.stderr
+    );
 
     let unknown =
         project.pgready_with_env(&["migrate", "add", "first"], &[("PGREADY_PROFILE", "cj")]);
@@ -70,5 +74,22 @@ fn the_profile_comes_from_pgready_profile() {
         unknown.stderr.contains("unknown profile `cj`"),
         "{}",
         unknown.stderr
+    );
+    assert!(project.migration_files().is_empty());
+}
+
+#[test]
+fn a_profile_may_not_move_the_migrations() {
+    let project = Project::new(
+        "profile-dir",
+        "[profiles.ci.migrations]\ndir = \"ci_migrations\"\n",
+    );
+    let out = project.pgready(&["migrate", "add", "first"]);
+    assert_eq!(out.code, 1);
+    assert!(
+        out.stderr.contains("`profiles.ci.migrations.dir`")
+            && out.stderr.contains("cannot differ between profiles"),
+        "{}",
+        out.stderr
     );
 }

@@ -220,15 +220,15 @@ fn after_init_the_build_is_quiet_about_history_and_loud_about_new_files() {
     );
 
     std::fs::write(
-        dir.join("migrations/29990101000000_index_orders_by_note.sql"),
-        "CREATE INDEX IF NOT EXISTS orders_note ON orders (note);\n",
+        dir.join("migrations/29990101000000_index_invoices_currency.sql"),
+        "CREATE INDEX IF NOT EXISTS invoices_currency ON invoices (currency);\n",
     )
     .unwrap();
     let added = cargo_check_ok(&dir);
     let warnings = migration_diagnostics(&added);
     assert_eq!(warnings.len(), 1, "{added}");
     assert!(
-        warnings[0].contains("29990101000000_index_orders_by_note.sql:1")
+        warnings[0].contains("29990101000000_index_invoices_currency.sql:1")
             && warnings[0].contains("require-concurrent-index-creation"),
         "{added}"
     );

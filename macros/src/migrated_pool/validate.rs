@@ -45,12 +45,12 @@ pub(crate) fn load(args: &Args) -> syn::Result<Valid> {
     let manifest_dir = std::env::var("CARGO_MANIFEST_DIR")
         .map_err(|_| syn::Error::new(span, "`CARGO_MANIFEST_DIR` is not set: build with cargo"))?;
     let path = PathBuf::from(manifest_dir).join(&relative);
-    if !path.is_file() {
+    if let Err(e) = std::fs::read(&path) {
         return Err(syn::Error::new(
             span,
             format!(
-                "cannot read `{relative}` next to Cargo.toml ({}): create it (an empty file \
-                 gives the defaults) or point `config = \"…\"` at it",
+                "cannot read `{relative}` next to Cargo.toml ({}): {e}; create it (an empty \
+                 file gives the defaults) or point `config = \"…\"` at it",
                 path.display()
             ),
         ));
