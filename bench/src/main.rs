@@ -8,6 +8,7 @@
 mod compile;
 mod generated;
 mod health;
+mod history;
 mod migrate;
 mod pool;
 mod report;
@@ -39,6 +40,8 @@ enum Scenario {
     /// `#[pgready::test]` vs `#[sqlx::test]` under `cargo test` and `cargo nextest run`.
     TestRunners,
     Migrate,
+    /// Adopting a long, irregular sqlx history: the compile-time check and applying it.
+    History,
     Health,
     /// Macro expansion and incremental rebuild time against a hand-written service.
     Compile,
@@ -72,6 +75,9 @@ fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     }
     if run(Scenario::Migrate) {
         figures.extend(runtime.block_on(migrate::run(&server))?);
+    }
+    if run(Scenario::History) {
+        figures.extend(runtime.block_on(history::run(&server))?);
     }
     if run(Scenario::Health) {
         figures.extend(runtime.block_on(health::run(&server, args.seconds))?);
