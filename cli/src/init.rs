@@ -231,6 +231,13 @@ fn config_text(dir: &str, sqlx: Option<&SqlxToml>) -> String {
     if let Some(table) = sqlx.and_then(|s| s.table_name.as_ref()) {
         let _ = writeln!(text, "table = {table:?}  # from sqlx.toml");
     }
+    if let Some(sqlx) = sqlx.filter(|s| !s.create_schemas.is_empty()) {
+        let _ = writeln!(
+            text,
+            "create_schemas = {:?}  # from sqlx.toml: created before the migrations table",
+            sqlx.create_schemas
+        );
+    }
     if let Some(sqlx) = sqlx.filter(|s| !s.ignored_chars.is_empty()) {
         let _ = writeln!(
             text,
@@ -313,15 +320,18 @@ mod tests {
 
     #[test]
     fn config_carries_what_sqlx_toml_changes() {
-        let sqlx =
-            SqlxToml::parse("[migrate]\ntable-name = \"ops.history\"\nignored-chars = [\"\\r\"]\n")
-                .unwrap();
+        let sqlx = SqlxToml::parse(
+            "[migrate]\ntable-name = \"ops.history\"\nignored-chars = [\"\\r\"]\n\
+             create-schemas = [\"ops\"]\n",
+        )
+        .unwrap();
         let text = config_text("db/migrations", Some(&sqlx));
         let parsed = pgready_core::config::parse(&text, "app").unwrap();
         let m = &parsed.file.base().migrations;
         assert_eq!(m.dir, "db/migrations");
         assert_eq!(m.table, "ops.history");
         assert_eq!(m.ignored_chars, std::collections::BTreeSet::from(['\r']));
+        assert_eq!(m.create_schemas, ["ops"]);
         assert_eq!(m.ledger.as_deref(), Some(LEDGER));
     }
 }

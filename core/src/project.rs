@@ -383,6 +383,15 @@ fn check_sqlx_toml(
             format!("{:?}", cfg.dir),
         );
     }
+    let ours: BTreeSet<&String> = cfg.create_schemas.iter().collect();
+    if sqlx.create_schemas.iter().collect::<BTreeSet<_>>() != ours {
+        disagree(
+            "create-schemas",
+            format!("{:?}", sqlx.create_schemas),
+            "create_schemas",
+            format!("{:?}", cfg.create_schemas),
+        );
+    }
     if sqlx.ignored_chars != cfg.ignored_chars {
         disagree(
             "ignored-chars",

@@ -609,3 +609,42 @@ async fn an_instance_gives_up_after_lock_wait_naming_the_holder() {
         .expect("the lock is free again");
     db.close().await;
 }
+
+/// sqlx.toml's `create-schemas` + a qualified `table-name`, as `pgready init` copies them into
+/// `[migrations]`: pgready creates the schema before its table, and sqlx configured the same
+/// way agrees about every version.
+#[tokio::test]
+async fn create_schemas_and_a_qualified_table_as_sqlx_toml_sets_them() {
+    let url = fresh_database("create_schemas").await;
+    let config = "[migrations]\ncreate_schemas = [\"ops\"]\ntable = \"ops.history\"\n";
+    let db = pgready::start(&setup(config, &url))
+        .await
+        .expect("pgready creates the schema, then its table in it");
+    db.close().await;
+
+    let mut migrator = sqlx::migrate::Migrator::new(demo_migrations_dir())
+        .await
+        .unwrap();
+    migrator.dangerous_set_table_name("ops.history");
+    migrator.create_schema("ops");
+    let mut conn = connect(&url).await;
+    migrator
+        .run(&mut conn)
+        .await
+        .expect("sqlx agrees with pgready");
+    let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM ops.history")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    let expected = migrator
+        .iter()
+        .filter(|m| m.migration_type.is_up_migration())
+        .count();
+    assert_eq!(rows, i64::try_from(expected).unwrap());
+    let public: Option<String> =
+        sqlx::query_scalar("SELECT to_regclass('public._sqlx_migrations')::text")
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
+    assert_eq!(public, None, "no second table in the default place");
+}

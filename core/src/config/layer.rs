@@ -40,6 +40,7 @@ pub(crate) enum Raw {
     Word(&'static str),
     Version(i64),
     Chars(BTreeSet<char>),
+    Strings(Vec<String>),
 }
 
 /// A value and where it was written.
@@ -238,6 +239,18 @@ impl Reader<'_> {
                 }
                 Ok(Raw::Chars(chars))
             }
+            (Kind::Strings, DeValue::Array(items)) => items
+                .iter()
+                .map(|item| match item.get_ref() {
+                    DeValue::String(text) => Ok(text.to_string()),
+                    other => Err(format!(
+                        "expected {}, found an array holding {}",
+                        schema::expected(kind),
+                        other.type_str()
+                    )),
+                })
+                .collect::<Result<Vec<_>, _>>()
+                .map(Raw::Strings),
             (Kind::Word(words), DeValue::String(s)) => {
                 if let Some(&word) = words.iter().find(|w| **w == s.as_ref()) {
                     return Ok(Raw::Word(word));

@@ -36,6 +36,9 @@ pub struct Migrations {
     pub lint_after: Option<i64>,
     /// characters left out of checksums, as sqlx.toml's `migrate.ignored-chars` (default none)
     pub ignored_chars: BTreeSet<char>,
+    /// schemas created (if absent) before the migrations table, as sqlx.toml's
+    /// `migrate.create-schemas` (default none)
+    pub create_schemas: Vec<String>,
     /// how long start-up (or `pgready migrate`) waits for another process's migration lock
     /// before giving up (default 10m; `"0"`: try once, do not wait)
     pub lock_wait: Duration,
@@ -114,6 +117,7 @@ const STATEMENT_TIMEOUT: KeyRef = (Section::Migrations, "statement_timeout");
 const LOCK_TIMEOUT: KeyRef = (Section::Migrations, "lock_timeout");
 const LINT_AFTER: KeyRef = (Section::Migrations, "lint_after");
 const IGNORED_CHARS: KeyRef = (Section::Migrations, "ignored_chars");
+const CREATE_SCHEMAS: KeyRef = (Section::Migrations, "create_schemas");
 const LOCK_WAIT: KeyRef = (Section::Migrations, "lock_wait");
 
 impl Default for Migrations {
@@ -128,6 +132,7 @@ impl Default for Migrations {
             lock_timeout: Duration::from_secs(5),
             lint_after: None,
             ignored_chars: BTreeSet::new(),
+            create_schemas: Vec::new(),
             lock_wait: Duration::from_secs(600),
             lints: BTreeMap::new(),
         }
@@ -162,6 +167,7 @@ impl Migrations {
                 .is_some()
                 .then(|| r.version(LINT_AFTER, 0)),
             ignored_chars: r.chars(IGNORED_CHARS),
+            create_schemas: r.strings(CREATE_SCHEMAS),
             lock_wait: r.duration(LOCK_WAIT, d.lock_wait),
             lints: r
                 .lints()
@@ -183,6 +189,9 @@ impl Migrations {
             );
         }
         c.check(TABLE, ident::check_table(&self.table));
+        for schema in &self.create_schemas {
+            c.check(CREATE_SCHEMAS, ident::check_schema(schema));
+        }
         c.check(STATEMENT_TIMEOUT, check_pg_timeout(self.statement_timeout));
         c.check(LOCK_TIMEOUT, check_pg_timeout(self.lock_timeout));
         check_lock_within_statement(
@@ -258,6 +267,10 @@ mod tests {
         let d = only_error("[migrations]\nignored_chars = [\"ab\"]\n");
         assert_eq!((d.key.as_str(), d.line), ("migrations.ignored_chars", 2));
         assert!(d.message.contains("one character"), "{d}");
+        let m = parse_ok("[migrations]\ncreate_schemas = [\"audit\", \"billing\"]\n").migrations;
+        assert_eq!(m.create_schemas, ["audit", "billing"]);
+        let d = only_error("[migrations]\ncreate_schemas = [\"Audit Log\"]\n");
+        assert_eq!(d.key, "migrations.create_schemas");
         let d = only_error("[migrations]\nlint_after = \"2024\"\n");
         assert!(d.message.contains("integer migration version"), "{d}");
     }

@@ -69,6 +69,13 @@ impl Resolved<'_> {
         }
     }
 
+    pub(crate) fn strings(&self, key: KeyRef) -> Vec<String> {
+        match self.raw(key) {
+            Some(Raw::Strings(s)) => s.clone(),
+            _ => Vec::new(),
+        }
+    }
+
     pub(crate) fn boolean(&self, key: KeyRef, default: bool) -> bool {
         match self.raw(key) {
             Some(Raw::Bool(b)) => *b,

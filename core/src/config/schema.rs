@@ -34,6 +34,8 @@ pub(crate) enum Kind {
     Version,
     /// an array of one-character strings, such as `["\r"]`
     Chars,
+    /// an array of strings, such as `["audit", "billing"]`
+    Strings,
 }
 
 /// One key of a section.
@@ -108,6 +110,7 @@ const MIGRATIONS: &[Key] = &[
     key("lock_timeout", Kind::Duration),
     build_key("lint_after", Kind::Version),
     build_key("ignored_chars", Kind::Chars),
+    key("create_schemas", Kind::Strings),
     build_key("lints", Kind::Lints),
     key("lock_wait", Kind::Duration),
     key("lints", Kind::Lints),
@@ -310,6 +313,7 @@ pub(crate) fn expected(kind: Kind) -> String {
         Kind::Lints => "a table of `rule-name = \"deny\" | \"warn\" | \"allow\"`".to_owned(),
         Kind::Version => "an integer migration version, such as `20240101120000`".to_owned(),
         Kind::Chars => "an array of one-character strings, such as `[\"\\r\"]`".to_owned(),
+        Kind::Strings => "an array of strings, such as `[\"audit\"]`".to_owned(),
     }
 }
 

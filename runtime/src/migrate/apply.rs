@@ -21,6 +21,17 @@ pub(crate) async fn run(
 ) -> Result<MigrationState, Error> {
     let table = quoted(&cfg.table);
     if apply {
+        // As sqlx's `create-schemas`: before the table, which may live in one of them.
+        for schema in &cfg.create_schemas {
+            conn.execute(AssertSqlSafe(format!(
+                "CREATE SCHEMA IF NOT EXISTS {}",
+                quoted(schema)
+            )))
+            .await
+            .during(format_args!(
+                "creating the schema `{schema}` (`[migrations] create_schemas`)"
+            ))?;
+        }
         conn.execute(AssertSqlSafe(format!(
             "CREATE TABLE IF NOT EXISTS {table} (
                 version BIGINT PRIMARY KEY,
