@@ -148,6 +148,15 @@ pub(crate) fn describe(e: &sqlx::Error) -> String {
     text
 }
 
+/// One message per line: several independent problems reported together.
+pub(crate) fn lines<T: fmt::Display>(items: &[T]) -> String {
+    items
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 /// Labels a failed statement with what pgready was doing: `.during("creating schema `app`")`.
 pub(crate) trait During<T> {
     fn during(self, step: impl fmt::Display) -> Result<T, Error>;

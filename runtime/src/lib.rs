@@ -26,6 +26,8 @@ mod error;
 pub mod health;
 pub mod metrics;
 pub mod migrate;
+#[cfg(test)]
+mod module_graph;
 mod pool;
 mod session;
 mod start;
@@ -47,8 +49,9 @@ pub use sqlx;
 /// What macro expansions refer to; not a public API.
 #[doc(hidden)]
 pub mod __private {
-    pub use crate::start::{EmbeddedFile, Setup, run};
-    pub use crate::testing::run_test;
+    pub use crate::migrate::EmbeddedFile;
+    pub use crate::start::{Setup, run};
+    pub use crate::testing::{run_test, start_on_copy};
 
     pub use crate::Db;
     pub use axum;

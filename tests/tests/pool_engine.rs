@@ -567,11 +567,11 @@ async fn sqlx_code_runs_on_the_pool_its_connections_and_transactions() {
     drop(conn);
 
     // `Db::transaction`: rolled back on `Err`.
-    let failed: Result<(), sqlx::Error> = db
+    let failed: Result<(), pgready::Error> = db
         .transaction(|tx| {
             Box::pin(async move {
                 tx.execute("INSERT INTO entries VALUES (4, 'd')").await?;
-                Err(sqlx::Error::RowNotFound)
+                Err(sqlx::Error::RowNotFound.into())
             })
         })
         .await;
