@@ -15,6 +15,34 @@ use crate::{Error, Pool, Transaction};
 /// and the migration state found at start-up.
 ///
 /// Cloning is cheap (one `Arc`); every clone shares the same pools.
+///
+/// Hand it to the code that queries as framework state: with axum,
+/// `Router::new().….with_state(db)` and `State(db): State<pgready::Db>` in handlers (or any
+/// state `S` where `Db: FromRef<S>`). Tests can then give each handler its own database.
+///
+/// Code that no state reaches (a library callback, a `log` sink) can read it from a `static`
+/// set once in `main`, after start-up, with std's `OnceLock`:
+///
+/// ```ignore
+/// use std::sync::OnceLock;
+///
+/// static DB: OnceLock<pgready::Db> = OnceLock::new();
+///
+/// /// The database; set in `main` before anything runs that calls this.
+/// fn db() -> &'static pgready::Db {
+///     DB.get().expect("DB is set in main at start-up")
+/// }
+///
+/// #[pgready::migrated_pool]
+/// async fn main(db: pgready::Db) {
+///     DB.set(db).expect("main sets DB once");
+///     // … serve; anywhere: sqlx::query("…").execute(db().write()).await
+/// }
+/// ```
+///
+/// `#[migrated_pool]` closes the pools when `main`'s body returns, also those of the copy in
+/// the `static`. A `LazyLock` cannot hold it: start-up is async and can fail, so it belongs
+/// in `main`, where its error is reported.
 #[derive(Clone)]
 pub struct Db {
     inner: Arc<Inner>,
