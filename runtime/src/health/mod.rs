@@ -27,14 +27,14 @@
 //! - The body never carries a DSN, password, host name or database error text unless
 //!   `detail = "full"`.
 //!
-//! [`Db::health`] runs the same built-in probe without an endpoint.
+//! [`Db::health`](crate::Db::health) runs the same built-in probe without an endpoint.
 //!
 //! The files, each using only those listed before it (and `crate::Db` from `builtin` on):
 //! `check.rs` (one check's result, custom checks), `endpoint.rs` (an endpoint's options),
 //! `report.rs` (the report and its JSON), `flight.rs` (cache and single flight),
 //! `registry.rs` (the health state a `Db` carries), `builtin.rs` (the built-in checks),
 //! `probe.rs` (one probe: every check under one deadline), `handler.rs` (a handler's body and
-//! [`Db::health`]).
+//! [`Db::health`](crate::Db::health)).
 
 mod builtin;
 mod check;

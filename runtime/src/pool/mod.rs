@@ -100,8 +100,9 @@ impl Pool {
     /// takes another bound.
     pub const CLOSE_GRACE: Duration = Duration::from_secs(30);
 
-    /// Builds a pool: every new connection runs the `settings` batch; `min_connections` (at
-    /// least one) are opened before this returns.
+    /// Builds a pool: every new connection runs the `settings` batch. One connection is opened
+    /// before this returns, so a bad DSN fails here; the rest of `min_connections` open in the
+    /// background.
     pub(crate) async fn connect(
         options: PgConnectOptions,
         settings: SqlStr,

@@ -78,7 +78,9 @@ pub fn shared_cluster() -> Result<Cluster, Error> {
     )?)
 }
 
-/// The body of a `#[pgready::test]` function.
+/// The body of a `#[pgready::test]` function (which reaches it as
+/// `::pgready::__private::run_test`).
+#[doc(hidden)]
 pub fn run_test<F, Fut, T>(setup: Setup, test: &str, body: F) -> T
 where
     F: FnOnce(Db) -> Fut,
