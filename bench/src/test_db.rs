@@ -10,7 +10,7 @@
 //! database in `_sqlx_test.databases`, `CREATE DATABASE`, connect a pool, run every migration
 //! with `sqlx::migrate::Migrator`, close, drop the database and its record. Also measured:
 //! PostgreSQL's share (a bare copy and drop, with either `CREATE DATABASE` strategy, and a drop
-//! while another copy exists) and `pgready::start` alone on a copy.
+//! while another copy exists) and start-up alone on a copy, as `#[pgready::test]` runs it.
 
 use std::time::{Duration, Instant};
 
@@ -163,13 +163,12 @@ pub fn run(server: &Server, runtime: &Runtime) -> Result<Vec<Figure>, BoxError> 
                 )))
                 .await?;
             // pgready's start-up on the copy, as the test runs it (one connection).
-            let mut on_copy = setup.clone().var(
+            let on_copy = setup.clone().var(
                 "DATABASE_URL",
                 Some(&server.url(&format!("bench_start_{i}"))),
             );
-            on_copy.for_tests = true;
             let t = Instant::now();
-            let db = pgready::start(&on_copy).await?;
+            let db = pgready::__private::start_on_copy(&on_copy).await?;
             db.close().await;
             start_up.push(t.elapsed());
             // Dropping right after the last session ends waits for its backend to exit.
@@ -215,7 +214,7 @@ pub fn run(server: &Server, runtime: &Runtime) -> Result<Vec<Figure>, BoxError> 
         drop_beside_copy.median_ms()
     );
     println!(
-        "start:   pgready::start alone on a template copy (one connection), median {:.1} ms",
+        "start:   start-up alone on a template copy, as a test runs it (one connection), median {:.1} ms",
         start_up.median_ms()
     );
     println!(

@@ -1,4 +1,6 @@
-//! From a DSN in the environment to connected pools: TLS policy, start-up retry, pool limits.
+//! From a DSN in the environment to connections: TLS policy, start-up retry, the migration
+//! connection (schema created, `[migrations]` limits set) and pools with their limits. Start-up
+//! and `pgready migrate` both connect through here; no error leaves it with a password in it.
 
 use std::time::{Duration, Instant};
 
@@ -50,6 +52,27 @@ impl Target {
     /// Removes this target's password from any text about it.
     pub(crate) fn scrub(&self, text: &str) -> String {
         dsn::redact_in(text, &self.secret)
+    }
+
+    /// Removes this target's password from an error of a statement run on it: migration and
+    /// query errors may quote the DSN (sqlx's connection errors do).
+    pub(crate) fn scrub_error(&self, e: Error) -> Error {
+        match e {
+            // Every statement of start-up says what it was for; this is only a safety net.
+            Error::Sqlx(inner) => Error::Database {
+                step: "a statement on the migration connection".to_owned(),
+                message: self.scrub(&describe(&inner)),
+            },
+            Error::Database { step, message } => Error::Database {
+                step,
+                message: self.scrub(&message),
+            },
+            Error::Migrate { file, message } => Error::Migrate {
+                file,
+                message: self.scrub(&message),
+            },
+            other => other,
+        }
     }
 }
 
@@ -115,7 +138,7 @@ fn is_transient(e: &sqlx::Error) -> bool {
 
 /// Creates `schema` unless it exists (checked first: `CREATE SCHEMA IF NOT EXISTS` would still
 /// need the CREATE privilege on the database).
-pub(crate) async fn ensure_schema(conn: &mut PgConnection, schema: &str) -> Result<(), Error> {
+async fn ensure_schema(conn: &mut PgConnection, schema: &str) -> Result<(), Error> {
     let exists: bool =
         sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1)")
             .bind(schema)
@@ -162,10 +185,32 @@ pub(crate) async fn pool(
         })
 }
 
+/// The migration connection, as start-up and `pgready migrate` make it: one connection,
+/// retried for `[database] connect_retry`, `session.schema` created if absent, `[migrations]`
+/// limits set. Errors never carry the DSN's password.
+pub(crate) async fn migration_connection(
+    target: &Target,
+    cfg: &config::Config,
+) -> Result<PgConnection, Error> {
+    let mut conn = wait_until_ready(target, cfg.database.connect_retry).await?;
+    let prepared = async {
+        ensure_schema(&mut conn, &cfg.session.schema).await?;
+        prepare_for_migrations(&mut conn, cfg).await
+    }
+    .await;
+    match prepared {
+        Ok(()) => Ok(conn),
+        Err(e) => {
+            close(conn).await;
+            Err(target.scrub_error(e))
+        }
+    }
+}
+
 /// Turns a fresh connection into the migration connection: `[migrations]` limits, the app's
 /// schema, and (PostgreSQL 14+) a periodic check that the client is still there, so a migrating
 /// process that dies mid-statement has its statement cancelled and its lock released promptly.
-pub(crate) async fn prepare_for_migrations(
+async fn prepare_for_migrations(
     conn: &mut PgConnection,
     cfg: &config::Config,
 ) -> Result<(), Error> {

@@ -1,20 +1,48 @@
 //! `pgready::Db`: the handle a service holds.
 
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 
 use futures_core::future::BoxFuture;
 use pgready_core::config::Config;
 
 use crate::embedded::Cluster;
-use crate::migrate::MigrationState;
-use crate::migrate::Migrator;
-use crate::{Pool, Transaction};
+use crate::health::Registry;
+use crate::migrate::{MigrationState, Migrator};
+use crate::{Error, Pool, Transaction};
 
 /// The database as the service sees it: a write pool, a read pool (the replica when
 /// `[database] read_url_env` is set at run time, else the write pool), the validated config
 /// and the migration state found at start-up.
 ///
 /// Cloning is cheap (one `Arc`); every clone shares the same pools.
+///
+/// Hand it to the code that queries as framework state: with axum,
+/// `Router::new().….with_state(db)` and `State(db): State<pgready::Db>` in handlers (or any
+/// state `S` where `Db: FromRef<S>`). Tests can then give each handler its own database.
+///
+/// Code that no state reaches (a library callback, a `log` sink) can read it from a `static`
+/// set once in `main`, after start-up, with std's `OnceLock`:
+///
+/// ```ignore
+/// use std::sync::OnceLock;
+///
+/// static DB: OnceLock<pgready::Db> = OnceLock::new();
+///
+/// /// The database; set in `main` before anything runs that calls this.
+/// fn db() -> &'static pgready::Db {
+///     DB.get().expect("DB is set in main at start-up")
+/// }
+///
+/// #[pgready::migrated_pool]
+/// async fn main(db: pgready::Db) {
+///     DB.set(db).expect("main sets DB once");
+///     // … serve; anywhere: sqlx::query("…").execute(db().write()).await
+/// }
+/// ```
+///
+/// `#[migrated_pool]` closes the pools when `main`'s body returns, also those of the copy in
+/// the `static`. A `LazyLock` cannot hold it: start-up is async and can fail, so it belongs
+/// in `main`, where its error is reported.
 #[derive(Clone)]
 pub struct Db {
     inner: Arc<Inner>,
@@ -29,18 +57,21 @@ struct Inner {
     /// The development cluster, when pgready started one; stopped when taken and dropped.
     embedded: Mutex<Option<Cluster>>,
     /// The migrations built into the binary, for the health check's live comparison.
-    migrator: OnceLock<Migrator>,
+    migrator: Migrator,
     /// Health endpoints' caches and the probes' own connections.
-    health: crate::health::Registry,
+    health: Registry,
 }
 
 impl Db {
+    /// What start-up ends with: the pools, the configuration in force, the migrations and
+    /// what it found of them, and the development cluster if it started one.
     pub(crate) fn new(
         write: Pool,
         read: Option<Pool>,
         config: Config,
         profile: String,
         migrations: MigrationState,
+        migrator: Migrator,
         embedded: Option<Cluster>,
     ) -> Db {
         Db {
@@ -51,8 +82,8 @@ impl Db {
                 profile,
                 migrations,
                 embedded: Mutex::new(embedded),
-                migrator: OnceLock::new(),
-                health: crate::health::Registry::default(),
+                migrator,
+                health: Registry::default(),
             }),
         }
     }
@@ -90,23 +121,28 @@ impl Db {
     /// Runs `f` in a transaction on the write pool: committed when `f` returns `Ok`, rolled back
     /// when it returns `Err` (or panics, or its future is dropped).
     ///
+    /// `f`'s error type converts from [`pgready::Error`](crate::Error), which a failed
+    /// `BEGIN` or `COMMIT` (or a pool timeout) is; `pgready::Error` itself converts from the
+    /// `sqlx::Error` of a query:
+    ///
     /// ```no_run
-    /// # async fn f(db: pgready::Db) -> Result<(), pgready::sqlx::Error> {
+    /// # async fn f(db: pgready::Db) -> Result<(), pgready::Error> {
     /// let id: i64 = db
     ///     .transaction(|tx| Box::pin(async move {
-    ///         pgready::sqlx::query_scalar("INSERT INTO items (name) VALUES ('a') RETURNING id")
+    ///         let id = pgready::sqlx::query_scalar("INSERT INTO items (name) VALUES ('a') RETURNING id")
     ///             .fetch_one(&mut **tx)
-    ///             .await
+    ///             .await?;
+    ///         Ok::<_, pgready::Error>(id)
     ///     }))
     ///     .await?;
     /// # Ok(()) }
     /// ```
     pub async fn transaction<T, E, F>(&self, f: F) -> Result<T, E>
     where
-        F: for<'c> FnOnce(&'c mut Transaction) -> BoxFuture<'c, Result<T, E>>,
-        E: From<sqlx::Error>,
+        F: for<'c> FnOnce(&'c mut Transaction<'static>) -> BoxFuture<'c, Result<T, E>>,
+        E: From<Error>,
     {
-        let mut tx = self.write().begin_sqlx().await?;
+        let mut tx = self.write().begin().await?;
         match f(&mut tx).await {
             Ok(value) => {
                 tx.commit().await?;
@@ -135,19 +171,13 @@ impl Db {
         tokio::join!(self.inner.write.close(), read);
     }
 
-    /// Records the migrations built into the binary (start-up does, once).
-    pub(crate) fn with_migrator(self, migrator: Migrator) -> Db {
-        let _ = self.inner.migrator.set(migrator);
-        self
-    }
-
-    /// The migrations built into the binary, when start-up recorded them.
-    pub(crate) fn migrator(&self) -> Option<&Migrator> {
-        self.inner.migrator.get()
+    /// The migrations built into the binary.
+    pub(crate) fn migrator(&self) -> &Migrator {
+        &self.inner.migrator
     }
 
     /// Health endpoints' state.
-    pub(crate) fn health_registry(&self) -> &crate::health::Registry {
+    pub(crate) fn health_registry(&self) -> &Registry {
         &self.inner.health
     }
 

@@ -1,5 +1,6 @@
 //! The one error type of pgready's runtime. Every message names what to fix and never carries a
-//! password: DSN-bearing text goes through [`pgready_core::dsn::redact_in`] before it is stored.
+//! password: text that may quote a DSN (sqlx's errors about parsing one or connecting with it,
+//! all at start-up) goes through [`pgready_core::dsn::redact_in`] before it is stored.
 
 use std::fmt;
 use std::time::Duration;
@@ -8,7 +9,10 @@ use sqlx::postgres::PgDatabaseError;
 
 use crate::embedded::EmbeddedError;
 
-/// Everything that can go wrong between `main` and a ready [`Db`](crate::Db).
+/// Everything that can go wrong: from `main` to a ready [`Db`](crate::Db) (configuration,
+/// DSN, connecting, migrations), and after it on a [`Pool`](crate::Pool), a pooled connection
+/// or a [`Transaction`](crate::Transaction) (acquire, begin, commit, rollback, savepoints) or
+/// in a query (`?` on a `sqlx::Error` converts into [`Error::Sqlx`]).
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
@@ -125,7 +129,9 @@ pub enum Error {
         message: String,
     },
 
-    /// A query failed (password already redacted where sqlx quoted the DSN).
+    /// A query, or an operation on a pooled connection or transaction, failed. (sqlx quotes a
+    /// DSN only when parsing it or connecting with it, which start-up does and reports as
+    /// [`Error::Dsn`], [`Error::Connect`] or [`Error::Database`], redacted.)
     #[error("{}", describe(.0))]
     Sqlx(#[from] sqlx::Error),
 }
@@ -146,6 +152,15 @@ pub(crate) fn describe(e: &sqlx::Error) -> String {
         text.push_str(extra);
     }
     text
+}
+
+/// One message per line: several independent problems reported together.
+pub(crate) fn lines<T: fmt::Display>(items: &[T]) -> String {
+    items
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// Labels a failed statement with what pgready was doing: `.during("creating schema `app`")`.

@@ -18,6 +18,24 @@
 //!
 //! `#[health_endpoint]` turns `async fn health() {}` into an axum handler answering
 //! `application/health+json` ([`health`]); [`metrics::handler`] serves Prometheus metrics.
+//!
+//! The [`Db`] is best handed to handlers as framework state (axum's `State`); its docs show
+//! the one way to keep it in a `static` when no state reaches the code.
+
+// The modules, each using only those listed before it (`module_graph.rs` checks, file by file,
+// that no module uses another in a circle, and prints the graph):
+// - `embedded`: the development and test clusters;
+// - `error`: `pgready::Error` and how a failed statement is described;
+// - `session`: the session settings batch, identifier and literal quoting;
+// - `pool`: the pool engine, pooled connections, transactions, acquire latency;
+// - `connect`: DSN to connections: retry, the migration connection, pools;
+// - `migrate`: the migrator (`EmbeddedFile`, `Migrator`, `connection`);
+// - `health::{check, endpoint, report, flight, registry}`: health state, no `Db` needed;
+// - `db`: `Db`, which holds the pools, the migrator and that health state;
+// - `health::{builtin, probe, handler}`: probing through a `Db`;
+// - `metrics`: Prometheus text from a `Db`;
+// - `start`: `Setup`, `start`, the `main` runner;
+// - `testing`: `#[pgready::test]`'s databases, started through `start`.
 
 mod connect;
 mod db;
@@ -26,6 +44,8 @@ mod error;
 pub mod health;
 pub mod metrics;
 pub mod migrate;
+#[cfg(test)]
+mod module_graph;
 mod pool;
 mod session;
 mod start;
@@ -47,8 +67,9 @@ pub use sqlx;
 /// What macro expansions refer to; not a public API.
 #[doc(hidden)]
 pub mod __private {
-    pub use crate::start::{EmbeddedFile, Setup, run};
-    pub use crate::testing::run_test;
+    pub use crate::migrate::EmbeddedFile;
+    pub use crate::start::{Setup, run};
+    pub use crate::testing::{run_test, start_on_copy};
 
     pub use crate::Db;
     pub use axum;

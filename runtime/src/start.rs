@@ -7,22 +7,29 @@ use pgready_core::config::{self, Embedded};
 
 use crate::connect::{self, Target};
 use crate::embedded::Cluster;
-use crate::error::describe;
-use crate::migrate::Migrator;
+use crate::error::lines;
+use crate::migrate::{EmbeddedFile, Migrator};
 use crate::pool::Role;
 use crate::{Db, Error};
 
-/// A migration file embedded in the binary by `#[migrated_pool]`.
-#[derive(Clone, Copy, Debug)]
-pub struct EmbeddedFile {
-    /// File name within the migrations directory.
-    pub name: &'static str,
-    /// The file's text.
-    pub sql: &'static str,
-}
-
 /// Everything start-up needs: the config text and migrations the macro embedded, and where to
 /// read the environment from.
+///
+/// `#[migrated_pool]` builds one and runs [`start`] with it; a service that builds its own
+/// runtime does the same (the config text and files are usually `include_str!`ed):
+///
+/// ```no_run
+/// # async fn f() -> Result<(), pgready::Error> {
+/// use pgready::migrate::EmbeddedFile;
+///
+/// static MIGRATIONS: [EmbeddedFile; 1] = [EmbeddedFile {
+///     name: "20250101000000_items.sql",
+///     sql: "CREATE TABLE items (id bigserial PRIMARY KEY, name text NOT NULL);",
+/// }];
+/// let setup = pgready::Setup::new("[pool]\nmax_connections = 8\n", "my-service", &MIGRATIONS);
+/// let db = pgready::start(&setup).await?;
+/// # Ok(()) }
+/// ```
 #[derive(Clone, Debug)]
 pub struct Setup {
     /// `pgready.toml`'s text.
@@ -32,15 +39,23 @@ pub struct Setup {
     /// The migration files.
     pub migrations: &'static [EmbeddedFile],
     /// Environment overrides consulted before the process environment (`None` = unset).
-    pub env: Vec<(String, Option<String>)>,
-    /// Set by `#[pgready::test]`: pools keep no idle connections (`min_connections = 0`), so a
-    /// test opens only the connections it uses (plus the one sqlx opens to check the DSN).
-    #[doc(hidden)]
-    pub for_tests: bool,
-    /// Set by `#[pgready::test]` for a copy of its migrated template: the schema and the
-    /// migrations were checked when the template was built, so start-up skips that connection.
-    #[doc(hidden)]
-    pub template_clone: bool,
+    env: Vec<(String, Option<String>)>,
+    purpose: Purpose,
+}
+
+/// What a start-up is for: a service, or one of `#[pgready::test]`'s databases.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Purpose {
+    /// Pools as configured, migrations as `[migrations] on_startup` says.
+    Service,
+    /// `#[pgready::test]` migrating its template: pools keep no idle connections
+    /// (`min_connections = 0`), so a test opens only the connections it uses (plus the one
+    /// that checks the DSN).
+    TestTemplate,
+    /// `#[pgready::test]` on a copy of its migrated template: as `TestTemplate`, and the schema
+    /// and the migrations were checked when the template was built, so start-up skips the
+    /// migration connection.
+    TestCopy,
 }
 
 impl Setup {
@@ -55,8 +70,7 @@ impl Setup {
             crate_name,
             migrations,
             env: Vec::new(),
-            for_tests: false,
-            template_clone: false,
+            purpose: Purpose::Service,
         }
     }
 
@@ -66,11 +80,17 @@ impl Setup {
         self
     }
 
+    /// The same setup, started for `purpose` (`#[pgready::test]`'s databases).
+    pub(crate) fn purpose(mut self, purpose: Purpose) -> Setup {
+        self.purpose = purpose;
+        self
+    }
+
     /// The profile chosen by `PGREADY_PROFILE` (default `development`) and its configuration:
     /// what start-up runs with, and what `#[pgready::test]` builds its template with.
     pub(crate) fn config(&self) -> Result<(String, config::Config), Error> {
         let file = config::parse(self.config_source, self.crate_name)
-            .map_err(|diagnostics| Error::Config(format!("pgready.toml: {}", join(&diagnostics))))?
+            .map_err(|diagnostics| Error::Config(format!("pgready.toml: {}", lines(&diagnostics))))?
             .file;
         let profile = self
             .lookup(config::PROFILE_ENV)
@@ -112,31 +132,26 @@ pub async fn start(setup: &Setup) -> Result<Db, Error> {
         &cfg.session.application_name,
     )?;
 
-    let migrations = if setup.template_clone {
+    let migrations = if setup.purpose == Purpose::TestCopy {
         migrator.assumed_applied()
     } else {
-        let mut conn = connect::wait_until_ready(&target, cfg.database.connect_retry).await?;
-        let prepared = async {
-            connect::ensure_schema(&mut conn, &cfg.session.schema).await?;
-            connect::prepare_for_migrations(&mut conn, &cfg).await?;
-            migrator.on_startup(&mut conn).await
-        }
-        .await;
+        let mut conn = connect::migration_connection(&target, &cfg).await?;
+        let done = migrator.on_startup(&mut conn).await;
         connect::close(conn).await;
-        prepared.map_err(|e| scrub(e, &target))?
+        done.map_err(|e| target.scrub_error(e))?
     };
 
     // A test's pools would otherwise open `min_connections` (5 by default) before the test
     // runs, each with a SCRAM handshake, and its database could not be dropped until all of
     // their server processes had exited.
-    let (write_limits, read_limits) = if setup.for_tests {
+    let (write_limits, read_limits) = if setup.purpose == Purpose::Service {
+        (cfg.pool.clone(), cfg.read_pool.clone())
+    } else {
         let idle_free = |limits: &config::Pool| config::Pool {
             min_connections: 0,
             ..limits.clone()
         };
         (idle_free(&cfg.pool), idle_free(&cfg.read_pool))
-    } else {
-        (cfg.pool.clone(), cfg.read_pool.clone())
     };
     let write = connect::pool(&target, &write_limits, &cfg.session, Role::Write).await?;
     let read = match &cfg.database.read_url_env {
@@ -160,7 +175,9 @@ pub async fn start(setup: &Setup) -> Result<Db, Error> {
         replica = read.is_some(),
         "database ready"
     );
-    Ok(Db::new(write, read, cfg, profile, migrations, embedded).with_migrator(migrator))
+    Ok(Db::new(
+        write, read, cfg, profile, migrations, migrator, embedded,
+    ))
 }
 
 async fn embedded_cluster(cfg: &config::Config, profile: &str) -> Result<Cluster, Error> {
@@ -187,34 +204,6 @@ async fn embedded_cluster(cfg: &config::Config, profile: &str) -> Result<Cluster
          thrown away when the process exits"
     );
     Ok(cluster)
-}
-
-/// Migration and query errors may quote the DSN (sqlx's connection errors do): scrub them.
-pub(crate) fn scrub(e: Error, target: &Target) -> Error {
-    match e {
-        // Every statement of start-up says what it was for; this is only a safety net.
-        Error::Sqlx(inner) => Error::Database {
-            step: "a statement on the migration connection".to_owned(),
-            message: target.scrub(&describe(&inner)),
-        },
-        Error::Database { step, message } => Error::Database {
-            step,
-            message: target.scrub(&message),
-        },
-        Error::Migrate { file, message } => Error::Migrate {
-            file,
-            message: target.scrub(&message),
-        },
-        other => other,
-    }
-}
-
-pub(crate) fn join<T: std::fmt::Display>(items: &[T]) -> String {
-    items
-        .iter()
-        .map(ToString::to_string)
-        .collect::<Vec<_>>()
-        .join("\n")
 }
 
 /// The body of the `main` that `#[migrated_pool]` generates: builds a multi-threaded tokio

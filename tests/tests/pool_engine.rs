@@ -567,11 +567,11 @@ async fn sqlx_code_runs_on_the_pool_its_connections_and_transactions() {
     drop(conn);
 
     // `Db::transaction`: rolled back on `Err`.
-    let failed: Result<(), sqlx::Error> = db
+    let failed: Result<(), pgready::Error> = db
         .transaction(|tx| {
             Box::pin(async move {
                 tx.execute("INSERT INTO entries VALUES (4, 'd')").await?;
-                Err(sqlx::Error::RowNotFound)
+                Err(sqlx::Error::RowNotFound.into())
             })
         })
         .await;
@@ -663,4 +663,82 @@ async fn close_stops_waiting_for_a_held_connection_at_its_bound_and_says_so() {
     .await
     .expect("returns at once")
     .expect("nothing is in use any more");
+}
+
+/// Everything fallible on a pool, a pooled connection and a transaction, with `?` into one
+/// error type; returns the rows left.
+async fn with_one_error_type(pool: &pgready::Pool) -> Result<i64, pgready::Error> {
+    let mut conn = pool.acquire().await?;
+    let mut tx = conn.begin().await?;
+    tx.execute("INSERT INTO entries VALUES (1)").await?;
+    let mut savepoint = tx.begin().await?;
+    savepoint.execute("INSERT INTO entries VALUES (2)").await?;
+    savepoint.rollback().await?;
+    let savepoint = tx.begin().await?;
+    savepoint.commit().await?;
+    tx.commit().await?;
+    drop(conn);
+    let tx = pool.begin().await?;
+    tx.rollback().await?;
+    Ok(sqlx::query_scalar("SELECT count(*) FROM entries")
+        .fetch_one(pool)
+        .await?)
+}
+
+#[tokio::test]
+async fn a_transaction_begun_on_a_connection_is_pgreadys_and_rolls_back_when_dropped() {
+    let url = fresh_database("tx_kinds").await;
+    let db = start(
+        "[pool]\nmax_connections = 1\nmin_connections = 0\nacquire_timeout = \"300ms\"\n",
+        &url,
+    )
+    .await;
+    let pool = db.write();
+    pool.execute("CREATE TABLE entries (id int PRIMARY KEY)")
+        .await
+        .expect("table");
+    assert_eq!(with_one_error_type(pool).await.expect("one error type"), 1);
+
+    // Dropped uncommitted: rolled back before the connection's next statement.
+    let mut conn = pool.acquire().await.expect("acquire");
+    {
+        let mut tx: pgready::Transaction<'_> = conn.begin().await.expect("begin");
+        tx.execute("INSERT INTO entries VALUES (3)")
+            .await
+            .expect("insert");
+    }
+    assert_clean(&mut conn, "after a dropped `conn.begin()`").await;
+
+    // Dropped uncommitted with a savepoint open, then the connection goes back: its next user
+    // (the same connection: there is only one) finds it clean and the rows gone.
+    {
+        let mut tx = conn.begin().await.expect("begin");
+        tx.execute("INSERT INTO entries VALUES (4)")
+            .await
+            .expect("insert");
+        let mut savepoint = tx.begin().await.expect("savepoint");
+        savepoint
+            .execute("INSERT INTO entries VALUES (5)")
+            .await
+            .expect("insert");
+    }
+    drop(conn);
+    let mut next = pool.acquire().await.expect("the same connection");
+    assert_clean(&mut next, "after a dropped transaction went back").await;
+    let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM entries")
+        .fetch_one(&mut *next)
+        .await
+        .expect("count");
+    assert_eq!(rows, 1, "only the committed row");
+
+    // A pool timeout is the error that names the setting, also through `Db::transaction`.
+    let err = pool.begin().await.expect_err("the only connection is held");
+    assert!(matches!(err, pgready::Error::PoolTimedOut { .. }), "{err}");
+    let err = db
+        .transaction(|_tx| Box::pin(async { Ok::<_, pgready::Error>(()) }))
+        .await
+        .expect_err("the only connection is held");
+    assert!(matches!(err, pgready::Error::PoolTimedOut { .. }), "{err}");
+    drop(next);
+    db.close().await;
 }

@@ -137,17 +137,18 @@ async fn transaction_commits_on_ok_and_rolls_back_on_err(db: pgready::Db) {
                 sqlx::query_scalar("INSERT INTO items (name) VALUES ('kept') RETURNING id")
                     .fetch_one(&mut **tx)
                     .await
+                    .map_err(pgready::Error::from)
             })
         })
         .await
         .unwrap();
-    let failed: Result<(), sqlx::Error> = db
+    let failed: Result<(), pgready::Error> = db
         .transaction(|tx| {
             Box::pin(async move {
                 sqlx::query("INSERT INTO items (name) VALUES ('dropped')")
                     .execute(&mut **tx)
                     .await?;
-                Err(sqlx::Error::RowNotFound)
+                Err(sqlx::Error::RowNotFound.into())
             })
         })
         .await;
@@ -159,7 +160,7 @@ async fn transaction_commits_on_ok_and_rolls_back_on_err(db: pgready::Db) {
     assert_eq!(names, ["kept"]);
     assert!(id > 0);
 
-    // `conn.begin()` on a pooled connection is an ordinary sqlx transaction.
+    // `conn.begin()` on a pooled connection is a `pgready::Transaction` borrowing it.
     let mut conn = db.write().acquire().await.unwrap();
     let mut tx = conn.begin().await.unwrap();
     sqlx::query("INSERT INTO items (name) VALUES ('rolled back')")

@@ -9,7 +9,7 @@ use sqlx::postgres::{PgConnectOptions, PgConnection};
 
 use super::check::Check;
 use crate::error::describe;
-use crate::migrate::{Migrator, State, VersionStatus};
+use crate::migrate::{State, VersionStatus};
 use crate::{Db, PoolStats};
 
 pub(crate) const CONNECTIVITY: &str = "postgres:connectivity";
@@ -200,14 +200,7 @@ pub(crate) fn replication(in_recovery: bool, lag: Option<f64>, max: Duration) ->
 /// versions newer than this build (a later release already migrated) are counted as `ahead`
 /// and pass, as they do during a rolling deploy.
 async fn migrations(db: &Db, conn: &mut PgConnection) -> Result<Check, crate::Error> {
-    let statuses = match db.migrator() {
-        Some(migrator) => migrator.status(conn).await?,
-        None => {
-            Migrator::new(Vec::new(), &db.config().migrations)
-                .status(conn)
-                .await?
-        }
-    };
+    let statuses = db.migrator().status(conn).await?;
     let latest = statuses
         .iter()
         .filter(|s| {

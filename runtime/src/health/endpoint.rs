@@ -1,14 +1,10 @@
-//! What `#[pgready::health_endpoint]` expands to call: the endpoint's options and the handler
-//! body that answers from the cache or from one shared probe.
+//! An endpoint's options, as `#[pgready::health_endpoint]` writes them into the handler it
+//! generates, and as they are in force for one probe (`[health]` filling in the rest).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use axum::response::Response;
-use futures_core::future::BoxFuture;
-
-use super::Checks;
-use crate::Db;
+use pgready_core::config;
 
 /// What a probe looks at.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -53,9 +49,6 @@ impl Detail {
         }
     }
 }
-
-/// A health function's custom checks: the user's function, boxed.
-pub type CustomChecks = for<'a> fn(&'a Db) -> BoxFuture<'a, Checks>;
 
 /// One endpoint's options, as the attribute wrote them; `None` takes `[health]` from
 /// `pgready.toml`. Lives in a `static` of the generated handler.
@@ -130,26 +123,11 @@ pub(crate) struct Options {
 }
 
 impl Options {
-    pub(crate) fn resolve(endpoint: &Endpoint, db: &Db) -> Options {
-        let health = &db.config().health;
+    pub(crate) fn resolve(endpoint: &Endpoint, health: &config::Health) -> Options {
         Options {
             kind: endpoint.kind,
             timeout: endpoint.timeout.unwrap_or(health.timeout),
             cache: endpoint.cache.unwrap_or(health.cache),
         }
     }
-}
-
-/// The body of a generated health handler: the cached report when it is fresh, else the
-/// result of the probe in flight, else a new probe; answered at the endpoint's detail.
-#[doc(hidden)]
-pub async fn respond(
-    db: &Db,
-    endpoint: &'static Endpoint,
-    custom: Option<CustomChecks>,
-) -> Response {
-    super::flight::answer(db, endpoint, custom)
-        .await
-        .rendered
-        .to_response()
 }

@@ -1,65 +1,15 @@
 //! The cache and the single flight: however many requests arrive, one probe per endpoint runs
 //! at a time, and its report answers every request until it is `cache` old.
 
-use std::collections::HashMap;
 use std::future::Future;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::{Duration, Instant, SystemTime};
 
 use tokio::sync::watch;
 
 use super::check::Check;
-use super::endpoint::{CustomChecks, Detail, Endpoint, Kind, Options};
-use super::probe::{self, Connections};
+use super::endpoint::{Detail, Kind};
 use super::report::{Rendered, Report};
-use crate::Db;
-
-/// The health state a [`Db`] carries: one cache per endpoint, the probes' own connections,
-/// and the latest readiness report (for metrics).
-pub(crate) struct Registry {
-    pub(crate) started: Instant,
-    /// Written once per endpoint, read by every request: a read lock lets requests on
-    /// different cores look it up at the same time.
-    flights: RwLock<HashMap<u64, Arc<Flight>>>,
-    pub(crate) connections: Connections,
-    latest: Mutex<Option<(Instant, Arc<Report>)>>,
-    probes: AtomicU64,
-}
-
-impl Default for Registry {
-    fn default() -> Registry {
-        Registry {
-            started: Instant::now(),
-            flights: RwLock::default(),
-            connections: Connections::default(),
-            latest: Mutex::default(),
-            probes: AtomicU64::new(0),
-        }
-    }
-}
-
-impl Registry {
-    fn flight(&self, id: u64) -> Arc<Flight> {
-        if let Some(flight) = read(&self.flights).get(&id) {
-            return flight.clone();
-        }
-        write(&self.flights).entry(id).or_default().clone()
-    }
-
-    /// The newest readiness report, if it is younger than `max_age`.
-    pub(crate) fn latest(&self, max_age: Duration) -> Option<Arc<Report>> {
-        lock(&self.latest)
-            .as_ref()
-            .filter(|(at, _)| at.elapsed() < max_age)
-            .map(|(_, report)| report.clone())
-    }
-
-    /// How many probes this `Db` has run.
-    pub(crate) fn probes(&self) -> u64 {
-        self.probes.load(Ordering::Relaxed)
-    }
-}
 
 /// One probe's outcome as every request gets it: the report, and its HTTP answer rendered
 /// once at the endpoint's detail, so a request answered from the cache serialises nothing.
@@ -71,7 +21,7 @@ pub(crate) struct Answer {
 }
 
 impl Answer {
-    fn new(report: Arc<Report>, detail: Detail) -> Answer {
+    pub(crate) fn new(report: Arc<Report>, detail: Detail) -> Answer {
         Answer {
             finished: Instant::now(),
             rendered: report.render(detail),
@@ -80,34 +30,9 @@ impl Answer {
     }
 }
 
-/// The answer for `endpoint`: cached, in flight, or from a new probe.
-pub(crate) async fn answer(
-    db: &Db,
-    endpoint: &'static Endpoint,
-    custom: Option<CustomChecks>,
-) -> Arc<Answer> {
-    let options = Options::resolve(endpoint, db);
-    let flight = db.health_registry().flight(endpoint.id.get());
-    flight
-        .get(options.cache, endpoint.detail, || {
-            // Cloned only for a probe: a request answered from the cache touches no `Arc`
-            // of the `Db`'s.
-            let db = db.clone();
-            async move {
-                let report = Arc::new(probe::run(&db, options, custom).await);
-                let registry = db.health_registry();
-                registry.probes.fetch_add(1, Ordering::Relaxed);
-                if options.kind == Kind::Readiness {
-                    *lock(&registry.latest) = Some((Instant::now(), report.clone()));
-                }
-                Arc::new(Answer::new(report, endpoint.detail))
-            }
-        })
-        .await
-}
-
+/// One endpoint's cache and the probe running for it, if any.
 #[derive(Default)]
-struct Flight {
+pub(crate) struct Flight {
     /// The last answer. Every request reads it; only a finished probe writes it, so requests
     /// answered from the cache never wait for each other.
     cached: RwLock<Option<Arc<Answer>>>,
@@ -125,7 +50,14 @@ impl Flight {
             .cloned()
     }
 
-    async fn get<P, Fut>(self: &Arc<Self>, cache: Duration, detail: Detail, probe: P) -> Arc<Answer>
+    /// The cached answer while it is younger than `cache`; else the answer of the probe in
+    /// flight, starting `probe` in a task of its own if none is.
+    pub(crate) async fn get<P, Fut>(
+        self: &Arc<Self>,
+        cache: Duration,
+        detail: Detail,
+        probe: P,
+    ) -> Arc<Answer>
     where
         P: FnOnce() -> Fut,
         Fut: Future<Output = Arc<Answer>> + Send + 'static,
@@ -197,24 +129,24 @@ fn lost(detail: Detail) -> Arc<Answer> {
 
 // Nothing here leaves data half-written, so a panic elsewhere does not poison the cache.
 
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-fn read<T>(lock: &RwLock<T>) -> RwLockReadGuard<'_, T> {
+pub(crate) fn read<T>(lock: &RwLock<T>) -> RwLockReadGuard<'_, T> {
     lock.read().unwrap_or_else(PoisonError::into_inner)
 }
 
-fn write<T>(lock: &RwLock<T>) -> RwLockWriteGuard<'_, T> {
+pub(crate) fn write<T>(lock: &RwLock<T>) -> RwLockWriteGuard<'_, T> {
     lock.write().unwrap_or_else(PoisonError::into_inner)
 }
 
 #[cfg(test)]
 mod tests {
-    use std::sync::atomic::AtomicUsize;
+    use std::sync::atomic::{AtomicUsize, Ordering};
 
     use super::*;
-    use crate::health::Status;
+    use crate::health::check::Status;
 
     /// A probe that counts its runs and takes `takes` to answer `pass`, or panics.
     fn probe(

@@ -27,52 +27,33 @@
 //! - The body never carries a DSN, password, host name or database error text unless
 //!   `detail = "full"`.
 //!
-//! [`Db::health`] runs the same built-in probe without an endpoint.
+//! [`Db::health`](crate::Db::health) runs the same built-in probe without an endpoint.
+//!
+//! The files, each using only those listed before it (and `crate::Db` from `builtin` on):
+//! `check.rs` (one check's result, custom checks), `endpoint.rs` (an endpoint's options),
+//! `report.rs` (the report and its JSON), `flight.rs` (cache and single flight),
+//! `registry.rs` (the health state a `Db` carries), `builtin.rs` (the built-in checks),
+//! `probe.rs` (one probe: every check under one deadline), `handler.rs` (a handler's body and
+//! [`Db::health`](crate::Db::health)).
 
 mod builtin;
 mod check;
 mod endpoint;
 mod flight;
+mod handler;
 mod probe;
+mod registry;
 mod report;
-
-use std::sync::Arc;
 
 pub use check::{Check, Checks, Status};
 pub use endpoint::{Detail, Kind};
 pub use report::{CONTENT_TYPE, Report};
 
-#[doc(hidden)]
-pub use endpoint::{CustomChecks, Endpoint, EndpointId, respond};
-pub(crate) use flight::Registry;
-
-use crate::Db;
-
-/// The endpoint behind [`Db::health`]: readiness, `[health]`'s timeout and cache.
-static DEFAULT: Endpoint = Endpoint::new(Kind::Readiness, None, None, Detail::Status);
-
-impl Db {
-    /// The built-in readiness report, with `[health]`'s timeout and cache; shares the cache and
-    /// the single flight with other callers of this method.
-    ///
-    /// ```no_run
-    /// # async fn f(db: pgready::Db) {
-    /// let report = db.health().await;
-    /// println!("{} {}", report.status(), report.to_json(pgready::health::Detail::Status));
-    /// # }
-    /// ```
-    pub async fn health(&self) -> Arc<Report> {
-        flight::answer(self, &DEFAULT, None).await.report.clone()
-    }
-
-    /// The newest readiness report of any endpoint, if younger than `[health] cache`; else a
-    /// new probe through [`Db::health`].
-    pub(crate) async fn recent_health(&self) -> Arc<Report> {
-        match self.health_registry().latest(self.config().health.cache) {
-            Some(report) => report,
-            None => self.health().await,
-        }
-    }
-}
-
 pub(crate) use builtin::{CONNECTIVITY, MIGRATIONS, REPLICATION};
+#[doc(hidden)]
+pub use endpoint::{Endpoint, EndpointId};
+#[doc(hidden)]
+pub use handler::respond;
+#[doc(hidden)]
+pub use probe::CustomChecks;
+pub(crate) use registry::Registry;

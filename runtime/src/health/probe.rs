@@ -6,27 +6,20 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::time::{Instant, SystemTime};
 
-use sqlx::postgres::PgConnection;
+use futures_core::future::BoxFuture;
 use tokio::task::{Id, JoinError, JoinSet};
 
 use super::builtin;
 use super::check::{Check, Checks};
-use super::endpoint::{CustomChecks, Kind, Options};
+use super::endpoint::{Kind, Options};
 use super::report::Report;
 use crate::Db;
 
 /// The key under which a custom health function that panicked or hung is reported.
 pub(crate) const CUSTOM_KEY: &str = "custom:checks";
 
-/// The probes' own connections, one per database, opened on first use and dropped after any
-/// error, so a connection left mid-query by a timeout is never reused. They are not taken
-/// from the pools: a saturated pool shows as `warn` in `postgres:pool`, not as a database
-/// that does not answer.
-#[derive(Default)]
-pub(crate) struct Connections {
-    pub(crate) write: tokio::sync::Mutex<Option<PgConnection>>,
-    pub(crate) read: tokio::sync::Mutex<Option<PgConnection>>,
-}
+/// A health function's custom checks: the user's function, boxed.
+pub type CustomChecks = for<'a> fn(&'a Db) -> BoxFuture<'a, Checks>;
 
 /// What a check's task hands back.
 pub(crate) enum Done {

@@ -29,10 +29,7 @@
 //! than `[health] cache`; otherwise rendering runs one (cached, single flight) through
 //! [`Db::health`].
 
-mod acquire;
 mod text;
-
-pub(crate) use acquire::AcquireTimes;
 
 use axum::extract::State;
 use axum::http::{HeaderValue, header};

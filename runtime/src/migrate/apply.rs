@@ -7,10 +7,20 @@ use pgready_core::migrations::{Kind, Migration};
 use sqlx::postgres::{PgConnection, PgDatabaseError, PgErrorPosition};
 use sqlx::{AssertSqlSafe, Connection, Executor};
 
-use super::MigrationState;
 use super::plan::{self, quoted};
 use crate::Error;
 use crate::error::{During, describe};
+
+/// What start-up found and did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct MigrationState {
+    /// Versions recorded as applied.
+    pub applied: usize,
+    /// Versions in the code but not in the database.
+    pub pending: usize,
+    /// The newest applied version.
+    pub latest: Option<i64>,
+}
 
 /// `apply = false` only checks.
 pub(crate) async fn run(

@@ -11,45 +11,34 @@ use pgready_core::config::{self, OnStartup};
 use pgready_core::migrations::{self, Migration};
 use sqlx::postgres::PgConnection;
 
+pub use apply::MigrationState;
 pub use plan::{State, VersionStatus};
 
 use crate::Error;
-use crate::start::EmbeddedFile;
+use crate::connect::{self, Target};
+use crate::error::lines;
+
+/// A migration file embedded in the binary by `#[migrated_pool]`: what
+/// [`Migrator::from_embedded`] and [`Setup`](crate::Setup) read.
+#[derive(Clone, Copy, Debug)]
+pub struct EmbeddedFile {
+    /// File name within the migrations directory.
+    pub name: &'static str,
+    /// The file's text.
+    pub sql: &'static str,
+}
 
 /// A dedicated migration connection to `url`, as start-up makes one: retried for
-/// `connect_retry`, `session.schema` created if absent, `[migrations]` limits set. Errors never
-/// carry the DSN's password. `url_env` names where `url` came from, for messages.
+/// `[database] connect_retry`, `session.schema` created if absent, `[migrations]` limits set.
+/// Errors never carry the DSN's password and name `[database] url_env` as the DSN's source.
 pub async fn connection(cfg: &config::Config, url: &str) -> Result<PgConnection, Error> {
-    let target = crate::connect::Target::parse(
+    let target = Target::parse(
         &cfg.database.url_env,
         url,
         &cfg.database,
         &cfg.session.application_name,
     )?;
-    let mut conn = crate::connect::wait_until_ready(&target, cfg.database.connect_retry).await?;
-    let prepared = async {
-        crate::connect::ensure_schema(&mut conn, &cfg.session.schema).await?;
-        crate::connect::prepare_for_migrations(&mut conn, cfg).await
-    }
-    .await;
-    match prepared {
-        Ok(()) => Ok(conn),
-        Err(e) => {
-            crate::connect::close(conn).await;
-            Err(crate::start::scrub(e, &target))
-        }
-    }
-}
-
-/// What start-up found and did.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct MigrationState {
-    /// Versions recorded as applied.
-    pub applied: usize,
-    /// Versions in the code but not in the database.
-    pub pending: usize,
-    /// The newest applied version.
-    pub latest: Option<i64>,
+    connect::migration_connection(&target, cfg).await
 }
 
 /// Applies, verifies, reverts and reports migrations against one database.
@@ -83,11 +72,7 @@ impl Migrator {
         )
         .map_err(|errors| Error::Migrate {
             file: errors.first().map(|e| e.file.clone()).unwrap_or_default(),
-            message: errors
-                .iter()
-                .map(ToString::to_string)
-                .collect::<Vec<_>>()
-                .join("\n"),
+            message: lines(&errors),
         })?;
         Ok(Migrator::new(list, cfg))
     }

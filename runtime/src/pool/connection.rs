@@ -9,6 +9,8 @@
 //!   connection;
 //! - SQL that may open a transaction block (`BEGIN`, `START TRANSACTION`, see [`scan`]) gets
 //!   one check on release: a transaction left open is rolled back;
+//! - a [`Transaction`](super::Transaction) dropped uncommitted queues its rollback, which is
+//!   sent and answered before anyone else gets the connection;
 //! - an I/O error means the connection is broken, and it is closed;
 //! - direct `&mut PgConnection` access (anything pgready cannot see) is checked like `BEGIN`.
 //!
@@ -54,6 +56,15 @@ pub(crate) enum State {
 }
 
 impl State {
+    /// What running `query` to the end leaves.
+    fn after(query: &Scanned<'_>) -> State {
+        if query.may_open_transaction() {
+            State::Check
+        } else {
+            State::Clean
+        }
+    }
+
     /// What a failed query leaves.
     fn after_error(e: &sqlx::Error) -> State {
         match e {
@@ -81,8 +92,8 @@ impl State {
 /// A connection taken from a [`Pool`](super::Pool); goes back to the pool when dropped.
 ///
 /// `&mut *conn` is a [`TrackedConnection`], an `Executor` like `&mut PgConnection`; `conn.begin()`
-/// starts an ordinary sqlx transaction; a `&mut PgConnection` is one more deref away (`&mut
-/// **conn`, or any function taking `&mut PgConnection`).
+/// starts a [`Transaction`](super::Transaction) that borrows the connection; a `&mut PgConnection` is one more
+/// deref away (`&mut **conn`, or any function taking `&mut PgConnection`).
 ///
 /// ```no_run
 /// # async fn f(db: pgready::Db) -> Result<(), pgready::Error> {
@@ -114,21 +125,6 @@ impl PoolConnection {
             },
         }
     }
-
-    /// The connection itself, without marking it as used directly.
-    pub(crate) fn raw(&mut self) -> &mut PgConnection {
-        self.conn.raw()
-    }
-
-    /// Marks what the caller may have left on the connection.
-    pub(crate) fn note(&mut self, state: State) {
-        self.conn.note(state);
-    }
-
-    /// For a transaction that ended: clean unless sqlx still counts a transaction open.
-    pub(crate) fn reset(&mut self, state: State) {
-        self.conn.state = state;
-    }
 }
 
 impl TrackedConnection {
@@ -138,32 +134,23 @@ impl TrackedConnection {
             .expect("a pooled connection is present until it is dropped")
     }
 
-    fn raw(&mut self) -> &mut PgConnection {
+    /// The connection itself, without marking it as used directly.
+    pub(crate) fn raw(&mut self) -> &mut PgConnection {
         &mut self.conn().raw
     }
 
-    fn note(&mut self, state: State) {
+    /// Marks what the caller may have left on the connection.
+    pub(crate) fn note(&mut self, state: State) {
         self.state = self.state.max(state);
     }
 
-    /// Starts an ordinary sqlx transaction on this connection (a savepoint if one is open).
-    ///
-    /// The transaction borrows the connection; dropping it uncommitted rolls it back, and the
-    /// connection is made clean before it goes back to the pool.
-    pub async fn begin(&mut self) -> Result<sqlx::Transaction<'_, Postgres>, sqlx::Error> {
-        // If this future is dropped while `BEGIN` is in flight, the server may be inside a
-        // block that sqlx does not know of: checked on release. Once sqlx holds the
-        // transaction, its drop queues the rollback, which the release sends.
-        let before = self.state;
-        let TrackedConnection { object, state } = self;
-        *state = before.max(State::Check);
-        let raw = &mut object
-            .as_mut()
-            .expect("a pooled connection is present until it is dropped")
-            .raw;
-        let transaction = raw.begin().await?;
-        *state = before;
-        Ok(transaction)
+    pub(crate) fn state(&self) -> State {
+        self.state
+    }
+
+    /// For a transaction that ended: what the connection holds again.
+    pub(crate) fn set_state(&mut self, state: State) {
+        self.state = state;
     }
 }
 
@@ -222,7 +209,7 @@ impl Drop for PoolConnection {
             return;
         };
         let mut state = self.conn.state;
-        // A dropped sqlx transaction queues its rollback: it must reach the server now, not
+        // A dropped transaction queues its rollback: it must reach the server now, not
         // when the next user happens to send something.
         if object.raw.should_flush() || object.raw.is_in_transaction() {
             state = state.max(State::Drain);
@@ -264,7 +251,7 @@ async fn clean_up(mut object: Object, state: State) {
 async fn make_clean(raw: &mut PgConnection, state: State) -> Result<(), sqlx::Error> {
     // Sends what is queued and reads every result still in flight.
     raw.flush().await?;
-    // A sqlx transaction that was leaked (`mem::forget`) rather than dropped.
+    // A transaction that was leaked (`mem::forget`) rather than dropped.
     while raw.is_in_transaction() {
         Tm::rollback(raw).await?;
     }
@@ -329,7 +316,7 @@ impl<'c> Executor<'c> for &'c mut TrackedConnection {
         E: 'q + Execute<'q, Postgres>,
     {
         let query = Scanned::new(query);
-        let done = self.start(query.leaves());
+        let done = self.start(State::after(&query));
         Box::pin(sqlx_core::ext::async_stream::TryAsyncStream::new(
             move |yielder| async move {
                 let mut rows = self.raw().fetch_many(query);
@@ -356,7 +343,7 @@ impl<'c> Executor<'c> for &'c mut TrackedConnection {
         E: 'q + Execute<'q, Postgres>,
     {
         let query = Scanned::new(query);
-        let done = self.start(query.leaves());
+        let done = self.start(State::after(&query));
         Box::pin(async move {
             let result = self.raw().fetch_optional(query).await;
             self.finish(done, &result);

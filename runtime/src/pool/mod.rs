@@ -3,8 +3,10 @@
 //! The engine (`engine.rs`) is deadpool's managed pool over sqlx `PgConnection`s. What users
 //! touch (`&Pool` as a `sqlx::Executor`, [`Pool::acquire`], [`Pool::begin`], [`PoolStats`]) is
 //! pgready's own. A connection goes back to the pool without a round trip when pgready saw it
-//! left clean, and is rolled back and drained first when not (`connection.rs`).
+//! left clean, and is rolled back and drained first when not (`connection.rs`); transactions
+//! are `transaction.rs`, the acquire-latency histogram `acquire_times.rs`.
 
+mod acquire_times;
 mod connection;
 mod engine;
 mod scan;
@@ -27,7 +29,7 @@ pub(crate) use engine::Discard;
 pub use transaction::Transaction;
 
 use crate::Error;
-use crate::metrics::AcquireTimes;
+use acquire_times::AcquireTimes;
 use engine::{Engine, Manager};
 
 /// A pool of PostgreSQL connections with pgready's session settings applied to each.
@@ -98,8 +100,9 @@ impl Pool {
     /// takes another bound.
     pub const CLOSE_GRACE: Duration = Duration::from_secs(30);
 
-    /// Builds a pool: every new connection runs the `settings` batch; `min_connections` (at
-    /// least one) are opened before this returns.
+    /// Builds a pool: every new connection runs the `settings` batch. One connection is opened
+    /// before this returns, so a bad DSN fails here; the rest of `min_connections` open in the
+    /// background.
     pub(crate) async fn connect(
         options: PgConnectOptions,
         settings: SqlStr,
@@ -176,20 +179,16 @@ impl Pool {
 
     /// Takes a connection out of the pool, waiting at most `acquire_timeout`.
     ///
-    /// `&mut *conn` runs queries; `conn.begin()` starts an ordinary sqlx transaction; the
-    /// connection goes back to the pool when dropped.
+    /// `&mut *conn` runs queries; `conn.begin()` starts a [`Transaction`] borrowing the
+    /// connection; the connection goes back to the pool when dropped.
     pub async fn acquire(&self) -> Result<PoolConnection, Error> {
         self.checkout().await.map_err(|e| self.error(e))
     }
 
-    /// Starts a transaction on a pooled connection; it rolls back unless committed.
-    pub async fn begin(&self) -> Result<Transaction, Error> {
-        self.begin_sqlx().await.map_err(|e| self.error(e))
-    }
-
-    /// [`begin`](Self::begin) with sqlx's error type, for callers whose errors convert from it.
-    pub(crate) async fn begin_sqlx(&self) -> Result<Transaction, sqlx::Error> {
-        Transaction::begin(self.checkout().await?).await
+    /// Starts a transaction on a connection of its own, which goes back to the pool when the
+    /// transaction ends; it rolls back unless committed.
+    pub async fn begin(&self) -> Result<Transaction<'static>, Error> {
+        Transaction::begin_owned(self.acquire().await?).await
     }
 
     /// Size, idle and in-use connections, and acquires waiting, right now.

@@ -12,8 +12,6 @@ use sqlx::SqlStr;
 use sqlx::error::BoxDynError;
 use sqlx::postgres::{PgArguments, PgStatement, Postgres};
 
-use super::connection::State;
-
 /// Whether `sql` contains `begin` or `start` as a word, in any case.
 pub(crate) fn may_open_transaction(sql: &str) -> bool {
     let bytes = sql.as_bytes();
@@ -63,13 +61,9 @@ impl<'q> Scanned<'q> {
         }
     }
 
-    /// What running this query to the end leaves on the connection.
-    pub(crate) fn leaves(&self) -> State {
-        if self.opens_transaction {
-            State::Check
-        } else {
-            State::Clean
-        }
+    /// Whether running this query to the end may leave a transaction block open.
+    pub(crate) fn may_open_transaction(&self) -> bool {
+        self.opens_transaction
     }
 }
 

@@ -1,4 +1,6 @@
-//! [`Pool::begin`](super::Pool::begin)'s transaction: owns its pooled connection.
+//! pgready's transaction, whichever way it was begun: [`Pool::begin`](super::Pool::begin)
+//! (owns its pooled connection), `conn.begin()` on a pooled connection, or `tx.begin()` for a
+//! savepoint (both borrow).
 
 use std::fmt;
 use std::ops::{Deref, DerefMut};
@@ -6,16 +8,24 @@ use std::ops::{Deref, DerefMut};
 use sqlx::postgres::{PgConnection, Postgres};
 use sqlx_core::transaction::TransactionManager;
 
-use super::connection::{PoolConnection, State};
+use super::connection::{PoolConnection, State, TrackedConnection};
+use crate::Error;
 
 type Tm = <Postgres as sqlx::Database>::TransactionManager;
 
-/// A transaction on a pooled connection, from [`Pool::begin`](super::Pool::begin) or
-/// [`Db::transaction`](crate::Db::transaction). Rolls back unless committed.
+/// A transaction on a pooled connection, from [`Pool::begin`](super::Pool::begin),
+/// [`Db::transaction`](crate::Db::transaction) or `conn.begin()` on a
+/// [`PoolConnection`]. Rolls back unless committed.
 ///
 /// Used like sqlx's `Transaction`: `&mut *tx` is the connection to run queries on,
-/// `tx.begin()` opens a savepoint, [`commit`](Self::commit) and [`rollback`](Self::rollback)
-/// end it.
+/// [`begin`](Self::begin) opens a savepoint, [`commit`](Self::commit) and
+/// [`rollback`](Self::rollback) end it. A transaction dropped without either is rolled back
+/// before its connection runs anything else: at once when the connection goes back to the
+/// pool, or with the connection's next statement.
+///
+/// `'c` is how long the connection is borrowed: `Transaction<'static>` from
+/// [`Pool::begin`](super::Pool::begin) owns its connection and returns it to the pool when it
+/// ends; `conn.begin()` and `tx.begin()` borrow theirs.
 ///
 /// ```no_run
 /// # async fn f(db: pgready::Db) -> Result<(), pgready::Error> {
@@ -23,78 +33,150 @@ type Tm = <Postgres as sqlx::Database>::TransactionManager;
 /// pgready::sqlx::query("INSERT INTO items (name) VALUES ('a')")
 ///     .execute(&mut *tx)
 ///     .await?;
+/// let mut savepoint = tx.begin().await?;
+/// pgready::sqlx::query("INSERT INTO items (name) VALUES ('b')")
+///     .execute(&mut *savepoint)
+///     .await?;
+/// savepoint.rollback().await?; // 'b' is gone, 'a' stays
+/// tx.commit().await?;
+///
+/// let mut conn = db.write().acquire().await?;
+/// let tx = conn.begin().await?; // the same type, borrowing `conn`
 /// tx.commit().await?;
 /// # Ok(()) }
 /// ```
-pub struct Transaction {
-    conn: PoolConnection,
+pub struct Transaction<'c> {
+    conn: Held<'c>,
+    /// What the connection's last user had left on it when this transaction began: what it
+    /// is left with again when the transaction ends.
+    before: State,
     /// Whether this transaction has not been committed or rolled back yet.
     open: bool,
 }
 
-impl Transaction {
-    pub(crate) async fn begin(mut conn: PoolConnection) -> Result<Transaction, sqlx::Error> {
-        // A future dropped while `BEGIN` is in flight may leave the server inside a block
-        // that sqlx does not count: checked on release.
-        conn.note(State::Check);
-        Tm::begin(conn.raw(), None).await?;
-        conn.reset(State::Clean);
-        Ok(Transaction { conn, open: true })
-    }
-
-    /// Commits the transaction; the connection goes back to the pool.
-    pub async fn commit(mut self) -> Result<(), sqlx::Error> {
-        Tm::commit(self.conn.raw()).await?;
-        self.end();
-        Ok(())
-    }
-
-    /// Rolls the transaction back; the connection goes back to the pool.
-    pub async fn rollback(mut self) -> Result<(), sqlx::Error> {
-        Tm::rollback(self.conn.raw()).await?;
-        self.end();
-        Ok(())
-    }
-
-    /// `COMMIT` or `ROLLBACK` answered, which ends any transaction block whatever ran inside,
-    /// and read every result before it: the connection is clean. (A savepoint transaction
-    /// that was leaked still counts: the release rolls it back.)
-    fn end(&mut self) {
-        self.open = false;
-        self.conn.reset(State::Clean);
-    }
+/// The connection a transaction runs on.
+enum Held<'c> {
+    Owned(PoolConnection),
+    Borrowed(&'c mut TrackedConnection),
 }
 
-impl Drop for Transaction {
-    fn drop(&mut self) {
-        if self.open {
-            // Queued, not sent: the connection's release sends it and waits for the answer
-            // before anyone else gets the connection.
-            Tm::start_rollback(self.conn.raw());
+impl Held<'_> {
+    fn tracked(&mut self) -> &mut TrackedConnection {
+        match self {
+            Held::Owned(conn) => conn,
+            Held::Borrowed(conn) => conn,
         }
     }
 }
 
-impl Deref for Transaction {
+impl TrackedConnection {
+    /// Starts a transaction on this connection (a savepoint if one is open): the same
+    /// [`Transaction`] as [`Pool::begin`](super::Pool::begin)'s, borrowing the connection.
+    ///
+    /// Dropping it uncommitted rolls it back, before the connection runs anything else or
+    /// goes back to the pool.
+    pub async fn begin(&mut self) -> Result<Transaction<'_>, Error> {
+        Transaction::begin_borrowed(self).await
+    }
+}
+
+impl Transaction<'static> {
+    /// A transaction owning `conn`, fresh from the pool.
+    pub(crate) async fn begin_owned(conn: PoolConnection) -> Result<Transaction<'static>, Error> {
+        Transaction::begin_on(Held::Owned(conn)).await
+    }
+}
+
+impl<'c> Transaction<'c> {
+    /// A transaction (or a savepoint, if one is open) borrowing `conn`.
+    pub(crate) async fn begin_borrowed(
+        conn: &'c mut TrackedConnection,
+    ) -> Result<Transaction<'c>, Error> {
+        Transaction::begin_on(Held::Borrowed(conn)).await
+    }
+
+    async fn begin_on(mut conn: Held<'c>) -> Result<Transaction<'c>, Error> {
+        let tracked = conn.tracked();
+        let before = tracked.state();
+        // A future dropped while `BEGIN` is in flight may leave the server inside a block
+        // that sqlx does not count: checked on release. Once the transaction exists, its drop
+        // queues the rollback, which the release (or the next statement) sends.
+        tracked.note(State::Check);
+        Tm::begin(tracked.raw(), None).await?;
+        tracked.set_state(before);
+        Ok(Transaction {
+            conn,
+            before,
+            open: true,
+        })
+    }
+
+    /// Opens a savepoint: a transaction nested in this one, borrowing its connection. Its
+    /// `commit` releases the savepoint; its `rollback` (or drop) undoes only what ran in it.
+    pub async fn begin(&mut self) -> Result<Transaction<'_>, Error> {
+        Transaction::begin_borrowed(self.conn.tracked()).await
+    }
+
+    /// Commits the transaction (releases the savepoint); an owned connection goes back to the
+    /// pool.
+    pub async fn commit(mut self) -> Result<(), Error> {
+        Tm::commit(self.conn.tracked().raw()).await?;
+        self.end();
+        Ok(())
+    }
+
+    /// Rolls the transaction back (to the savepoint); an owned connection goes back to the
+    /// pool.
+    pub async fn rollback(mut self) -> Result<(), Error> {
+        Tm::rollback(self.conn.tracked().raw()).await?;
+        self.end();
+        Ok(())
+    }
+
+    /// `COMMIT` or `ROLLBACK` answered, which read every result before it: the connection is
+    /// as its last user left it before `BEGIN` (clean, for one fresh from the pool). A
+    /// savepoint transaction that was leaked still counts: the release rolls it back.
+    fn end(&mut self) {
+        self.open = false;
+        let before = self.before;
+        self.conn.tracked().set_state(before);
+    }
+}
+
+impl Drop for Transaction<'_> {
+    fn drop(&mut self) {
+        if self.open {
+            // Queued, not sent: the connection's release (or its next statement) sends it and
+            // waits for the answer before anything else runs on it.
+            Tm::start_rollback(self.conn.tracked().raw());
+        }
+    }
+}
+
+impl Deref for Transaction<'_> {
     type Target = PgConnection;
 
     fn deref(&self) -> &PgConnection {
-        &self.conn
+        match &self.conn {
+            Held::Owned(conn) => conn,
+            Held::Borrowed(conn) => conn,
+        }
     }
 }
 
-impl DerefMut for Transaction {
+impl DerefMut for Transaction<'_> {
     fn deref_mut(&mut self) -> &mut PgConnection {
         // Not `TrackedConnection`'s checked access: whatever runs inside, the `COMMIT` or
         // `ROLLBACK` that ends this transaction ends it too.
-        self.conn.raw()
+        self.conn.tracked().raw()
     }
 }
 
-impl fmt::Debug for Transaction {
+impl fmt::Debug for Transaction<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Transaction")
             .field("open", &self.open)
+            .field("owns_connection", &matches!(self.conn, Held::Owned(_)))
             .finish_non_exhaustive()
     }
 }

@@ -29,7 +29,8 @@ use sqlx::{AssertSqlSafe, Executor, Postgres};
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
-use super::{names, quote, template};
+use super::{names, template};
+use crate::session::identifier as quote;
 use crate::{Error, Setup};
 
 /// Connections per process: copies and drops of tests running side by side.

@@ -44,10 +44,10 @@ use std::panic::AssertUnwindSafe;
 
 use futures_util::FutureExt;
 use pgready_core::dsn;
-use sqlx::{AssertSqlSafe, Executor, PgConnection};
 
 use self::admin::{Admin, TemplateCopy};
 use crate::embedded::Cluster;
+use crate::start::Purpose;
 use crate::{Db, Error, Setup};
 
 /// Where `#[pgready::test]` looks for a server before starting the shared embedded cluster.
@@ -78,7 +78,9 @@ pub fn shared_cluster() -> Result<Cluster, Error> {
     )?)
 }
 
-/// The body of a `#[pgready::test]` function.
+/// The body of a `#[pgready::test]` function (which reaches it as
+/// `::pgready::__private::run_test`).
+#[doc(hidden)]
 pub fn run_test<F, Fut, T>(setup: Setup, test: &str, body: F) -> T
 where
     F: FnOnce(Db) -> Fut,
@@ -99,10 +101,8 @@ where
             panic!("pgready::test: cannot build a tokio runtime: {e}")
         }
     };
-    let mut setup = setup.var(&database.url_env, Some(&database.url));
-    setup.for_tests = true;
-    setup.template_clone = true;
-    let db = match runtime.block_on(crate::start(&setup)) {
+    let setup = setup.var(&database.url_env, Some(&database.url));
+    let db = match runtime.block_on(start_on_copy(&setup)) {
         Ok(db) => db,
         Err(e) => {
             let name = database.name.clone();
@@ -130,6 +130,14 @@ where
         Ok(value) => value,
         Err(panic) => std::panic::resume_unwind(panic),
     }
+}
+
+/// Start-up as `#[pgready::test]` runs it on a copy of the migrated template that `setup`'s
+/// DSN names: the schema and the migrations were checked when the template was built, so no
+/// migration connection; pools keep no idle connections. (Also what the benchmarks time.)
+#[doc(hidden)]
+pub async fn start_on_copy(setup: &Setup) -> Result<Db, Error> {
+    crate::start(&setup.clone().purpose(Purpose::TestCopy)).await
 }
 
 /// A test's own database, copied from the template by the process's admin thread.
@@ -186,18 +194,4 @@ fn server_url(setup: &Setup, url_env: &str) -> Result<String, Error> {
     }
     let cluster = shared_cluster()?;
     Ok(cluster.url("postgres"))
-}
-
-async fn drop_database(admin: &mut PgConnection, name: &str) -> Result<(), Error> {
-    admin
-        .execute(AssertSqlSafe(format!(
-            "DROP DATABASE IF EXISTS {} WITH (FORCE)",
-            quote(name)
-        )))
-        .await?;
-    Ok(())
-}
-
-fn quote(name: &str) -> String {
-    crate::session::identifier(name)
 }

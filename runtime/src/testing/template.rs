@@ -5,8 +5,9 @@
 use pgready_core::{config, dsn, migrations};
 use sqlx::{AssertSqlSafe, Executor, PgConnection};
 
-use super::{drop_database, quote};
-use crate::start::join;
+use crate::migrate::Migrator;
+use crate::session::identifier as quote;
+use crate::start::Purpose;
 use crate::{Error, Setup};
 
 const PREFIX: &str = "pgready_tpl_";
@@ -18,20 +19,13 @@ const LOCK_ID: i64 = 0x7067_7265_6164_7931;
 /// The profile part has no `_`, so the last two `_` split the name unambiguously and the
 /// clean-up in [`build_unless_present`] only ever drops this crate's and profile's templates.
 pub(super) fn name(setup: &Setup, profile: &str, cfg: &config::Config) -> Result<String, Error> {
-    let resolve = migrations::Resolve {
-        ignored_chars: cfg.migrations.ignored_chars.clone(),
-    };
-    let list = migrations::from_files(setup.migrations.iter().map(|f| (f.name, f.sql)), &resolve)
-        .map_err(|e| Error::Migrate {
-        file: String::new(),
-        message: join(&e),
-    })?;
+    let migrator = Migrator::from_embedded(setup.migrations, &cfg.migrations)?;
     let mut key = format!(
         "{}\n{profile}\n{}\n{}\n",
         setup.crate_name, cfg.session.schema, cfg.migrations.table
     )
     .into_bytes();
-    for m in &list {
+    for m in migrator.migrations() {
         key.extend_from_slice(m.file_name.as_bytes());
         key.extend_from_slice(&m.checksum);
     }
@@ -121,10 +115,10 @@ async fn build_unless_present(
             quote(&building)
         )))
         .await?;
-    let mut build = setup
+    let build = setup
         .clone()
-        .var(url_env, Some(&dsn::with_database(server, &building)));
-    build.for_tests = true;
+        .var(url_env, Some(&dsn::with_database(server, &building)))
+        .purpose(Purpose::TestTemplate);
     let db = crate::start(&build).await?;
     db.close().await;
     drop(db);
@@ -149,6 +143,16 @@ async fn build_unless_present(
         drop_database(admin, name).await?;
         tracing::info!(template = %name, "dropped an outdated test template");
     }
+    Ok(())
+}
+
+async fn drop_database(admin: &mut PgConnection, name: &str) -> Result<(), Error> {
+    admin
+        .execute(AssertSqlSafe(format!(
+            "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+            quote(name)
+        )))
+        .await?;
     Ok(())
 }
 

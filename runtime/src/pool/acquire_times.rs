@@ -1,5 +1,5 @@
-//! The acquire-latency histogram each [`Pool`](crate::Pool) keeps: lock-free counters, read
-//! at scrape time.
+//! The acquire-latency histogram each [`Pool`](super::Pool) keeps: lock-free counters that
+//! `pgready::metrics` reads at scrape time.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;

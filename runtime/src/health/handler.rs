@@ -1,0 +1,69 @@
+//! The body of every health handler: the one `#[pgready::health_endpoint]` generates
+//! ([`respond`]) and [`Db::health`]. Each answers from the endpoint's cache, from the probe in
+//! flight, or from a new probe.
+
+use std::sync::Arc;
+
+use axum::response::Response;
+
+use super::endpoint::{Detail, Endpoint, Kind, Options};
+use super::flight::Answer;
+use super::probe::{self, CustomChecks};
+use super::report::Report;
+use crate::Db;
+
+/// The endpoint behind [`Db::health`]: readiness, `[health]`'s timeout and cache.
+static DEFAULT: Endpoint = Endpoint::new(Kind::Readiness, None, None, Detail::Status);
+
+impl Db {
+    /// The built-in readiness report, with `[health]`'s timeout and cache; shares the cache and
+    /// the single flight with other callers of this method.
+    ///
+    /// ```no_run
+    /// # async fn f(db: pgready::Db) {
+    /// let report = db.health().await;
+    /// println!("{} {}", report.status(), report.to_json(pgready::health::Detail::Status));
+    /// # }
+    /// ```
+    pub async fn health(&self) -> Arc<Report> {
+        answer(self, &DEFAULT, None).await.report.clone()
+    }
+
+    /// The newest readiness report of any endpoint, if younger than `[health] cache`; else a
+    /// new probe through [`Db::health`].
+    pub(crate) async fn recent_health(&self) -> Arc<Report> {
+        match self.health_registry().latest(self.config().health.cache) {
+            Some(report) => report,
+            None => self.health().await,
+        }
+    }
+}
+
+/// The body of a generated health handler: the cached report when it is fresh, else the
+/// result of the probe in flight, else a new probe; answered at the endpoint's detail.
+#[doc(hidden)]
+pub async fn respond(
+    db: &Db,
+    endpoint: &'static Endpoint,
+    custom: Option<CustomChecks>,
+) -> Response {
+    answer(db, endpoint, custom).await.rendered.to_response()
+}
+
+/// The answer for `endpoint`: cached, in flight, or from a new probe.
+async fn answer(db: &Db, endpoint: &'static Endpoint, custom: Option<CustomChecks>) -> Arc<Answer> {
+    let options = Options::resolve(endpoint, &db.config().health);
+    let flight = db.health_registry().flight(endpoint.id.get());
+    flight
+        .get(options.cache, endpoint.detail, || {
+            // Cloned only for a probe: a request answered from the cache touches no `Arc`
+            // of the `Db`'s.
+            let db = db.clone();
+            async move {
+                let report = Arc::new(probe::run(&db, options, custom).await);
+                db.health_registry().record(options.kind, &report);
+                Arc::new(Answer::new(report, endpoint.detail))
+            }
+        })
+        .await
+}
