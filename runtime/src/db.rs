@@ -43,7 +43,7 @@ impl Db {
         migrations: MigrationState,
         embedded: Option<Cluster>,
     ) -> Db {
-        Db {
+        let db = Db {
             inner: Arc::new(Inner {
                 write,
                 read,
@@ -54,7 +54,16 @@ impl Db {
                 migrator: OnceLock::new(),
                 health: crate::health::Registry::default(),
             }),
-        }
+        };
+        #[cfg(feature = "metrics")]
+        crate::metrics::spawn_publisher(&db);
+        db
+    }
+
+    /// A handle that does not keep the `Db` alive (the metrics publisher's).
+    #[cfg(feature = "metrics")]
+    pub(crate) fn downgrade(&self) -> WeakDb {
+        WeakDb(Arc::downgrade(&self.inner))
     }
 
     /// The primary's pool: use it for writes and for reads that must see them.
@@ -157,6 +166,17 @@ impl Db {
             .embedded
             .lock()
             .map_or(None, |mut slot| slot.take())
+    }
+}
+
+/// A [`Db`] that may have been dropped.
+#[cfg(feature = "metrics")]
+pub(crate) struct WeakDb(std::sync::Weak<Inner>);
+
+#[cfg(feature = "metrics")]
+impl WeakDb {
+    pub(crate) fn upgrade(&self) -> Option<Db> {
+        self.0.upgrade().map(|inner| Db { inner })
     }
 }
 

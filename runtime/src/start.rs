@@ -119,7 +119,8 @@ pub async fn start(setup: &Setup) -> Result<Db, Error> {
         let prepared = async {
             connect::ensure_schema(&mut conn, &cfg.session.schema).await?;
             connect::prepare_for_migrations(&mut conn, &cfg).await?;
-            migrator.on_startup(&mut conn).await
+            let span = crate::metrics::spans::migrate(&target.options);
+            tracing::Instrument::instrument(migrator.on_startup(&mut conn), span).await
         }
         .await;
         connect::close(conn).await;

@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard, Rw
 use std::time::{Duration, Instant, SystemTime};
 
 use tokio::sync::watch;
+use tracing::Instrument;
 
 use super::check::Check;
 use super::endpoint::{CustomChecks, Detail, Endpoint, Kind, Options};
@@ -94,7 +95,11 @@ pub(crate) async fn answer(
             // of the `Db`'s.
             let db = db.clone();
             async move {
-                let report = Arc::new(probe::run(&db, options, custom).await);
+                let namespace = &db.write().acquire_times().namespace;
+                let span = crate::metrics::spans::health_probe(namespace, options.kind);
+                let probe = probe::run(&db, options, custom).instrument(span.clone());
+                let report = Arc::new(probe.await);
+                span.record("pgready.health.status", report.status().as_str());
                 let registry = db.health_registry();
                 registry.probes.fetch_add(1, Ordering::Relaxed);
                 if options.kind == Kind::Readiness {

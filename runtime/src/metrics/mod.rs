@@ -28,11 +28,23 @@
 //! The health figures come from the latest readiness probe of any endpoint while it is younger
 //! than `[health] cache`; otherwise rendering runs one (cached, single flight) through
 //! [`Db::health`].
+//!
+//! With the cargo feature `metrics`, the same figures also go through the `metrics` crate's
+//! facade under OpenTelemetry's names ([`publish`]; the README lists both forms). Pool
+//! acquires, migrations and health probes run in `tracing` spans with OpenTelemetry's
+//! attribute names either way.
 
 mod acquire;
+#[cfg(feature = "metrics")]
+mod facade;
+pub(crate) mod spans;
 mod text;
 
 pub(crate) use acquire::AcquireTimes;
+#[cfg(feature = "metrics")]
+pub use facade::publish;
+#[cfg(feature = "metrics")]
+pub(crate) use facade::spawn as spawn_publisher;
 
 use axum::extract::State;
 use axum::http::{HeaderValue, header};
@@ -161,21 +173,26 @@ fn pool_metrics(t: &mut Text, pools: &[(&str, &Pool)]) {
     }
 }
 
-/// From the probe's live read of the migrations table when it succeeded, else what start-up
-/// found.
-fn migration_metrics(t: &mut Text, db: &Db, report: &Report) {
+/// Applied and pending migrations: from the probe's live read of the migrations table when it
+/// succeeded, else what start-up found.
+fn migration_counts(db: &Db, report: Option<&Report>) -> (u64, u64) {
     let live = report
-        .check(MIGRATIONS)
+        .into_iter()
+        .flat_map(|report| report.check(MIGRATIONS))
         .find(|c| c.status() != Status::Fail)
         .and_then(|c| {
             let applied = c.field_value("applied")?.as_u64()?;
             let pending = c.field_value("pending")?.as_u64()?;
             Some((applied, pending))
         });
-    let (applied, pending) = live.unwrap_or_else(|| {
+    live.unwrap_or_else(|| {
         let state = db.migrations();
         (state.applied as u64, state.pending as u64)
-    });
+    })
+}
+
+fn migration_metrics(t: &mut Text, db: &Db, report: &Report) {
+    let (applied, pending) = migration_counts(db, Some(report));
     t.family(
         "pgready_migrations_applied",
         "gauge",

@@ -6,6 +6,7 @@ use pgready_core::config;
 use pgready_core::migrations::{Kind, Migration};
 use sqlx::postgres::{PgConnection, PgDatabaseError, PgErrorPosition};
 use sqlx::{AssertSqlSafe, Connection, Executor};
+use tracing::Instrument;
 
 use super::MigrationState;
 use super::plan::{self, quoted};
@@ -56,7 +57,9 @@ pub(crate) async fn run(
         });
     }
     for m in &pending {
-        apply_one(conn, m, &table).await?;
+        apply_one(conn, m, &table)
+            .instrument(crate::metrics::spans::migration(m))
+            .await?;
     }
     let latest = rows
         .iter()
