@@ -157,13 +157,7 @@ const DESCRIPTIONS: [(&str, Instrument, Unit, &str); 15] = [
 /// `db.client.connection.wait_time` of one pool, built once per pool so that an acquire only
 /// looks its histogram up.
 pub(crate) fn wait_time_key(pool: &'static str, namespace: &Arc<str>) -> Key {
-    Key::from_parts(
-        WAIT_TIME,
-        vec![
-            Label::new(POOL_NAME, pool),
-            Label::new(NAMESPACE, namespace.clone()),
-        ],
-    )
+    Key::from_parts(WAIT_TIME, pool_labels(pool, namespace))
 }
 
 /// One acquire's wait, through the current recorder (none installed: a no-op).
@@ -207,61 +201,36 @@ pub(crate) fn spawn(db: &Db) {
 
 fn publish_to(r: &dyn Recorder, db: &Db) {
     describe(r);
-    let namespace = db.write().acquire_times().namespace.clone();
     for (pool, p) in pools(db) {
         let stats = p.stats();
-        let labels = |extra: &[(&'static str, &'static str)]| {
-            let mut labels = vec![
-                Label::new(POOL_NAME, pool),
-                Label::new(NAMESPACE, p.acquire_times().namespace.clone()),
-            ];
-            labels.extend(extra.iter().map(|&(k, v)| Label::new(k, v)));
-            labels
-        };
-        gauge(r, COUNT, labels(&[(STATE, "idle")]), stats.idle);
-        gauge(r, COUNT, labels(&[(STATE, "used")]), stats.in_use);
-        gauge(r, MAX, labels(&[]), stats.max);
-        gauge(r, IDLE_MIN, labels(&[]), p.limits().min_connections);
-        gauge(r, PENDING, labels(&[]), stats.waiting);
-        let timeouts = p.acquire_times().snapshot().timeouts;
-        counter(r, TIMEOUTS, labels(&[]), timeouts);
+        let series = Series::new(r, pool_labels(pool, &p.acquire_times().namespace));
+        series.gauge(COUNT, &[(STATE, "idle")], stats.idle);
+        series.gauge(COUNT, &[(STATE, "used")], stats.in_use);
+        series.gauge(MAX, &[], stats.max);
+        series.gauge(IDLE_MIN, &[], p.limits().min_connections);
+        series.gauge(PENDING, &[], stats.waiting);
+        series.counter(TIMEOUTS, &[], p.acquire_times().snapshot().timeouts);
         for (why, count) in p.discarded() {
-            counter(
-                r,
-                DISCARDED,
-                labels(&[(DISCARD_REASON, why.as_str())]),
-                count,
-            );
+            series.counter(DISCARDED, &[(DISCARD_REASON, why.as_str())], count);
         }
     }
 
-    let db_labels = |extra: &[(&'static str, &str)]| {
-        let mut labels = vec![Label::new(NAMESPACE, namespace.clone())];
-        labels.extend(
-            extra
-                .iter()
-                .map(|&(k, v)| Label::new(k, SharedString::from(v.to_owned()))),
-        );
-        labels
-    };
+    let namespace = db.write().acquire_times().namespace.clone();
+    let series = Series::new(r, vec![Label::new(NAMESPACE, namespace)]);
     let report = db.health_registry().latest(Duration::MAX);
     let (applied, pending) = migration_counts(db, report.as_deref());
-    gauge(r, APPLIED, db_labels(&[]), applied as f64);
-    gauge(r, MIGRATIONS_PENDING, db_labels(&[]), pending as f64);
-    counter(r, PROBES, db_labels(&[]), db.health_registry().probes());
+    series.gauge(APPLIED, &[], applied as f64);
+    series.gauge(MIGRATIONS_PENDING, &[], pending as f64);
+    series.counter(PROBES, &[], db.health_registry().probes());
     if let Some(report) = report {
-        health(r, &report, &db_labels);
+        health(&series, &report);
     }
 }
 
-fn health(
-    r: &dyn Recorder,
-    report: &Report,
-    labels: &dyn Fn(&[(&'static str, &str)]) -> Vec<Label>,
-) {
+fn health(series: &Series<'_>, report: &Report) {
     for status in Status::ALL {
         let value = if report.status() == status { 1 } else { 0 };
-        gauge(r, HEALTH, labels(&[(STATUS, status.as_str())]), value);
+        series.gauge(HEALTH, &[(STATUS, status.as_str())], value);
     }
     for (key, check) in report.checks() {
         let component = check.component_id().unwrap_or("");
@@ -272,22 +241,62 @@ fn health(
                 (COMPONENT, component),
                 (STATUS, status.as_str()),
             ];
-            gauge(r, CHECK, labels(&attributes), value);
+            series.gauge(CHECK, &attributes, value);
         }
     }
-    gauge(
-        r,
-        PROBE_DURATION,
-        labels(&[]),
-        report.duration().as_secs_f64(),
-    );
+    series.gauge(PROBE_DURATION, &[], report.duration().as_secs_f64());
     for check in report.check(CONNECTIVITY) {
         if let (Some(ms), Some(pool)) = (check.observed_value(), check.component_id()) {
-            gauge(r, RESPONSE_TIME, labels(&[(POOL_NAME, pool)]), ms / 1000.0);
+            series.gauge(RESPONSE_TIME, &[(POOL_NAME, pool)], ms / 1000.0);
         }
     }
     for lag in report.check(REPLICATION).filter_map(|c| c.observed_value()) {
-        gauge(r, REPLICA_LAG, labels(&[(POOL_NAME, "read")]), lag);
+        series.gauge(REPLICA_LAG, &[(POOL_NAME, "read")], lag);
+    }
+}
+
+/// The attributes of every figure of one pool.
+fn pool_labels(pool: &'static str, namespace: &Arc<str>) -> Vec<Label> {
+    vec![
+        Label::new(POOL_NAME, pool),
+        Label::new(NAMESPACE, namespace.clone()),
+    ]
+}
+
+/// Figures that share attributes (one pool's, or the `Db`'s), published to one recorder.
+struct Series<'r> {
+    recorder: &'r dyn Recorder,
+    labels: Vec<Label>,
+}
+
+impl<'r> Series<'r> {
+    fn new(recorder: &'r dyn Recorder, labels: Vec<Label>) -> Series<'r> {
+        Series { recorder, labels }
+    }
+
+    fn key(&self, name: &'static str, extra: &[(&'static str, &str)]) -> Key {
+        let mut labels = self.labels.clone();
+        labels.extend(
+            extra
+                .iter()
+                .map(|&(k, v)| Label::new(k, SharedString::from(v.to_owned()))),
+        );
+        Key::from_parts(name, labels)
+    }
+
+    fn gauge(&self, name: &'static str, extra: &[(&'static str, &str)], value: impl Into<f64>) {
+        let key = self.key(name, extra);
+        self.recorder
+            .register_gauge(&key, &METADATA)
+            .set(value.into());
+    }
+
+    /// Counters are kept by pgready: the facade gets the total.
+    fn counter(&self, name: &'static str, extra: &[(&'static str, &str)], total: u64) {
+        let key = self.key(name, extra);
+        self.recorder
+            .register_counter(&key, &METADATA)
+            .absolute(total);
     }
 }
 
@@ -301,14 +310,4 @@ fn describe(r: &dyn Recorder) {
             Instrument::Histogram => r.describe_histogram(name, Some(unit), help),
         }
     }
-}
-
-fn gauge(r: &dyn Recorder, name: &'static str, labels: Vec<Label>, value: impl Into<f64>) {
-    let key = Key::from_parts(name, labels);
-    r.register_gauge(&key, &METADATA).set(value.into());
-}
-
-fn counter(r: &dyn Recorder, name: &'static str, labels: Vec<Label>, value: u64) {
-    let key = Key::from_parts(name, labels);
-    r.register_counter(&key, &METADATA).absolute(value);
 }
