@@ -88,6 +88,12 @@ impl Db {
         }
     }
 
+    /// A handle that does not keep the `Db` alive (the metrics publisher's).
+    #[cfg(feature = "metrics")]
+    pub(crate) fn downgrade(&self) -> WeakDb {
+        WeakDb(Arc::downgrade(&self.inner))
+    }
+
     /// The primary's pool: use it for writes and for reads that must see them.
     pub fn write(&self) -> &Pool {
         &self.inner.write
@@ -187,6 +193,17 @@ impl Db {
             .embedded
             .lock()
             .map_or(None, |mut slot| slot.take())
+    }
+}
+
+/// A [`Db`] that may have been dropped.
+#[cfg(feature = "metrics")]
+pub(crate) struct WeakDb(std::sync::Weak<Inner>);
+
+#[cfg(feature = "metrics")]
+impl WeakDb {
+    pub(crate) fn upgrade(&self) -> Option<Db> {
+        self.0.upgrade().map(|inner| Db { inner })
     }
 }
 

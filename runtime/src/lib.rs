@@ -46,8 +46,11 @@ pub mod metrics;
 pub mod migrate;
 #[cfg(test)]
 mod module_graph;
+#[cfg(feature = "metrics")]
+mod otel;
 mod pool;
 mod session;
+mod spans;
 mod start;
 pub mod testing;
 

@@ -136,7 +136,8 @@ pub async fn start(setup: &Setup) -> Result<Db, Error> {
         migrator.assumed_applied()
     } else {
         let mut conn = connect::migration_connection(&target, &cfg).await?;
-        let done = migrator.on_startup(&mut conn).await;
+        let span = crate::spans::migrate(&target.options);
+        let done = tracing::Instrument::instrument(migrator.on_startup(&mut conn), span).await;
         connect::close(conn).await;
         done.map_err(|e| target.scrub_error(e))?
     };
@@ -175,9 +176,11 @@ pub async fn start(setup: &Setup) -> Result<Db, Error> {
         replica = read.is_some(),
         "database ready"
     );
-    Ok(Db::new(
-        write, read, cfg, profile, migrations, migrator, embedded,
-    ))
+    let db = Db::new(write, read, cfg, profile, migrations, migrator, embedded);
+    // Here rather than in `Db::new`: `metrics` reads the `Db`, so `db` may not call it.
+    #[cfg(feature = "metrics")]
+    crate::metrics::spawn_publisher(&db);
+    Ok(db)
 }
 
 async fn embedded_cluster(cfg: &config::Config, profile: &str) -> Result<Cluster, Error> {

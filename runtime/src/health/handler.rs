@@ -5,6 +5,7 @@
 use std::sync::Arc;
 
 use axum::response::Response;
+use tracing::Instrument as _;
 
 use super::endpoint::{Detail, Endpoint, Kind, Options};
 use super::flight::Answer;
@@ -60,7 +61,11 @@ async fn answer(db: &Db, endpoint: &'static Endpoint, custom: Option<CustomCheck
             // of the `Db`'s.
             let db = db.clone();
             async move {
-                let report = Arc::new(probe::run(&db, options, custom).await);
+                let namespace = db.write().acquire_times().namespace.clone();
+                let span = crate::spans::health_probe(&namespace, options.kind);
+                let probe = probe::run(&db, options, custom).instrument(span.clone());
+                let report = Arc::new(probe.await);
+                span.record("pgready.health.status", report.status().as_str());
                 db.health_registry().record(options.kind, &report);
                 Arc::new(Answer::new(report, endpoint.detail))
             }

@@ -8,6 +8,7 @@ use std::time::{Instant, SystemTime};
 
 use futures_core::future::BoxFuture;
 use tokio::task::{Id, JoinError, JoinSet};
+use tracing::Instrument;
 
 use super::builtin;
 use super::check::{Check, Checks};
@@ -48,7 +49,8 @@ impl Tasks {
     where
         F: Future<Output = Done> + Send + 'static,
     {
-        let handle = self.set.spawn(task);
+        let span = crate::spans::health_check(expected.iter().map(|(key, _)| &**key));
+        let handle = self.set.spawn(task.instrument(span));
         self.ids.insert(handle.id(), self.slots.len());
         self.slots.push(Slot {
             expected,

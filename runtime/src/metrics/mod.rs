@@ -28,15 +28,29 @@
 //! The health figures come from the latest readiness probe of any endpoint while it is younger
 //! than `[health] cache`; otherwise rendering runs one (cached, single flight) through
 //! [`Db::health`].
+//!
+//! With the cargo feature `metrics`, the same figures also go through the `metrics` crate's
+//! facade under OpenTelemetry's names ([`publish`]; the README lists both forms). Pool
+//! acquires, migrations and health probes run in `tracing` spans with OpenTelemetry's
+//! attribute names either way.
 
+#[cfg(feature = "metrics")]
+mod facade;
+mod figures;
 mod text;
+
+#[cfg(feature = "metrics")]
+pub use facade::publish;
+#[cfg(feature = "metrics")]
+pub(crate) use facade::spawn as spawn_publisher;
 
 use axum::extract::State;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 
-use crate::health::{CONNECTIVITY, MIGRATIONS, REPLICATION, Report, Status};
+use crate::health::{CONNECTIVITY, REPLICATION, Report, Status};
 use crate::{Db, Pool};
+use figures::{migration_counts, pools};
 use text::Text;
 
 /// The `content-type` of the Prometheus text format.
@@ -61,14 +75,6 @@ pub async fn render(db: &Db) -> String {
     migration_metrics(&mut t, db, &report);
     health_metrics(&mut t, db, &report);
     t.finish()
-}
-
-fn pools(db: &Db) -> Vec<(&'static str, &Pool)> {
-    let mut pools = vec![("write", db.write())];
-    if db.has_replica() {
-        pools.push(("read", db.read()));
-    }
-    pools
 }
 
 /// A pool gauge: name, help, and how to read it.
@@ -158,21 +164,8 @@ fn pool_metrics(t: &mut Text, pools: &[(&str, &Pool)]) {
     }
 }
 
-/// From the probe's live read of the migrations table when it succeeded, else what start-up
-/// found.
 fn migration_metrics(t: &mut Text, db: &Db, report: &Report) {
-    let live = report
-        .check(MIGRATIONS)
-        .find(|c| c.status() != Status::Fail)
-        .and_then(|c| {
-            let applied = c.field_value("applied")?.as_u64()?;
-            let pending = c.field_value("pending")?.as_u64()?;
-            Some((applied, pending))
-        });
-    let (applied, pending) = live.unwrap_or_else(|| {
-        let state = db.migrations();
-        (state.applied as u64, state.pending as u64)
-    });
+    let (applied, pending) = migration_counts(db, Some(report));
     t.family(
         "pgready_migrations_applied",
         "gauge",

@@ -6,6 +6,7 @@ use pgready_core::config;
 use pgready_core::migrations::{Kind, Migration};
 use sqlx::postgres::{PgConnection, PgDatabaseError, PgErrorPosition};
 use sqlx::{AssertSqlSafe, Connection, Executor};
+use tracing::Instrument;
 
 use super::plan::{self, quoted};
 use crate::Error;
@@ -77,7 +78,9 @@ pub(crate) async fn run(
         });
     }
     for m in &pending {
-        apply_one(conn, m, &table).await?;
+        apply_one(conn, m, &table)
+            .instrument(crate::spans::migration(m))
+            .await?;
     }
     let latest = rows
         .iter()

@@ -1,8 +1,13 @@
 //! The acquire-latency histogram each [`Pool`](super::Pool) keeps: lock-free counters that
-//! `pgready::metrics` reads at scrape time.
+//! `pgready::metrics` reads at scrape time. With the `metrics` feature, each acquire is also
+//! recorded through the facade as `db.client.connection.wait_time`; without it, that costs
+//! nothing.
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
+
+use sqlx::postgres::PgConnectOptions;
 
 /// Upper bounds of the buckets, in seconds: from an idle connection handed out at once
 /// (tens of microseconds) to a wait that ends in `acquire_timeout`.
@@ -11,13 +16,21 @@ pub(crate) const BOUNDS: [f64; 16] = [
     5.0, 10.0,
 ];
 
-/// How long acquires waited, and how many gave up at `acquire_timeout`.
-#[derive(Debug, Default)]
+/// How long acquires waited, and how many gave up at `acquire_timeout`; and the names the
+/// pool's metrics and spans carry.
+#[derive(Debug)]
 pub(crate) struct AcquireTimes {
     /// Per bucket, not cumulative; the last counts waits above every bound.
     buckets: [AtomicU64; BOUNDS.len() + 1],
     sum_nanos: AtomicU64,
     timeouts: AtomicU64,
+    /// `write` or `read`: `pool` in the Prometheus text, `db.client.connection.pool.name`.
+    pub(crate) pool: &'static str,
+    /// The database name, `db.namespace`.
+    pub(crate) namespace: Arc<str>,
+    /// `db.client.connection.wait_time` with this pool's attributes, built once.
+    #[cfg(feature = "metrics")]
+    wait_time: metrics::Key,
 }
 
 /// A copy of the counters, cumulative as Prometheus wants them.
@@ -31,10 +44,31 @@ pub(crate) struct Snapshot {
 }
 
 impl AcquireTimes {
+    /// The counters of the pool `pool` (`write` or `read`) connecting with `options`.
+    pub(crate) fn new(pool: &'static str, options: &PgConnectOptions) -> AcquireTimes {
+        let namespace = crate::spans::namespace(options);
+        AcquireTimes {
+            buckets: Default::default(),
+            sum_nanos: AtomicU64::new(0),
+            timeouts: AtomicU64::new(0),
+            pool,
+            #[cfg(feature = "metrics")]
+            wait_time: crate::otel::wait_time_key(pool, &namespace),
+            namespace,
+        }
+    }
+
+    /// The span an acquire runs in.
+    pub(crate) fn span(&self) -> tracing::Span {
+        crate::spans::acquire(self.pool, &self.namespace)
+    }
+
     /// Records one acquire that took `elapsed`; `timed_out` when it ended in
     /// `PoolTimedOut`.
     pub(crate) fn record(&self, elapsed: Duration, timed_out: bool) {
         let seconds = elapsed.as_secs_f64();
+        #[cfg(feature = "metrics")]
+        crate::otel::record_wait(&self.wait_time, seconds);
         let bucket = BOUNDS
             .iter()
             .position(|&bound| seconds <= bound)
@@ -72,7 +106,9 @@ mod tests {
 
     #[test]
     fn buckets_are_cumulative_and_end_at_the_count() {
-        let times = AcquireTimes::default();
+        let options = PgConnectOptions::new().database("app");
+        let times = AcquireTimes::new("write", &options);
+        assert_eq!(&*times.namespace, "app");
         times.record(Duration::from_micros(50), false);
         times.record(Duration::from_millis(3), false);
         times.record(Duration::from_secs(11), true);

@@ -23,6 +23,7 @@ use futures_util::TryStreamExt;
 use pgready_core::config;
 use sqlx::postgres::{PgConnectOptions, PgQueryResult, PgRow, PgStatement, PgTypeInfo, Postgres};
 use sqlx::{Describe, Either, Execute, Executor, SqlStr};
+use tracing::Instrument;
 
 pub use connection::{PoolConnection, TrackedConnection};
 pub(crate) use engine::Discard;
@@ -110,6 +111,7 @@ impl Pool {
         role: Role,
     ) -> Result<Pool, sqlx::Error> {
         let max = limits.max_connections as usize;
+        let acquire_times = AcquireTimes::new(role.name(), &options);
         let engine = Engine::builder(Manager::new(options, settings, limits.clone()))
             .max_size(max)
             // The most recently used connection first: it is inside the validation bypass,
@@ -122,7 +124,7 @@ impl Pool {
             engine,
             shared: Arc::new(Shared {
                 role,
-                acquire_times: AcquireTimes::default(),
+                acquire_times,
             }),
         })
     }
@@ -132,7 +134,11 @@ impl Pool {
     async fn checkout(&self) -> Result<PoolConnection, sqlx::Error> {
         let started = Instant::now();
         let timeout = self.limits().acquire_timeout;
-        let result = match tokio::time::timeout(timeout, self.engine.get()).await {
+        let wait = self
+            .engine
+            .get()
+            .instrument(self.shared.acquire_times.span());
+        let result = match tokio::time::timeout(timeout, wait).await {
             Ok(Ok(object)) => Ok(PoolConnection::new(object)),
             Ok(Err(PoolError::Backend(e))) => Err(e),
             Ok(Err(PoolError::Closed)) => Err(sqlx::Error::PoolClosed),
@@ -146,7 +152,7 @@ impl Pool {
         result
     }
 
-    fn limits(&self) -> &config::Pool {
+    pub(crate) fn limits(&self) -> &config::Pool {
         self.engine.manager().limits()
     }
 
