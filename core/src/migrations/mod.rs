@@ -8,7 +8,8 @@
 //! The macro discovers migrations at compile time with [`discover`] and embeds each file's bytes;
 //! at start-up the runtime rebuilds the same list from the embedded files with [`from_files`].
 //! Both go through the same parsing and checks, so a migration the compiler accepted is the one
-//! that runs.
+//! that runs. A file marked to run outside a transaction ([`NO_TRANSACTION_MARKER`],
+//! [`SQLX_NO_TRANSACTION_MARKER`]) runs one statement at a time, as [`statements`] splits it.
 
 mod checksum;
 mod discover;
@@ -16,6 +17,7 @@ mod ledger;
 mod name;
 mod resolve;
 mod sqlx_toml;
+mod statements;
 
 pub use checksum::{checksum, checksum_ignoring, lock_id};
 pub use discover::{Directory, MigrationError, Skipped, discover, from_files, read_directory};
@@ -23,6 +25,7 @@ pub use ledger::Ledger;
 pub use name::{FileName, Kind, SkipReason, looks_like_migration, parse_file_name, skip_reason};
 pub use resolve::Resolve;
 pub use sqlx_toml::SqlxToml;
+pub use statements::{Statement, StatementError, statements};
 
 /// The first-line marker that runs a migration outside a transaction, statement by statement:
 /// the whole first line, surrounding whitespace aside.

@@ -10,49 +10,8 @@ use futures_core::future::BoxFuture;
 use super::Checks;
 use crate::Db;
 
-/// What a probe looks at.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Kind {
-    /// Can this instance serve traffic? Probes the database (the default).
-    Readiness,
-    /// Is this process alive? Never touches the database, so a database outage does not make
-    /// an orchestrator restart every instance.
-    Liveness,
-}
-
-impl Kind {
-    /// `"readiness"` or `"liveness"`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Kind::Readiness => "readiness",
-            Kind::Liveness => "liveness",
-        }
-    }
-}
-
-/// How much the body tells.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Detail {
-    /// `{"status": "pass"}` and nothing else.
-    None,
-    /// Every check with its status and measured values; no error text, no host names (the
-    /// default).
-    Status,
-    /// Also error text (`output`, passwords redacted) and the database targets: for endpoints
-    /// that only operators can reach.
-    Full,
-}
-
-impl Detail {
-    /// `"none"`, `"status"` or `"full"`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Detail::None => "none",
-            Detail::Status => "status",
-            Detail::Full => "full",
-        }
-    }
-}
+// The attribute's words, parsed by the macro with the same enums.
+pub use pgready_core::health::{Detail, Kind};
 
 /// A health function's custom checks: the user's function, boxed.
 pub type CustomChecks = for<'a> fn(&'a Db) -> BoxFuture<'a, Checks>;
