@@ -5,10 +5,12 @@
 //! Nothing here touches a database, an async runtime or proc-macro tokens, so every rule is
 //! unit-tested directly and the same function runs at compile time and at start-up.
 //!
-//! Modules depend on each other one way, from the top of this list down: [`project`] runs
-//! [`config`], [`lint`] and [`migrations`]; `config` checks lint rule names with `lint`; `lint`
-//! reads migration names with `migrations`; both parse SQL through one private module; and
-//! every module builds on [`word`], [`suggest`], [`duration`], [`health`] and [`dsn`].
+//! Modules depend on each other one way, from the top down: [`project`] runs [`config`],
+//! [`lint`] and [`migrations`]; `config` validates `[migrations.lints]` with `lint` (rule names,
+//! [`lint::LintLevel`]); `lint` reads migration names and the no-transaction marker with
+//! `migrations`; `lint` and `migrations` parse SQL through one private module (`sql`). Under
+//! them all: [`health`] and the other word enums built with [`word`], the one "did you mean"
+//! matcher [`suggest`], [`duration`] and [`dsn`].
 
 pub mod project;
 

@@ -1,5 +1,5 @@
 //! One migration file parsed with squawk's PostgreSQL grammar, cut into statements: what the
-//! lints read and what [`crate::migrations::statements`] runs a no-transaction file with.
+//! lints read, and what the migrations' statement splitter runs a no-transaction file with.
 //!
 //! The cut follows the syntax tree, not a scan of the text: a statement ends with the `;` that
 //! the parser attached to it at the top level, so `;` inside strings, dollar-quoted bodies,

@@ -1,8 +1,9 @@
 //! Settings that take one of a fixed set of words (`on_startup = "verify"`,
-//! `#[pgready::health_endpoint(kind = "liveness")]`): each is an enum declared once with
-//! [`words!`], which gives it `FromStr`, `Display`, `as_str` and `VALID`, the list messages
-//! name. `pgready.toml`, the attributes and the runtime parse the same enum, so a word means
-//! the same everywhere and a typo is an error that lists the valid words, never a default.
+//! `#[pgready::health_endpoint(kind = "liveness")]`): each is an enum declared once with the
+//! crate's `words!` macro, which gives it `FromStr`, `Display`, `as_str` and `VALID` (the list
+//! messages name). `pgready.toml`, the attributes and the runtime parse the same enum, so a word
+//! means the same everywhere, and a typo is an error that lists the valid words, never a
+//! default.
 
 use std::fmt;
 

@@ -229,7 +229,8 @@ mod tests {
     use super::testing::{CRATE, errors, file, only_error, parse};
     use super::*;
 
-    /// The sample file of DESIGN.md, verbatim.
+    /// The sample file of the design document, with the keys this version reads, each at its
+    /// default value.
     const DESIGN_SAMPLE: &str = r#"
 [database]
 url_env = "DATABASE_URL"            # env var holding the primary DSN; a literal DSN is refused

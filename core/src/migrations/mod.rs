@@ -3,7 +3,8 @@
 //! Every directory that sqlx 0.9's resolver accepts is read exactly as sqlx reads it: the same
 //! files, versions, descriptions, kinds, checksums and no-transaction flags, so the
 //! `_sqlx_migrations` rows pgready writes are the rows sqlx writes. pgready's stricter naming
-//! style is a lint (`migration-file-name`, see [`crate::lint::lint_file_name`]), not a refusal.
+//! style is a lint (`migration-file-name`, in the `lint` module, which reads names with this
+//! one), not a refusal.
 //!
 //! The macro discovers migrations at compile time with [`discover`] and embeds each file's bytes;
 //! at start-up the runtime rebuilds the same list from the embedded files with [`from_files`].

@@ -1,6 +1,6 @@
-//! Checks the function's signature and the project (config, migrations, ledger, lints)
-//! through `pgready-core`, the same functions the runtime calls at start-up; problems with
-//! both are reported together.
+//! Checks the function's signature, and the project (config, migrations, ledger, lints)
+//! through `pgready_core::project::check`, the check the CLI runs too; problems with both are
+//! reported together.
 
 use syn::ItemFn;
 
