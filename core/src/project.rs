@@ -20,8 +20,8 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-use crate::config::{self, Config, ConfigFile, Diagnostic, LintLevel, OnStartup, Severity};
-use crate::lint::{self, Finding};
+use crate::config::{self, Config, ConfigFile, Diagnostic, OnStartup, Severity};
+use crate::lint::{self, Finding, LintLevel};
 use crate::migrations::{self, Ledger, Migration, MigrationError, SqlxToml};
 
 /// sqlx's own configuration file, read next to `pgready.toml`.

@@ -20,12 +20,25 @@ pub(crate) fn warning(span: Span, index: usize, message: &str) -> TokenStream {
     }
 }
 
-/// Joins several errors into one token stream of `compile_error!`s, reported together.
+/// Joins several errors into one, whose `compile_error!`s are reported together.
 pub(crate) fn combine(errors: impl IntoIterator<Item = syn::Error>) -> Option<syn::Error> {
     errors.into_iter().reduce(|mut all, e| {
         all.combine(e);
         all
     })
+}
+
+/// Both results, or every error of the two: independent checks (the signature, the project)
+/// are reported in one build.
+pub(crate) fn both<A, B>(a: syn::Result<A>, b: syn::Result<B>) -> syn::Result<(A, B)> {
+    match (a, b) {
+        (Ok(a), Ok(b)) => Ok((a, b)),
+        (Err(e), Ok(_)) | (Ok(_), Err(e)) => Err(e),
+        (Err(mut a), Err(b)) => {
+            a.combine(b);
+            Err(a)
+        }
+    }
 }
 
 /// The shape every attribute shares: parse the item as a function (else return the error with
@@ -55,15 +68,4 @@ pub(crate) fn expand_fn(
         );
     }
     expanded
-}
-
-/// The span of every parameter after the first: where "too many parameters" points.
-pub(crate) fn extra_inputs_span(sig: &syn::Signature) -> Span {
-    use syn::spanned::Spanned;
-    sig.inputs
-        .iter()
-        .skip(1)
-        .map(Spanned::span)
-        .reduce(|a, b| a.join(b).unwrap_or(a))
-        .unwrap_or_else(Span::call_site)
 }

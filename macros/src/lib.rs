@@ -1,9 +1,15 @@
 //! pgready's attribute macros. Each entry point parses, validates (through `pgready-core`) and
-//! expands; the logic lives in the module of the same name. Use them through the `pgready` crate.
+//! expands, in the module of the same name (`parse.rs`, `validate.rs`, `expand.rs`). What they
+//! share has its own module: `args` (the `key = "…"` arguments), `signature` (`async fn
+//! name(db: pgready::Db)`), `project` (the checked config and migrations and the tokens that
+//! embed them) and `diagnostic` (errors and warnings). Use them through the `pgready` crate.
 
+mod args;
 mod diagnostic;
 mod health_endpoint;
 mod migrated_pool;
+mod project;
+mod signature;
 mod test;
 
 use proc_macro::TokenStream;

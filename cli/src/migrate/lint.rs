@@ -30,7 +30,11 @@ pub fn run(project: &Project, args: &LintArgs) -> Result<(), Failure> {
         .collect();
     match args.format {
         Format::Text => print!("{}", lint::to_text(&findings)),
-        Format::Json => print!("{}", lint::to_json(&findings)),
+        Format::Json => {
+            let json = to_json(&findings)
+                .map_err(|e| Failure::Error(format!("cannot write the findings as JSON: {e}")))?;
+            println!("{json}");
+        }
     }
     if !ledger_errors.is_empty() {
         return Err(report(&ledger_errors));
@@ -43,4 +47,41 @@ pub fn run(project: &Project, args: &LintArgs) -> Result<(), Failure> {
         )));
     }
     Ok(())
+}
+
+/// The `--format json` output: a JSON array of `{"file","line","rule","level","message"}`
+/// objects (`[]` for no findings), as [`Finding`] serializes.
+fn to_json(findings: &[Finding]) -> serde_json::Result<String> {
+    serde_json::to_string_pretty(findings)
+}
+
+#[cfg(test)]
+mod tests {
+    use pgready_core::lint::LintLevel;
+
+    use super::*;
+
+    #[test]
+    fn json_is_an_array_of_the_five_keys_with_every_character_escaped() {
+        let findings = [Finding {
+            file: "dir\\2_\"b\".sql".to_owned(),
+            line: 12,
+            rule: "adding-not-null-field",
+            level: LintLevel::Deny,
+            message: "tab\there\nnew line \u{1}".to_owned(),
+        }];
+        let json = to_json(&findings).expect("findings serialize");
+        let parsed: serde_json::Value = serde_json::from_str(&json).expect("valid JSON");
+        assert_eq!(
+            parsed,
+            serde_json::json!([{
+                "file": "dir\\2_\"b\".sql",
+                "line": 12,
+                "rule": "adding-not-null-field",
+                "level": "deny",
+                "message": "tab\there\nnew line \u{1}",
+            }])
+        );
+        assert_eq!(to_json(&[]).ok().as_deref(), Some("[]"));
+    }
 }

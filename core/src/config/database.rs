@@ -6,6 +6,7 @@ use super::ident;
 use super::resolve::{Checker, KeyRef, Resolved};
 use super::schema::Section;
 use crate::dsn;
+use crate::word::words;
 
 /// PostgreSQL's default `superuser_reserved_connections`, used when `server_max_connections` is
 /// given without `reserved_connections`.
@@ -34,22 +35,13 @@ pub struct Database {
     pub reserved_connections: Option<u32>,
 }
 
-/// `database.embedded`: whether pgready may start a local PostgreSQL when no DSN is set.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Embedded {
-    /// start one when no DSN is set and the profile is not `production`
-    Auto,
-    /// never: a missing DSN is an error
-    Never,
-}
-
-impl Embedded {
-    /// The word used in `pgready.toml`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Embedded::Auto => "auto",
-            Embedded::Never => "never",
-        }
+words! {
+    /// `database.embedded`: whether pgready may start a local PostgreSQL when no DSN is set.
+    pub enum Embedded {
+        /// start one when no DSN is set and the profile is not `production`
+        Auto = "auto",
+        /// never: a missing DSN is an error
+        Never = "never",
     }
 }
 
@@ -96,11 +88,7 @@ impl Database {
             },
             require_tls: r.boolean(key("require_tls"), d.require_tls),
             connect_retry: r.duration(key("connect_retry"), d.connect_retry),
-            embedded: match r.word(key("embedded")) {
-                Some("never") => Embedded::Never,
-                Some(_) => Embedded::Auto,
-                None => d.embedded,
-            },
+            embedded: r.word(key("embedded")).unwrap_or(d.embedded),
             pgbouncer: r.boolean(PGBOUNCER, d.pgbouncer),
             server_max_connections: r.count(SERVER_MAX),
             reserved_connections: r.count(RESERVED),

@@ -45,16 +45,8 @@ impl Health {
     }
 
     pub(crate) fn validate(&self, c: &mut Checker<'_>) {
-        if self.timeout.is_zero() {
-            c.check(
-                TIMEOUT,
-                Err(
-                    "must be greater than 0: a probe needs time to reach the database, such as \
-                     `\"2s\"`"
-                        .to_owned(),
-                ),
-            );
-        }
+        // the same rule as the attribute's `timeout = "…"`
+        c.check(TIMEOUT, crate::health::check_timeout(self.timeout));
         let ratio = self.pool_saturation_warn;
         // written this way round so that NaN fails too
         if !(ratio > 0.0 && ratio <= 1.0) {

@@ -1,7 +1,7 @@
 //! Names that end up in SQL or in the environment: they are checked here, at compile time,
 //! rather than quoted and hoped for at run time.
 
-use super::quote;
+use crate::message::quote;
 
 /// PostgreSQL truncates identifiers and `application_name` to 63 bytes (`NAMEDATALEN - 1`).
 pub(crate) const PG_NAME_MAX: usize = 63;

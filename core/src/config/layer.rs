@@ -12,9 +12,12 @@ use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
 use super::diagnostic::{Diagnostic, LineIndex};
-use super::duration;
-use super::quote;
 use super::schema::{self, Kind, Section};
+use crate::duration;
+use crate::lint::{self, LintLevel};
+use crate::message::quote;
+use crate::suggest::closest;
+use crate::word::UnknownWord;
 
 /// Where a setting was written.
 #[derive(Clone, Debug, PartialEq)]
@@ -54,8 +57,8 @@ pub(crate) struct Setting {
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Layer {
     pub(crate) settings: BTreeMap<(Section, &'static str), Setting>,
-    /// `[migrations.lints]`: rule name → level word
-    pub(crate) lints: BTreeMap<String, (&'static str, Origin)>,
+    /// `[migrations.lints]`: rule name → level
+    pub(crate) lints: BTreeMap<String, (LintLevel, Origin)>,
     /// keys written with a value that did not pass its type check: rules that involve them are
     /// skipped, so one mistake gives one diagnostic
     pub(crate) invalid: BTreeSet<(Section, &'static str)>,
@@ -252,17 +255,10 @@ impl Reader<'_> {
                 .collect::<Result<Vec<_>, _>>()
                 .map(Raw::Strings),
             (Kind::Word(words), DeValue::String(s)) => {
-                if let Some(&word) = words.iter().find(|w| **w == s.as_ref()) {
-                    return Ok(Raw::Word(word));
+                match words.iter().find(|w| **w == s.as_ref()) {
+                    Some(&word) => Ok(Raw::Word(word)),
+                    None => Err(UnknownWord::new(s, words).message_for(name)),
                 }
-                let valid = schema::one_of(words.iter().copied(), ("\"", "\""));
-                Err(match schema::closest(s, words.iter().copied()) {
-                    Some(hint) => format!(
-                        "invalid value {} for `{name}`: did you mean `\"{hint}\"`? expected {valid}",
-                        quote(s)
-                    ),
-                    None => format!("invalid value {} for `{name}`: expected {valid}", quote(s)),
-                })
             }
             _ => Err(mismatch()),
         }
@@ -301,8 +297,9 @@ impl Reader<'_> {
                 );
                 continue;
             }
-            if crate::lint::rule(rule_str).is_none() {
-                let hint = match crate::lint::suggest(rule_str) {
+            if lint::rule(rule_str).is_none() {
+                let names = lint::RULES.iter().map(|r| r.name);
+                let hint = match closest(rule_str, names) {
                     Some(name) => format!(": did you mean `{name}`?"),
                     None => ": `pgready migrate lint` documents the rules".to_owned(),
                 };
@@ -312,11 +309,22 @@ impl Reader<'_> {
                 );
                 continue;
             }
-            match self.read_value(rule_str, Kind::Word(schema::LINT_LEVELS), level.get_ref()) {
-                Ok(Raw::Word(word)) => {
-                    layer.lints.insert(rule_str.to_owned(), (word, rule_origin));
+            let parsed = match level.get_ref() {
+                DeValue::String(word) => word
+                    .parse::<LintLevel>()
+                    .map_err(|e| e.message_for(rule_str)),
+                other => Err(format!(
+                    "expected {}, found {}",
+                    schema::expected(Kind::Word(LintLevel::VALID)),
+                    other.type_str()
+                )),
+            };
+            match parsed {
+                Ok(level) => {
+                    layer
+                        .lints
+                        .insert(rule_str.to_owned(), (level, rule_origin));
                 }
-                Ok(_) => {}
                 Err(message) => self.error(&rule_origin, message),
             }
         }

@@ -4,11 +4,13 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-use super::duration::check_pg_timeout;
 use super::ident;
 use super::resolve::{Checker, KeyRef, Resolved};
 use super::schema::Section;
 use super::session::check_lock_within_statement;
+use crate::duration::check_pg_timeout;
+use crate::lint::LintLevel;
+use crate::word::words;
 
 /// `[migrations]`: discovery, start-up policy and limits of the migrations.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -46,65 +48,26 @@ pub struct Migrations {
     pub lints: BTreeMap<String, LintLevel>,
 }
 
-/// `migrations.on_startup`: what start-up does with migrations.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum OnStartup {
-    /// apply pending migrations under the advisory lock
-    Apply,
-    /// refuse to start while migrations are pending
-    Verify,
-    /// do nothing (migrations are run by `pgready migrate` or another tool)
-    Off,
-}
-
-impl OnStartup {
-    /// The word used in `pgready.toml`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            OnStartup::Apply => "apply",
-            OnStartup::Verify => "verify",
-            OnStartup::Off => "off",
-        }
+words! {
+    /// `migrations.on_startup`: what start-up does with migrations.
+    pub enum OnStartup {
+        /// apply pending migrations under the advisory lock
+        Apply = "apply",
+        /// refuse to start while migrations are pending
+        Verify = "verify",
+        /// do nothing (migrations are run by `pgready migrate` or another tool)
+        Off = "off",
     }
 }
 
-/// `migrations.out_of_order`: a pending migration whose version is older than the newest
-/// applied one (typically a branch merged late).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum OutOfOrder {
-    /// refuse, naming both versions: it was never tested in this order
-    Error,
-    /// apply it anyway, as sqlx does
-    Apply,
-}
-
-/// A lint level in `[migrations.lints]`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum LintLevel {
-    /// a finding is a compile error
-    Deny,
-    /// a finding is a compiler warning
-    Warn,
-    /// the rule is off
-    Allow,
-}
-
-impl LintLevel {
-    /// The word used in `pgready.toml`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            LintLevel::Deny => "deny",
-            LintLevel::Warn => "warn",
-            LintLevel::Allow => "allow",
-        }
-    }
-
-    fn from_word(word: &str) -> LintLevel {
-        match word {
-            "deny" => LintLevel::Deny,
-            "allow" => LintLevel::Allow,
-            _ => LintLevel::Warn,
-        }
+words! {
+    /// `migrations.out_of_order`: a pending migration whose version is older than the newest
+    /// applied one (typically a branch merged late).
+    pub enum OutOfOrder {
+        /// refuse, naming both versions: it was never tested in this order
+        Error = "error",
+        /// apply it anyway, as sqlx does
+        Apply = "apply",
     }
 }
 
@@ -144,17 +107,8 @@ impl Migrations {
         let d = Migrations::default();
         Migrations {
             dir: r.string(DIR, &d.dir),
-            on_startup: match r.word(ON_STARTUP) {
-                Some("verify") => OnStartup::Verify,
-                Some("off") => OnStartup::Off,
-                Some(_) => OnStartup::Apply,
-                None => d.on_startup,
-            },
-            out_of_order: match r.word(OUT_OF_ORDER) {
-                Some("apply") => OutOfOrder::Apply,
-                Some(_) => OutOfOrder::Error,
-                None => d.out_of_order,
-            },
+            on_startup: r.word(ON_STARTUP).unwrap_or(d.on_startup),
+            out_of_order: r.word(OUT_OF_ORDER).unwrap_or(d.out_of_order),
             table: r.string(TABLE, &d.table),
             ledger: match &d.ledger {
                 Some(default) => r.opt_string(LEDGER, default),
@@ -172,7 +126,7 @@ impl Migrations {
             lints: r
                 .lints()
                 .into_iter()
-                .map(|(rule, (level, _))| (rule.to_owned(), LintLevel::from_word(level)))
+                .map(|(rule, (level, _))| (rule.to_owned(), level))
                 .collect(),
         }
     }

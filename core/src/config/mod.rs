@@ -22,7 +22,6 @@
 
 mod database;
 mod diagnostic;
-mod duration;
 mod health;
 mod ident;
 mod layer;
@@ -39,7 +38,7 @@ use toml::de::DeTable;
 pub use database::{DEFAULT_RESERVED_CONNECTIONS, Database, Embedded};
 pub use diagnostic::{Diagnostic, Severity};
 pub use health::Health;
-pub use migrations::{LintLevel, Migrations, OnStartup, OutOfOrder};
+pub use migrations::{Migrations, OnStartup, OutOfOrder};
 pub use pool::Pool;
 pub use profile::{BUILT_IN_PROFILES, ConfigFile};
 pub use session::Session;
@@ -187,12 +186,6 @@ fn syntax_error(error: &toml::de::Error, index: &LineIndex<'_>) -> Diagnostic {
     Diagnostic::error("", line, column, format!("invalid TOML: {message}"))
 }
 
-/// A user's value for a message: Rust-quoted (so control characters show) and with any
-/// password redacted.
-pub(crate) fn quote(value: &str) -> String {
-    format!("`{:?}`", crate::dsn::redact(value))
-}
-
 #[cfg(test)]
 pub(crate) mod testing {
     //! Shorthands for the tests of every section.
@@ -236,7 +229,8 @@ mod tests {
     use super::testing::{CRATE, errors, file, only_error, parse};
     use super::*;
 
-    /// The sample file of DESIGN.md, verbatim.
+    /// The sample file of the design document, with the keys this version reads, each at its
+    /// default value.
     const DESIGN_SAMPLE: &str = r#"
 [database]
 url_env = "DATABASE_URL"            # env var holding the primary DSN; a literal DSN is refused
@@ -451,6 +445,42 @@ max_connections = 50                # PGREADY_PROFILE (default "development"); a
         for d in &all {
             assert!(!d.to_string().contains("hunter2"), "{d}");
         }
+    }
+
+    /// A word key maps each of its enum's words to the value that word names, and no other:
+    /// the schema's word list and the enum the section builds are the same `VALID`.
+    #[test]
+    fn every_word_is_read_as_itself() {
+        for word in OnStartup::VALID {
+            let m = testing::parse_ok(&format!("[migrations]\non_startup = \"{word}\"\n"));
+            assert_eq!(m.migrations.on_startup.as_str(), *word);
+        }
+        for word in OutOfOrder::VALID {
+            let m = testing::parse_ok(&format!("[migrations]\nout_of_order = \"{word}\"\n"));
+            assert_eq!(m.migrations.out_of_order.as_str(), *word);
+        }
+        for word in Embedded::VALID {
+            let d = testing::parse_ok(&format!("[database]\nembedded = \"{word}\"\n"));
+            assert_eq!(d.database.embedded.as_str(), *word);
+        }
+        for word in crate::lint::LintLevel::VALID {
+            let l = testing::parse_ok(&format!("[migrations.lints]\ntruncate = \"{word}\"\n"));
+            assert_eq!(l.migrations.lints["truncate"].as_str(), *word);
+        }
+    }
+
+    #[test]
+    fn an_unknown_word_lists_the_enums_words() {
+        let d = only_error("[database]\nembedded = \"always\"\n");
+        assert!(
+            d.message.ends_with("expected `\"auto\"` or `\"never\"`"),
+            "{d}"
+        );
+        let d = only_error("[migrations]\nout_of_order = \"ignore\"\n");
+        assert!(
+            d.message.ends_with("expected `\"error\"` or `\"apply\"`"),
+            "{d}"
+        );
     }
 
     #[test]

@@ -4,9 +4,9 @@
 use std::time::Duration;
 
 use super::database::{RESERVED, SERVER_MAX};
-use super::duration::show;
 use super::resolve::{Checker, KeyRef, Resolved};
 use super::schema::Section;
+use crate::duration::show;
 
 /// `[pool]` / `[read_pool]`: one connection pool.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -7,7 +7,6 @@ use toml::de::{DeTable, DeValue};
 use super::diagnostic::Diagnostic;
 use super::ident;
 use super::layer::{Layer, Reader};
-use super::schema;
 use super::{Config, DEFAULT_PROFILE, PROFILE_ENV};
 
 /// The profiles that exist even without a `[profiles.<name>]` section (they are then the base
@@ -102,7 +101,7 @@ impl ConfigFile {
             .collect::<Vec<_>>()
             .join(", ");
         let shown = name.escape_debug().to_string();
-        let hint = schema::closest(name, names.iter().map(String::as_str))
+        let hint = crate::suggest::closest(name, names.iter().map(String::as_str))
             .map(|n| format!("did you mean `{n}`? "))
             .unwrap_or_default();
         Err(Diagnostic::error(

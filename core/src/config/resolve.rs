@@ -7,6 +7,7 @@ use std::time::Duration;
 use super::diagnostic::Diagnostic;
 use super::layer::{Layer, Origin, Raw, Setting};
 use super::schema::Section;
+use crate::lint::LintLevel;
 
 /// A key: section and key name.
 pub(crate) type KeyRef = (Section, &'static str);
@@ -104,16 +105,19 @@ impl Resolved<'_> {
         }
     }
 
-    pub(crate) fn word(&self, key: KeyRef) -> Option<&'static str> {
+    /// The word written for `key`, as the enum `T` whose `VALID` words the schema gives the
+    /// key (`Kind::Word(T::VALID)`), so a word that passed the type check always parses; `None`
+    /// when the key is not set (or its value failed the type check).
+    pub(crate) fn word<T: std::str::FromStr>(&self, key: KeyRef) -> Option<T> {
         match self.raw(key) {
-            Some(Raw::Word(w)) => Some(w),
+            Some(Raw::Word(w)) => w.parse().ok(),
             _ => None,
         }
     }
 
     /// `[migrations.lints]`, the profile's rules over the base's, rule by rule.
-    pub(crate) fn lints(&self) -> BTreeMap<&str, (&'static str, &Origin)> {
-        let mut lints: BTreeMap<&str, (&'static str, &Origin)> = self
+    pub(crate) fn lints(&self) -> BTreeMap<&str, (LintLevel, &Origin)> {
+        let mut lints: BTreeMap<&str, (LintLevel, &Origin)> = self
             .base
             .lints
             .iter()

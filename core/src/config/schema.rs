@@ -1,6 +1,10 @@
 //! Which sections and keys `pgready.toml` has, what type each key takes, and the hints given for
 //! a key that is not one of them.
 
+use super::{Embedded, OnStartup, OutOfOrder};
+use crate::message::one_of;
+use crate::suggest::closest;
+
 /// A section of `pgready.toml` (also valid under `[profiles.<name>]`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub(crate) enum Section {
@@ -26,7 +30,7 @@ pub(crate) enum Kind {
     Duration,
     /// a number in (0, 1]
     Ratio,
-    /// one of the listed lowercase words
+    /// one of the words of a word enum (its `VALID`), such as [`OnStartup::VALID`]
     Word(&'static [&'static str]),
     /// the `[migrations.lints]` table of `rule = level`
     Lints,
@@ -65,17 +69,12 @@ const fn build_key(name: &'static str, kind: Kind) -> Key {
     }
 }
 
-pub(crate) const EMBEDDED: &[&str] = &["auto", "never"];
-pub(crate) const ON_STARTUP: &[&str] = &["apply", "verify", "off"];
-pub(crate) const OUT_OF_ORDER: &[&str] = &["error", "apply"];
-pub(crate) const LINT_LEVELS: &[&str] = &["deny", "warn", "allow"];
-
 const DATABASE: &[Key] = &[
     key("url_env", Kind::Str),
     key("read_url_env", Kind::OptStr),
     key("require_tls", Kind::Bool),
     key("connect_retry", Kind::Duration),
-    key("embedded", Kind::Word(EMBEDDED)),
+    key("embedded", Kind::Word(Embedded::VALID)),
     key("pgbouncer", Kind::Bool),
     key("server_max_connections", Kind::Count),
     key("reserved_connections", Kind::Count),
@@ -102,8 +101,8 @@ const SESSION: &[Key] = &[
 
 const MIGRATIONS: &[Key] = &[
     build_key("dir", Kind::Str),
-    key("on_startup", Kind::Word(ON_STARTUP)),
-    key("out_of_order", Kind::Word(OUT_OF_ORDER)),
+    key("on_startup", Kind::Word(OnStartup::VALID)),
+    key("out_of_order", Kind::Word(OutOfOrder::VALID)),
     key("table", Kind::Str),
     build_key("ledger", Kind::OptStr),
     key("statement_timeout", Kind::Duration),
@@ -113,7 +112,6 @@ const MIGRATIONS: &[Key] = &[
     key("create_schemas", Kind::Strings),
     build_key("lints", Kind::Lints),
     key("lock_wait", Kind::Duration),
-    key("lints", Kind::Lints),
 ];
 
 const HEALTH: &[Key] = &[
@@ -184,33 +182,6 @@ impl Section {
 
     pub(crate) fn key(self, name: &str) -> Option<Key> {
         self.keys().iter().copied().find(|k| k.name == name)
-    }
-}
-
-/// The closest of `candidates` to `unknown`, if one is close enough to be a typo.
-pub(crate) fn closest<'a>(
-    unknown: &str,
-    candidates: impl IntoIterator<Item = &'a str>,
-) -> Option<&'a str> {
-    let lower = unknown.to_ascii_lowercase().replace('-', "_");
-    candidates
-        .into_iter()
-        .map(|c| (strsim::jaro_winkler(&lower, c), c))
-        .filter(|&(score, c)| score >= 0.85 || lower == c)
-        .max_by(|a, b| a.0.total_cmp(&b.0))
-        .map(|(_, c)| c)
-}
-
-/// `` `a`, `b` or `c` ``
-pub(crate) fn one_of<'a>(items: impl IntoIterator<Item = &'a str>, wrap: (&str, &str)) -> String {
-    let items: Vec<String> = items
-        .into_iter()
-        .map(|i| format!("`{}{i}{}`", wrap.0, wrap.1))
-        .collect();
-    match items.split_last() {
-        Some((last, rest)) if !rest.is_empty() => format!("{} or {last}", rest.join(", ")),
-        Some((last, _)) => last.clone(),
-        None => String::new(),
     }
 }
 
@@ -322,7 +293,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn closest_finds_typos_only() {
+    fn closest_finds_typos_of_keys_only() {
         let names = POOL.iter().map(|k| k.name);
         assert_eq!(
             closest("max_conections", names.clone()),
@@ -333,12 +304,6 @@ mod tests {
             Some("max_connections")
         );
         assert_eq!(closest("colour", names), None);
-    }
-
-    #[test]
-    fn one_of_joins_with_or() {
-        assert_eq!(one_of(["a", "b", "c"], ("", "")), "`a`, `b` or `c`");
-        assert_eq!(one_of(["a"], ("[", "]")), "`[a]`");
     }
 
     #[test]

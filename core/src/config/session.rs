@@ -4,10 +4,10 @@
 use std::time::Duration;
 
 use super::database::PGBOUNCER;
-use super::duration::{check_pg_timeout, show};
 use super::ident;
 use super::resolve::{Checker, KeyRef, Resolved};
 use super::schema::Section;
+use crate::duration::{check_pg_timeout, show};
 
 /// `[session]`: settings sent on every new connection. A zero duration disables the timeout, as
 /// in PostgreSQL.

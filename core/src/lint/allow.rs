@@ -6,15 +6,16 @@
 use squawk_syntax::{SyntaxKind, SyntaxToken};
 
 use super::Raw;
-use super::rules::{self, ALLOW_WITHOUT_REASON, INVALID_DIRECTIVE, UNKNOWN_RULE};
-use super::source::Source;
+use super::rules::{self, ALLOW_WITHOUT_REASON, INVALID_DIRECTIVE, RULES, UNKNOWN_RULE};
+use crate::migrations::NO_TRANSACTION_MARKER;
+use crate::sql::Source;
+use crate::suggest::closest;
 
 const PREFIX: &str = "pgready:";
 const ALLOW: &str = "allow";
-/// The first-line marker the migration discovery reads (`crate::migrations`); here only to
-/// tell a misplaced one apart from an unknown directive.
+/// The directive of [`NO_TRANSACTION_MARKER`], which migration discovery reads; here only to
+/// tell a misplaced marker apart from an unknown directive.
 const NO_TRANSACTION: &str = "no-transaction";
-const NO_TRANSACTION_LINE: &str = "-- pgready:no-transaction";
 
 /// One rule allowed by one comment.
 #[derive(Debug)]
@@ -103,7 +104,7 @@ fn read_allow(rest: &str, offset: usize, line: usize, allows: &mut Vec<Allow>, o
                 });
             }
             None => {
-                let hint = match rules::suggest(name) {
+                let hint = match closest(name, RULES.iter().map(|r| r.name)) {
                     Some(close) => format!("did you mean `{close}`?"),
                     None => "use a rule name from the table in the lint documentation".to_owned(),
                 };
@@ -134,5 +135,5 @@ fn read_allow(rest: &str, offset: usize, line: usize, allows: &mut Vec<Allow>, o
 fn is_first_line_marker(token: &SyntaxToken, text: &str) -> bool {
     let first_line = text.lines().next().unwrap_or_default();
     usize::from(token.text_range().start()) < first_line.len()
-        && first_line.trim() == NO_TRANSACTION_LINE
+        && first_line.trim() == NO_TRANSACTION_MARKER
 }

@@ -4,13 +4,10 @@
 
 use std::collections::BTreeMap;
 
-use crate::config::LintLevel;
-use crate::migrations::{Kind, Migration, SkipReason, Skipped, parse_file_name};
-
-use super::Finding;
-use super::allow;
 use super::rules::MIGRATION_FILE_NAME;
-use super::source::Source;
+use super::{Finding, LintLevel, allow};
+use crate::migrations::{Kind, Migration, SkipReason, Skipped, parse_file_name};
+use crate::sql::Source;
 
 /// pgready's naming style for one migration file; `all` is every migration of the directory
 /// (for the pairing of `.up.sql` and `.down.sql` files). Reports, under `migration-file-name`:

@@ -1,11 +1,15 @@
-//! A finding and the two output formats of `pgready migrate lint`.
+//! A finding, as `pgready migrate lint` prints it: a `file:line: level[rule]: message` line
+//! (`--format text`), or serialized (the CLI's `--format json` is an array of
+//! `{"file","line","rule","level","message"}` objects, in this order).
 
 use std::fmt;
 
-use crate::config::LintLevel;
+use serde::Serialize;
+
+use super::LintLevel;
 
 /// One problem in one migration file.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Finding {
     /// the migration file, as the caller named it in [`lint_file`](super::lint_file)
     pub file: String,
@@ -63,58 +67,4 @@ pub fn to_text(findings: &[Finding]) -> String {
         out.push('\n');
     }
     out
-}
-
-/// The `--format json` output: a JSON array of
-/// `{"file","line","rule","level","message"}` objects, one per line, ending in a newline
-/// (`[]` for no findings).
-///
-/// ```
-/// use std::collections::BTreeMap;
-/// use pgready_core::lint::{lint_file, to_json};
-///
-/// let findings = lint_file("1_ok.sql", "SELECT 1;\n", true, &BTreeMap::new());
-/// assert_eq!(to_json(&findings), "[]\n");
-/// ```
-pub fn to_json(findings: &[Finding]) -> String {
-    if findings.is_empty() {
-        return "[]\n".to_owned();
-    }
-    let mut out = String::from("[\n");
-    for (i, finding) in findings.iter().enumerate() {
-        out.push_str("  {\"file\":");
-        push_json_string(&mut out, &finding.file);
-        out.push_str(",\"line\":");
-        out.push_str(&finding.line.to_string());
-        out.push_str(",\"rule\":");
-        push_json_string(&mut out, finding.rule);
-        out.push_str(",\"level\":");
-        push_json_string(&mut out, finding.level.as_str());
-        out.push_str(",\"message\":");
-        push_json_string(&mut out, &finding.message);
-        out.push('}');
-        if i + 1 < findings.len() {
-            out.push(',');
-        }
-        out.push('\n');
-    }
-    out.push_str("]\n");
-    out
-}
-
-/// Appends `value` as a JSON string literal (RFC 8259 escaping).
-fn push_json_string(out: &mut String, value: &str) {
-    out.push('"');
-    for c in value.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if u32::from(c) < 0x20 => out.push_str(&format!("\\u{:04x}", u32::from(c))),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
 }

@@ -9,7 +9,7 @@
 //!
 //! ```
 //! use std::collections::BTreeMap;
-//! use pgready_core::config::LintLevel;
+//! use pgready_core::lint::LintLevel;
 //! use pgready_core::lint::lint_file;
 //!
 //! let sql = "ALTER TABLE items ADD COLUMN IF NOT EXISTS owner BIGINT NOT NULL;\n";
@@ -77,11 +77,10 @@
 mod allow;
 mod file_name;
 mod finding;
+mod level;
 mod project;
 mod rules;
-mod source;
 mod squawk;
-mod statements;
 
 #[cfg(test)]
 mod tests;
@@ -91,15 +90,13 @@ use std::collections::BTreeMap;
 
 use squawk_syntax::SyntaxKind;
 
-use crate::config::LintLevel;
-
 pub use file_name::{lint_file_name, lint_skipped_file};
-pub use finding::{Finding, to_json, to_text};
-pub use rules::{RULES, Rule, rule, suggest};
-pub use statements::{Statement, StatementError, statements};
+pub use finding::{Finding, to_text};
+pub use level::LintLevel;
+pub use rules::{RULES, Rule, rule};
 
+use crate::sql::Source;
 use rules::{MIGRATION_FILE_NAME, UNPARSABLE_STATEMENT, UNUSED_ALLOW};
-use source::Source;
 
 /// Lints one migration file.
 ///
@@ -114,7 +111,7 @@ use source::Source;
 ///
 /// ```
 /// use std::collections::BTreeMap;
-/// use pgready_core::config::LintLevel;
+/// use pgready_core::lint::LintLevel;
 /// use pgready_core::lint::lint_file;
 ///
 /// let sql = "CREATE INDEX CONCURRENTLY IF NOT EXISTS items_name ON items (name);\n";

@@ -8,7 +8,7 @@ use squawk_syntax::{SyntaxKind, SyntaxNode};
 
 use super::Raw;
 use super::rules::{CONCURRENTLY_IN_TRANSACTION, MIXED_DDL_AND_DML, NON_IDEMPOTENT_DDL, TRUNCATE};
-use super::source::{Source, node_start};
+use crate::sql::{Source, node_start};
 
 /// Runs every project rule.
 pub(super) fn check(source: &Source, in_transaction: bool, out: &mut Vec<Raw>) {

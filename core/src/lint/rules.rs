@@ -1,7 +1,7 @@
 //! The rule catalogue: every rule's stable name, default level and one-line summary.
 
-use crate::config::LintLevel;
-use crate::config::LintLevel::{Allow, Deny, Warn};
+use super::LintLevel;
+use super::LintLevel::{Allow, Deny, Warn};
 
 /// One lint rule.
 ///
@@ -203,10 +203,11 @@ pub const RULES: &[Rule] = &[
 
 /// The rule with this name, if there is one.
 ///
-/// `[migrations.lints]` validation uses it to refuse unknown names.
+/// `[migrations.lints]` validation uses it to refuse unknown names, and hints the closest
+/// with [`closest`](crate::suggest::closest) over [`RULES`].
 ///
 /// ```
-/// use pgready_core::config::LintLevel;
+/// use pgready_core::lint::LintLevel;
 /// use pgready_core::lint::rule;
 ///
 /// assert_eq!(rule("truncate").map(|r| r.default_level), Some(LintLevel::Warn));
@@ -214,14 +215,4 @@ pub const RULES: &[Rule] = &[
 /// ```
 pub fn rule(name: &str) -> Option<&'static Rule> {
     RULES.iter().find(|rule| rule.name == name)
-}
-
-/// The known rule name closest to `name`, for "did you mean" hints.
-pub fn suggest(name: &str) -> Option<&'static str> {
-    RULES
-        .iter()
-        .map(|rule| (strsim::jaro_winkler(name, rule.name), rule.name))
-        .filter(|(score, _)| *score > 0.8)
-        .max_by(|a, b| a.0.total_cmp(&b.0))
-        .map(|(_, name)| name)
 }

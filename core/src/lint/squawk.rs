@@ -18,7 +18,7 @@ use super::rules::{
     MISSING_LOCK_TIMEOUT, RENAMING_COLUMN, RENAMING_TABLE, REQUIRE_CONCURRENT_INDEX_CREATION,
     REQUIRE_CONCURRENT_INDEX_DELETION, SETTING_NOT_NULL, TRANSACTION_NESTING,
 };
-use super::source::Source;
+use crate::sql::Source;
 
 /// The squawk rules pgready runs. Each maps to one pgready rule in [`translate`].
 const SQUAWK_RULES: &[Squawk] = &[

@@ -3,12 +3,14 @@
 //! Every directory that sqlx 0.9's resolver accepts is read exactly as sqlx reads it: the same
 //! files, versions, descriptions, kinds, checksums and no-transaction flags, so the
 //! `_sqlx_migrations` rows pgready writes are the rows sqlx writes. pgready's stricter naming
-//! style is a lint (`migration-file-name`, see [`crate::lint::lint_file_name`]), not a refusal.
+//! style is a lint (`migration-file-name`, in the `lint` module, which reads names with this
+//! one), not a refusal.
 //!
 //! The macro discovers migrations at compile time with [`discover`] and embeds each file's bytes;
 //! at start-up the runtime rebuilds the same list from the embedded files with [`from_files`].
 //! Both go through the same parsing and checks, so a migration the compiler accepted is the one
-//! that runs.
+//! that runs. A file marked to run outside a transaction ([`NO_TRANSACTION_MARKER`],
+//! [`SQLX_NO_TRANSACTION_MARKER`]) runs one statement at a time, as [`statements`] splits it.
 
 mod checksum;
 mod discover;
@@ -16,6 +18,7 @@ mod ledger;
 mod name;
 mod resolve;
 mod sqlx_toml;
+mod statements;
 
 pub use checksum::{checksum, checksum_ignoring, lock_id};
 pub use discover::{Directory, MigrationError, Skipped, discover, from_files, read_directory};
@@ -23,6 +26,7 @@ pub use ledger::Ledger;
 pub use name::{FileName, Kind, SkipReason, looks_like_migration, parse_file_name, skip_reason};
 pub use resolve::Resolve;
 pub use sqlx_toml::SqlxToml;
+pub use statements::{Statement, StatementError, statements};
 
 /// The first-line marker that runs a migration outside a transaction, statement by statement:
 /// the whole first line, surrounding whitespace aside.

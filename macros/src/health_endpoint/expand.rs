@@ -6,7 +6,9 @@ use proc_macro2::TokenStream;
 use quote::{quote, quote_spanned};
 use syn::ItemFn;
 
-use super::validate::{Detail, Form, Kind, Valid};
+use pgready_core::health::{Detail, Kind};
+
+use super::validate::{Form, Valid};
 
 pub(crate) fn expand(valid: &Valid, item: &ItemFn) -> TokenStream {
     let ItemFn {

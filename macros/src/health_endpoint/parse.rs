@@ -3,9 +3,7 @@
 
 use proc_macro2::TokenStream;
 use syn::LitStr;
-use syn::meta::ParseNestedMeta;
 
-const KEYS: &[&str] = &["kind", "timeout", "cache", "detail"];
 /// Names users reach for, and the key they mean.
 const RENAMED: &[(&str, &str)] = &[
     ("probe", "kind"),
@@ -35,43 +33,18 @@ pub(crate) struct Args {
 }
 
 impl Args {
-    pub(crate) fn parse(args: TokenStream) -> syn::Result<Args> {
-        let mut parsed = Args::default();
-        let parser = syn::meta::parser(|meta| parsed.parse_one(meta));
-        syn::parse::Parser::parse2(parser, args)?;
-        Ok(parsed)
+    pub(crate) fn parse(tokens: TokenStream) -> syn::Result<Args> {
+        let mut args = Args::default();
+        crate::args::parse(
+            tokens,
+            &mut [
+                ("kind", &mut args.kind),
+                ("timeout", &mut args.timeout),
+                ("cache", &mut args.cache),
+                ("detail", &mut args.detail),
+            ],
+            RENAMED,
+        )?;
+        Ok(args)
     }
-
-    fn parse_one(&mut self, meta: ParseNestedMeta<'_>) -> syn::Result<()> {
-        let name = meta
-            .path
-            .get_ident()
-            .map(ToString::to_string)
-            .unwrap_or_default();
-        let slot = match name.as_str() {
-            "kind" => &mut self.kind,
-            "timeout" => &mut self.timeout,
-            "cache" => &mut self.cache,
-            "detail" => &mut self.detail,
-            _ => return Err(unknown(&meta, &name)),
-        };
-        if slot.is_some() {
-            return Err(meta.error(format!("`{name}` is given more than once")));
-        }
-        *slot = Some(meta.value()?.parse()?);
-        Ok(())
-    }
-}
-
-fn unknown(meta: &ParseNestedMeta<'_>, name: &str) -> syn::Error {
-    if let Some((_, key)) = RENAMED.iter().find(|(old, _)| *old == name) {
-        return meta.error(format!("unknown argument `{name}`, did you mean `{key}`?"));
-    }
-    meta.error(format!(
-        "unknown argument `{name}`, expected one of: {}",
-        KEYS.iter()
-            .map(|k| format!("`{k}`"))
-            .collect::<Vec<_>>()
-            .join(", ")
-    ))
 }

@@ -1,30 +1,19 @@
-//! Checks the options (durations through `pgready-core`'s `[health]` rules, the same that
-//! validate `pgready.toml`) and the function's signature.
+//! Checks the options with `pgready-core` (the `kind` and `detail` words are core's enums, the
+//! durations core's parser and `[health]` rule) and the function's signature; every problem is
+//! reported in one build.
 
+use std::str::FromStr;
 use std::time::Duration;
 
-use pgready_core::config;
+use pgready_core::duration;
+use pgready_core::health::{self, Detail, Kind};
+use pgready_core::word::UnknownWord;
 use proc_macro2::Span;
-use syn::spanned::Spanned;
 use syn::{FnArg, ItemFn, LitStr, ReturnType, Type};
 
 use super::parse::Args;
 use crate::diagnostic::combine;
-
-/// `kind = "…"`
-#[derive(Clone, Copy)]
-pub(crate) enum Kind {
-    Readiness,
-    Liveness,
-}
-
-/// `detail = "…"`
-#[derive(Clone, Copy)]
-pub(crate) enum Detail {
-    None,
-    Status,
-    Full,
-}
+use crate::signature;
 
 /// Which of the two accepted signatures.
 pub(crate) enum Form {
@@ -48,13 +37,13 @@ pub(crate) fn validate(args: Args, item: &ItemFn) -> syn::Result<Valid> {
     let mut errors = Vec::new();
     let kind = keep(
         &mut errors,
-        args.kind.as_ref().map_or(Ok(Kind::Readiness), kind),
+        word("kind", args.kind.as_ref(), Kind::Readiness),
     );
     let timeout = keep(&mut errors, duration("timeout", args.timeout.as_ref()));
     let cache = keep(&mut errors, duration("cache", args.cache.as_ref()));
     let detail = keep(
         &mut errors,
-        args.detail.as_ref().map_or(Ok(Detail::Status), detail),
+        word("detail", args.detail.as_ref(), Detail::Status),
     );
     let form = keep(&mut errors, signature(item));
     match (kind, timeout, cache, detail, form) {
@@ -75,67 +64,32 @@ fn keep<T>(errors: &mut Vec<syn::Error>, result: syn::Result<T>) -> Option<T> {
     result.map_err(|e| errors.push(e)).ok()
 }
 
-fn kind(lit: &LitStr) -> syn::Result<Kind> {
-    match lit.value().as_str() {
-        "readiness" => Ok(Kind::Readiness),
-        "liveness" => Ok(Kind::Liveness),
-        other => Err(syn::Error::new(
-            lit.span(),
-            format!(
-                "unknown `kind` `{other:?}`, expected `\"readiness\"` (checks the database) or \
-                 `\"liveness\"` (never touches it)"
-            ),
-        )),
-    }
+/// `kind = "…"` or `detail = "…"`: one of the enum's words, `default` when not given.
+fn word<T: FromStr<Err = UnknownWord>>(
+    key: &str,
+    lit: Option<&LitStr>,
+    default: T,
+) -> syn::Result<T> {
+    let Some(lit) = lit else { return Ok(default) };
+    lit.value()
+        .parse()
+        .map_err(|e: UnknownWord| syn::Error::new_spanned(lit, e.message_for(key)))
 }
 
-fn detail(lit: &LitStr) -> syn::Result<Detail> {
-    match lit.value().as_str() {
-        "none" => Ok(Detail::None),
-        "status" => Ok(Detail::Status),
-        "full" => Ok(Detail::Full),
-        other => Err(syn::Error::new(
-            lit.span(),
-            format!(
-                "unknown `detail` `{other:?}`, expected `\"none\"`, `\"status\"` or `\"full\"`"
-            ),
-        )),
-    }
-}
-
-/// `timeout` and `cache` are `[health]` keys: core parses and checks them as it does in
-/// `pgready.toml`, so the attribute and the file accept the same values with the same messages.
+/// `timeout` and `cache`: durations as `pgready.toml` writes them, and `timeout` under the
+/// `[health] timeout` rule, so the attribute and the file accept the same values with the same
+/// messages.
 fn duration(key: &str, lit: Option<&LitStr>) -> syn::Result<Option<Duration>> {
     let Some(lit) = lit else { return Ok(None) };
-    let source = format!("[health]\n{key} = {}\n", toml_string(&lit.value()));
-    let parsed = config::parse(&source, "health").map_err(|diagnostics| {
-        let errors = diagnostics
-            .iter()
-            .filter(|d| d.is_error())
-            .map(|d| syn::Error::new(lit.span(), format!("`{key}`: {}", d.message)));
-        combine(errors).unwrap_or_else(|| syn::Error::new(lit.span(), format!("invalid `{key}`")))
-    })?;
-    let health = &parsed.file.base().health;
-    Ok(Some(if key == "timeout" {
-        health.timeout
-    } else {
-        health.cache
-    }))
-}
-
-/// A TOML basic string holding `value` exactly.
-fn toml_string(value: &str) -> String {
-    let mut out = String::from("\"");
-    for c in value.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            c if c.is_control() => out.push_str(&format!("\\u{:04X}", u32::from(c))),
-            c => out.push(c),
+    let value = duration::parse(&lit.value()).and_then(|value| {
+        if key == "timeout" {
+            health::check_timeout(value)?;
         }
-    }
-    out.push('"');
-    out
+        Ok(value)
+    });
+    value
+        .map(Some)
+        .map_err(|message| syn::Error::new_spanned(lit, format!("`{key}`: {message}")))
 }
 
 const BUILT_IN: &str = "async fn health() {}";
@@ -145,30 +99,29 @@ const CUSTOM: &str = "async fn health(db: &pgready::Db) -> pgready::health::Chec
 fn signature(item: &ItemFn) -> syn::Result<Form> {
     let sig = &item.sig;
     let mut errors = Vec::new();
-    if sig.asyncness.is_none() {
-        errors.push(syn::Error::new(
-            sig.fn_token.span,
-            format!("`#[pgready::health_endpoint]` needs an `async fn`: write `{BUILT_IN}` or `{CUSTOM}`"),
-        ));
-    }
+    errors.extend(signature::not_async(
+        sig,
+        format!(
+            "`#[pgready::health_endpoint]` needs an `async fn`: write `{BUILT_IN}` or `{CUSTOM}`"
+        ),
+    ));
     if let Some(unsafety) = &sig.unsafety {
         errors.push(syn::Error::new(
             unsafety.span,
             "a health endpoint cannot be `unsafe`",
         ));
     }
-    if !sig.generics.params.is_empty() || sig.generics.where_clause.is_some() {
-        errors.push(syn::Error::new(
-            sig.generics.span(),
-            "a health endpoint cannot be generic: axum gives it the state (`Db`, or any state `S` \
-             where `Db: FromRef<S>`)",
-        ));
-    }
+    errors.extend(signature::generic(
+        sig,
+        "a health endpoint cannot be generic: axum gives it the state (`Db`, or any state `S` \
+         where `Db: FromRef<S>`)"
+            .to_owned(),
+    ));
     let form = match sig.inputs.len() {
         0 => {
             if let ReturnType::Type(_, ty) = &sig.output {
-                errors.push(syn::Error::new(
-                    ty.span(),
+                errors.push(syn::Error::new_spanned(
+                    ty,
                     format!(
                         "a health endpoint without parameters returns nothing: write `{BUILT_IN}`, \
                          or `{CUSTOM}` to add checks"
@@ -176,8 +129,8 @@ fn signature(item: &ItemFn) -> syn::Result<Form> {
                 ));
             }
             if let Some(first) = item.block.stmts.first() {
-                errors.push(syn::Error::new(
-                    first.span(),
+                errors.push(syn::Error::new_spanned(
+                    first,
                     format!(
                         "the body must be empty: without parameters only the built-in checks \
                          run; to add checks write `{CUSTOM}`"
@@ -188,8 +141,8 @@ fn signature(item: &ItemFn) -> syn::Result<Form> {
         }
         1 => custom(item, &mut errors),
         _ => {
-            errors.push(syn::Error::new(
-                crate::diagnostic::extra_inputs_span(sig),
+            errors.push(signature::extra_inputs(
+                sig,
                 format!("a health endpoint takes at most one parameter: write `{CUSTOM}`"),
             ));
             None
@@ -203,19 +156,21 @@ fn signature(item: &ItemFn) -> syn::Result<Form> {
 }
 
 fn custom(item: &ItemFn, errors: &mut Vec<syn::Error>) -> Option<Form> {
+    use syn::spanned::Spanned;
+
     let sig = &item.sig;
     let param_span = match sig.inputs.first() {
         Some(FnArg::Typed(typed)) if is_db_ref(&typed.ty) => typed.ty.span(),
         Some(FnArg::Typed(typed)) => {
-            errors.push(syn::Error::new(
-                typed.ty.span(),
+            errors.push(syn::Error::new_spanned(
+                &typed.ty,
                 "the parameter must be `&pgready::Db`: write `db: &pgready::Db`",
             ));
             return None;
         }
         Some(FnArg::Receiver(receiver)) => {
-            errors.push(syn::Error::new(
-                receiver.span(),
+            errors.push(syn::Error::new_spanned(
+                receiver,
                 format!("a health endpoint cannot take `self`: write `{CUSTOM}`"),
             ));
             return None;
@@ -235,8 +190,8 @@ fn custom(item: &ItemFn, errors: &mut Vec<syn::Error>) -> Option<Form> {
             Some(Form::Custom { param_span })
         }
         ReturnType::Type(_, ty) => {
-            errors.push(syn::Error::new(
-                ty.span(),
+            errors.push(syn::Error::new_spanned(
+                ty,
                 "a health endpoint that takes the `Db` returns `pgready::health::Checks`",
             ));
             None
@@ -246,7 +201,7 @@ fn custom(item: &ItemFn, errors: &mut Vec<syn::Error>) -> Option<Form> {
 
 /// `&Db`, `&pgready::Db` or `&::pgready::Db`.
 fn is_db_ref(ty: &Type) -> bool {
-    matches!(ty, Type::Reference(r) if r.mutability.is_none() && crate::migrated_pool::validate::is_db(&r.elem))
+    matches!(ty, Type::Reference(r) if r.mutability.is_none() && signature::is_db(&r.elem))
 }
 
 fn last_segment_is(ty: &Type, name: &str) -> bool {

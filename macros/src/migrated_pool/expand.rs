@@ -5,7 +5,7 @@ use quote::{quote, quote_spanned};
 use syn::ItemFn;
 
 use super::validate::Valid;
-use crate::diagnostic::warning;
+use crate::project::{compile_checks, setup};
 
 pub(crate) fn expand(valid: &Valid, item: &ItemFn) -> TokenStream {
     let ItemFn {
@@ -17,8 +17,8 @@ pub(crate) fn expand(valid: &Valid, item: &ItemFn) -> TokenStream {
     let ident = &sig.ident;
     let output = &sig.output;
     let inputs = &sig.inputs;
-    let checks = compile_checks(valid);
-    let setup = setup(valid);
+    let checks = compile_checks(&valid.project);
+    let setup = setup(&valid.project);
     // The body becomes an inner `async fn` with the user's own signature and spans, so type
     // errors in it point at the user's code, not at the expansion.
     let body = quote_spanned! {sig.ident.span()=>
@@ -31,39 +31,6 @@ pub(crate) fn expand(valid: &Valid, item: &ItemFn) -> TokenStream {
             #body
             ::pgready::__private::run(#setup, __pgready_main)
         }
-    }
-}
-
-/// Warnings, and the files whose edits must re-run the checks.
-pub(crate) fn compile_checks(valid: &Valid) -> TokenStream {
-    let span = valid.span;
-    let tracked = valid.tracked.iter();
-    let warnings = valid
-        .warnings
-        .iter()
-        .enumerate()
-        .map(|(i, message)| warning(span, i, message));
-    quote! {
-        #(#warnings)*
-        // Editing the release ledger or sqlx.toml re-runs the checks.
-        #(const _: &str = ::core::include_str!(#tracked);)*
-    }
-}
-
-/// A `::pgready::__private::Setup` with the config and migrations embedded.
-pub(crate) fn setup(valid: &Valid) -> TokenStream {
-    let config_path = &valid.config_path;
-    let names = valid.migrations.iter().map(|(name, _)| name);
-    let paths = valid.migrations.iter().map(|(_, path)| path);
-    quote! {
-        ::pgready::__private::Setup::new(
-            ::core::include_str!(#config_path),
-            ::core::env!("CARGO_PKG_NAME"),
-            &[#(::pgready::__private::EmbeddedFile {
-                name: #names,
-                sql: ::core::include_str!(#paths),
-            }),*],
-        )
     }
 }
 

@@ -1,8 +1,8 @@
 //! `#[migrated_pool]`: parse → validate → expand.
 
-pub(crate) mod expand;
-pub(crate) mod parse;
-pub(crate) mod validate;
+mod expand;
+mod parse;
+mod validate;
 
 use proc_macro2::TokenStream;
 

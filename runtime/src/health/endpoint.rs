@@ -6,49 +6,8 @@ use std::time::Duration;
 
 use pgready_core::config;
 
-/// What a probe looks at.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Kind {
-    /// Can this instance serve traffic? Probes the database (the default).
-    Readiness,
-    /// Is this process alive? Never touches the database, so a database outage does not make
-    /// an orchestrator restart every instance.
-    Liveness,
-}
-
-impl Kind {
-    /// `"readiness"` or `"liveness"`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Kind::Readiness => "readiness",
-            Kind::Liveness => "liveness",
-        }
-    }
-}
-
-/// How much the body tells.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Detail {
-    /// `{"status": "pass"}` and nothing else.
-    None,
-    /// Every check with its status and measured values; no error text, no host names (the
-    /// default).
-    Status,
-    /// Also error text (`output`, passwords redacted) and the database targets: for endpoints
-    /// that only operators can reach.
-    Full,
-}
-
-impl Detail {
-    /// `"none"`, `"status"` or `"full"`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Detail::None => "none",
-            Detail::Status => "status",
-            Detail::Full => "full",
-        }
-    }
-}
+// The attribute's words, parsed by the macro with the same enums.
+pub use pgready_core::health::{Detail, Kind};
 
 /// One endpoint's options, as the attribute wrote them; `None` takes `[health]` from
 /// `pgready.toml`. Lives in a `static` of the generated handler.

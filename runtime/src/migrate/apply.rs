@@ -226,7 +226,7 @@ async fn record_row(
 
 /// The file's statements with the line each starts on.
 fn statements(sql: &str) -> Vec<(String, usize)> {
-    match pgready_core::lint::statements(sql) {
+    match pgready_core::migrations::statements(sql) {
         Ok(statements) => statements.into_iter().map(|s| (s.text, s.line)).collect(),
         // The grammar could not split it (the compile-time lint said so as a warning): run it
         // whole, and let the server report where it stops.

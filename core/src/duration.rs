@@ -1,14 +1,24 @@
-//! Durations in `pgready.toml`: humantime strings (`"30s"`, `"10m"`, `"1h 30m"`), `"0"` for zero.
+//! Durations, in `pgready.toml` and in the attributes (`timeout = "2s"`): humantime strings
+//! (`"30s"`, `"10m"`, `"1h 30m"`), `"0"` for zero.
 
 use std::time::Duration;
 
-use super::quote;
+use crate::message::quote;
 
 /// PostgreSQL keeps its timeouts in milliseconds in an `int`.
 pub(crate) const PG_TIMEOUT_MAX: Duration = Duration::from_millis(i32::MAX as u64);
 
-/// Parses a duration value, with a message that quotes it and shows the expected form.
-pub(crate) fn parse(value: &str) -> Result<Duration, String> {
+/// Parses a duration, with a message that quotes it and shows the expected form.
+///
+/// ```
+/// use std::time::Duration;
+/// use pgready_core::duration;
+///
+/// assert_eq!(duration::parse("1m 30s"), Ok(Duration::from_secs(90)));
+/// assert_eq!(duration::parse("0"), Ok(Duration::ZERO));
+/// assert!(duration::parse("two seconds").is_err());
+/// ```
+pub fn parse(value: &str) -> Result<Duration, String> {
     humantime::parse_duration(value.trim()).map_err(|e| {
         format!(
             "invalid duration {}: {e}: write a number and a unit, such as `\"30s\"`, `\"10m\"` \

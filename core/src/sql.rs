@@ -1,4 +1,5 @@
-//! One migration file parsed with squawk's PostgreSQL grammar, cut into statements.
+//! One migration file parsed with squawk's PostgreSQL grammar, cut into statements: what the
+//! lints read, and what the migrations' statement splitter runs a no-transaction file with.
 //!
 //! The cut follows the syntax tree, not a scan of the text: a statement ends with the `;` that
 //! the parser attached to it at the top level, so `;` inside strings, dollar-quoted bodies,
@@ -10,7 +11,7 @@ use squawk_syntax::ast;
 use squawk_syntax::{Parse, SourceFile, SyntaxElement, SyntaxKind, SyntaxNode};
 
 /// A parsed file.
-pub(super) struct Source {
+pub(crate) struct Source {
     pub parse: Parse<SourceFile>,
     pub spans: Vec<Span>,
     line_starts: Vec<usize>,
@@ -18,7 +19,7 @@ pub(super) struct Source {
 
 /// One top-level statement: everything up to and including its terminating `;`.
 #[derive(Clone, Debug)]
-pub(super) struct Span {
+pub(crate) struct Span {
     /// the statement's first byte (first token that is not whitespace or a comment)
     pub start: usize,
     /// the end of its last token before the terminating `;`
@@ -82,7 +83,7 @@ fn span_index(spans: &[Span], offset: usize) -> Option<usize> {
 }
 
 /// The first byte of a node that is not trivia (a node's range can start with a comment).
-pub(super) fn node_start(node: &SyntaxNode) -> usize {
+pub(crate) fn node_start(node: &SyntaxNode) -> usize {
     node.descendants_with_tokens()
         .filter_map(|element| element.into_token())
         .find(|token| !token.kind().is_trivia())

@@ -1,0 +1,132 @@
+//! The project `#[migrated_pool]` and `#[pgready::test]` check and embed: the `config = "…"`
+//! argument, the check itself (`pgready_core::project::check`, the function the CLI and the
+//! tests call too), and the tokens that embed `pgready.toml` and the migrations.
+
+use std::path::PathBuf;
+
+use pgready_core::project;
+use proc_macro2::{Span, TokenStream};
+use quote::quote;
+use syn::LitStr;
+
+use crate::diagnostic::{combine, warning};
+
+/// Names people reach for instead of `config`.
+pub(crate) const CONFIG_RENAMED: &[(&str, &str)] = &[
+    ("path", "config"),
+    ("file", "config"),
+    ("config_file", "config"),
+];
+
+const DEFAULT_CONFIG: &str = "pgready.toml";
+
+/// A checked project: what expansion embeds.
+pub(crate) struct Project {
+    /// Where errors and warnings about the config point: the `config = "…"` literal, or the
+    /// attribute.
+    pub(crate) span: Span,
+    /// Absolute path of `pgready.toml`, for `include_str!` (rebuilds when it changes).
+    pub(crate) config_path: String,
+    /// `(file name, absolute path)` of each migration, in order.
+    pub(crate) migrations: Vec<(String, String)>,
+    /// Absolute paths of the release ledger and `sqlx.toml`, when they exist: editing them
+    /// re-runs the checks.
+    pub(crate) tracked: Vec<String>,
+    /// Messages to show as compiler warnings.
+    pub(crate) warnings: Vec<String>,
+}
+
+/// Reads and checks `pgready.toml` (`config`, relative to the crate, default `pgready.toml`),
+/// `sqlx.toml`, the migrations and the ledger with `pgready_core::project::check`. Every
+/// problem is in the error, at `config`'s literal.
+pub(crate) fn check(config: Option<&LitStr>) -> syn::Result<Project> {
+    let span = config.map_or_else(Span::call_site, LitStr::span);
+    let relative = config.map_or_else(|| DEFAULT_CONFIG.to_owned(), LitStr::value);
+    let manifest_dir = std::env::var("CARGO_MANIFEST_DIR")
+        .map_err(|_| syn::Error::new(span, "`CARGO_MANIFEST_DIR` is not set: build with cargo"))?;
+    let path = PathBuf::from(manifest_dir).join(&relative);
+    if let Err(e) = std::fs::read(&path) {
+        return Err(syn::Error::new(
+            span,
+            format!(
+                "cannot read `{relative}` next to Cargo.toml ({}): {e}; create it (an empty \
+                 file gives the defaults) or point `config = \"…\"` at it",
+                path.display()
+            ),
+        ));
+    }
+    let crate_name = std::env::var("CARGO_PKG_NAME").unwrap_or_default();
+    let checked = project::check(&project::Input {
+        config: &path,
+        config_name: &relative,
+        crate_name: &crate_name,
+        missing_config_is_default: false,
+        always_read_migrations: false,
+        dir_override: None,
+    });
+    if let Some(e) = combine(
+        checked
+            .errors()
+            .map(|problem| syn::Error::new(span, &problem.message)),
+    ) {
+        return Err(e);
+    }
+    let warnings = checked.warnings().map(|p| p.message.clone()).collect();
+    let migrations = if checked.uses_migrations {
+        checked
+            .migrations
+            .iter()
+            .map(|m| {
+                let absolute = checked.migrations_dir.join(&m.file_name);
+                (m.file_name.clone(), absolute.display().to_string())
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let tracked = [&checked.ledger_path, &checked.sqlx_toml_path]
+        .into_iter()
+        .flatten()
+        .map(|p| p.display().to_string())
+        .collect();
+    Ok(Project {
+        span,
+        config_path: path.display().to_string(),
+        migrations,
+        tracked,
+        warnings,
+    })
+}
+
+/// Warnings, and the files whose edits must re-run the checks.
+pub(crate) fn compile_checks(project: &Project) -> TokenStream {
+    let span = project.span;
+    let tracked = project.tracked.iter();
+    let warnings = project
+        .warnings
+        .iter()
+        .enumerate()
+        .map(|(i, message)| warning(span, i, message));
+    quote! {
+        #(#warnings)*
+        // Editing the release ledger or sqlx.toml re-runs the checks.
+        #(const _: &str = ::core::include_str!(#tracked);)*
+    }
+}
+
+/// A `::pgready::__private::Setup` with the config and migrations embedded.
+pub(crate) fn setup(project: &Project) -> TokenStream {
+    let config_path = &project.config_path;
+    let names = project.migrations.iter().map(|(name, _)| name);
+    let paths = project.migrations.iter().map(|(_, path)| path);
+    quote! {
+        ::pgready::__private::Setup::new(
+            ::core::include_str!(#config_path),
+            ::core::env!("CARGO_PKG_NAME"),
+            &[#(::pgready::__private::EmbeddedFile {
+                name: #names,
+                sql: ::core::include_str!(#paths),
+            }),*],
+        )
+    }
+}

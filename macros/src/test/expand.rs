@@ -1,0 +1,51 @@
+//! Tokens only: a `#[test]` that gives the body its own migrated database.
+
+use proc_macro2::TokenStream;
+use quote::{quote, quote_spanned};
+use syn::ItemFn;
+
+use super::validate::Valid;
+use crate::project::{compile_checks, setup};
+
+pub(crate) fn expand(valid: &Valid, item: &ItemFn) -> TokenStream {
+    let ItemFn {
+        attrs,
+        vis,
+        sig,
+        block,
+    } = item;
+    let ident = &sig.ident;
+    let output = &sig.output;
+    let inputs = &sig.inputs;
+    let checks = compile_checks(&valid.project);
+    let setup = setup(&valid.project);
+    // The body becomes an inner `async fn` with the user's own signature and spans, so type
+    // errors in it point at the user's code, not at the expansion.
+    let body = quote_spanned! {sig.ident.span()=>
+        async fn __pgready_test(#inputs) #output #block
+    };
+    quote! {
+        #[::core::prelude::v1::test]
+        #(#attrs)*
+        #vis fn #ident() #output {
+            #checks
+            #body
+            ::pgready::__private::run_test(
+                #setup,
+                ::core::concat!(::core::module_path!(), "::", ::core::stringify!(#ident)),
+                __pgready_test,
+            )
+        }
+    }
+}
+
+/// On error: the error, and the user's function as written (not a test), so that one mistake
+/// gives one diagnostic and IDEs still see the code.
+pub(crate) fn fallback(item: &ItemFn, error: syn::Error) -> TokenStream {
+    let error = error.to_compile_error();
+    quote! {
+        #error
+        #[allow(dead_code)]
+        #item
+    }
+}

@@ -1,0 +1,4 @@
+#[pgready::health_endpoint(kind = "livenes")]
+async fn health() {}
+
+fn main() {}
