@@ -10,3 +10,4 @@ pub mod dsn;
 pub mod lint;
 pub mod migrations;
 pub mod project;
+pub mod schema;
