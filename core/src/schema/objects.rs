@@ -70,8 +70,8 @@ impl Replayer {
                 name
             }
             None => {
-                let label = if unique { "key" } else { "idx" };
-                choose(&at.1, Some(&name_parts.join("_")), label, |n| {
+                // `ChooseIndexName`: `_key` is for constraints; a unique index is `_idx` too
+                choose(&at.1, Some(&name_parts.join("_")), "idx", |n| {
                     self.relation_taken(&at.0, n)
                 })
             }

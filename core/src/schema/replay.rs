@@ -299,7 +299,8 @@ impl Replayer {
                 Ok(Outcome::NoSchemaEffect)
             }
             K::DO => Err("a `DO` block runs code the replay cannot see into".to_owned()),
-            K::CREATE_TABLE_AS | K::SELECT_INTO => {
+            K::CREATE_TABLE_AS => self.create_table_as(node, origin),
+            K::SELECT_INTO => {
                 Err("the table's columns come from a query the replay does not run".to_owned())
             }
             other => Err(format!("`{}` is not modelled", kind_words(other))),
@@ -449,14 +450,13 @@ impl Replayer {
         if inherited.is_some() || like {
             // the table exists, but its columns, constraints and indexes come from another
             // table or type the replay does not copy
-            let mut table = Table {
+            let table = Table {
                 name: name.clone(),
                 columns: Vec::new(),
                 constraints: Vec::new(),
                 indexes: Vec::new(),
                 uncertain: Some(origin.clone()),
             };
-            table.uncertain = Some(origin.clone());
             self.catalog
                 .schemas
                 .get_mut(&schema)
@@ -506,6 +506,36 @@ impl Replayer {
             self.add_constraint(&at, p)?;
         }
         Ok(Outcome::Applied)
+    }
+
+    /// `CREATE TABLE … AS`: the table exists, its columns come from a query the replay does
+    /// not run, so it is uncertain; nothing else changes.
+    fn create_table_as(&mut self, node: &SyntaxNode, origin: &Origin) -> Result<Outcome, Refusal> {
+        let (schema, name) = self.new_name(first_name(node, &[K::TABLE_NAME]).unwrap_or_default())?;
+        if self.relation_taken(&schema, &name) {
+            return if has(node, K::IF_NOT_EXISTS) {
+                Ok(Outcome::NoSchemaEffect)
+            } else {
+                Err(format!("relation `{name}` already exists"))
+            };
+        }
+        let table = Table {
+            name: name.clone(),
+            columns: Vec::new(),
+            constraints: Vec::new(),
+            indexes: Vec::new(),
+            uncertain: Some(origin.clone()),
+        };
+        self.catalog
+            .schemas
+            .get_mut(&schema)
+            .expect("creation schema exists")
+            .tables
+            .insert(name, table);
+        Ok(Outcome::Opaque(
+            "`CREATE TABLE … AS`: the columns come from a query the replay does not run"
+                .to_owned(),
+        ))
     }
 
     /// A column definition (`COLUMN` in `CREATE TABLE`, `ADD_COLUMN` in `ALTER TABLE`); its
