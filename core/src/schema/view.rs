@@ -85,6 +85,9 @@ fn columns(r: &Replayer, query: &SyntaxNode) -> Option<Vec<ViewColumn>> {
             .and_then(|n| parts(&n).pop());
         let expr = target.children().find(|n| n.kind() != K::AS_NAME)?;
         let (derived, type_name) = expression(r, &relations, &expr)?;
+        if given.is_none() && derived.is_none() && expr.kind() == K::CAST_EXPR {
+            return None;
+        }
         out.push(ViewColumn {
             name: given.or(derived).unwrap_or_else(|| "?column?".to_owned()),
             type_name,
@@ -171,8 +174,9 @@ fn expression(
             let inner = expr.children().find(|n| !is_type(n.kind()))?;
             let derived = match inner.kind() {
                 K::NAME_REF | K::FIELD_EXPR => Some(expression(r, relations, &inner)?.0?),
-                // PostgreSQL names `'x'::t` after the type's internal name: not modelled
-                _ => return None,
+                // PostgreSQL names `'x'::t` after the type's internal name (`int4`): the
+                // caller refuses it without an `AS` name
+                _ => None,
             };
             Some((derived, type_name))
         }
