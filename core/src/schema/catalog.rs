@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 /// Where a statement starts: the migration file and the 1-based line.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
 pub struct Origin {
     /// the migration's file name
     pub file: String,
@@ -40,7 +40,7 @@ pub enum Known<T> {
 /// let Known::Yes(table) = replay.catalog.table("t") else { panic!() };
 /// assert_eq!(table.columns[0].type_name.as_deref(), Some("integer"));
 /// ```
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
 pub struct Catalog {
     /// the schema unqualified names resolve in (`[session] schema`, default `public`)
     pub base_schema: String,
@@ -55,7 +55,7 @@ pub struct Catalog {
 }
 
 /// One schema's objects.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
 pub struct Schema {
     /// tables (ordinary and partitioned), by name
     pub tables: BTreeMap<String, Table>,
@@ -70,7 +70,7 @@ pub struct Schema {
 }
 
 /// A table.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct Table {
     /// its name
     pub name: String,
@@ -86,7 +86,7 @@ pub struct Table {
 }
 
 /// A table column.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct Column {
     /// its name
     pub name: String,
@@ -106,7 +106,8 @@ pub struct Column {
 }
 
 /// `GENERATED … AS IDENTITY`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Identity {
     /// not an identity column (`attidentity = ''`)
     No,
@@ -128,7 +129,7 @@ impl Identity {
 }
 
 /// A table constraint.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct Constraint {
     /// its name, as given or as PostgreSQL generates it
     pub name: String,
@@ -143,7 +144,8 @@ pub struct Constraint {
 }
 
 /// The kinds of constraint the model keeps (`pg_constraint.contype`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum ConstraintKind {
     /// `p`
     PrimaryKey,
@@ -171,7 +173,7 @@ impl ConstraintKind {
 }
 
 /// An index.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct Index {
     /// its name
     pub name: String,
@@ -186,7 +188,7 @@ pub struct Index {
 }
 
 /// An enum type.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct Enum {
     /// its name
     pub name: String,
@@ -197,7 +199,7 @@ pub struct Enum {
 }
 
 /// A domain.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct Domain {
     /// its name
     pub name: String,
@@ -210,7 +212,7 @@ pub struct Domain {
 }
 
 /// A view.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct View {
     /// its name
     pub name: String,
@@ -223,7 +225,7 @@ pub struct View {
 }
 
 /// A view column.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct ViewColumn {
     /// its name
     pub name: String,

@@ -32,9 +32,11 @@
 //! ```
 
 mod catalog;
+mod diff;
 mod names;
 mod objects;
 mod replay;
+mod show;
 mod types;
 mod view;
 
@@ -45,11 +47,14 @@ pub use catalog::{
     Catalog, Column, Constraint, ConstraintKind, Domain, Enum, Identity, Index, Known, Origin,
     Schema, Table, View, ViewColumn,
 };
+pub use diff::{Drift, diff};
+pub use show::to_text;
 
 use crate::migrations::Migration;
 
 /// What replaying one statement did.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(tag = "outcome", content = "reason", rename_all = "snake_case")]
 pub enum Outcome {
     /// the model now holds the statement's effect
     Applied,
@@ -61,7 +66,7 @@ pub enum Outcome {
 }
 
 /// One statement's outcome, with where it is.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct StatementOutcome {
     /// the file and line the statement starts on
     pub origin: Origin,
@@ -70,7 +75,7 @@ pub struct StatementOutcome {
 }
 
 /// The result of a replay: the catalog and every statement's outcome, in order.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct Replay {
     /// the model of the catalog after the last migration
     pub catalog: Catalog,
