@@ -71,6 +71,7 @@ pub struct StatementOutcome {
     /// the file and line the statement starts on
     pub origin: Origin,
     /// what replaying it did
+    #[serde(flatten)]
     pub outcome: Outcome,
 }
 
