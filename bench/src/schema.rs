@@ -47,7 +47,9 @@ pub async fn run(server: &Server) -> Result<Vec<Figure>, BoxError> {
     let migrator = sqlx::migrate::Migrator::new(dir.as_path()).await?;
     let mut apply = Samples::default();
     for rep in 0..APPLY_REPEATS {
-        let url = server.fresh_database(&format!("bench_schema_{rep}")).await?;
+        let url = server
+            .fresh_database(&format!("bench_schema_{rep}"))
+            .await?;
         let mut conn = PgConnection::connect(&url).await?;
         let started = Instant::now();
         migrator.run(&mut conn).await?;

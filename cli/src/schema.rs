@@ -51,8 +51,7 @@ fn diff(project: &Project, args: &SchemaDiffArgs) -> Result<(), Failure> {
         let mut conn = PgConnection::connect(&url)
             .await
             .map_err(|e| Failure::Error(format!("cannot connect to the database: {e}")))?;
-        let live =
-            schema_live::read(&mut conn, &cfg.session.schema, &cfg.migrations.table).await;
+        let live = schema_live::read(&mut conn, &cfg.session.schema, &cfg.migrations.table).await;
         let _ = conn.close().await;
         live.map_err(|e| Failure::Error(format!("cannot read the database's catalog: {e}")))
     })?;
@@ -80,7 +79,10 @@ fn diff(project: &Project, args: &SchemaDiffArgs) -> Result<(), Failure> {
         );
         Ok(())
     } else {
-        eprintln!("error: {} difference(s) between the migrations and the database", real.len());
+        eprintln!(
+            "error: {} difference(s) between the migrations and the database",
+            real.len()
+        );
         Err(Failure::Reported)
     }
 }

@@ -85,7 +85,9 @@ pub async fn read(
         if schema == base_schema && name == migrations_table {
             continue;
         }
-        let cols = columns.remove(&(schema.clone(), name.clone())).unwrap_or_default();
+        let cols = columns
+            .remove(&(schema.clone(), name.clone()))
+            .unwrap_or_default();
         let s = catalog.schemas.entry(schema).or_default();
         if kind == "v" {
             s.views.insert(
@@ -192,15 +194,20 @@ pub async fn read(
     .await?
     {
         let name: String = row.get(1);
-        catalog.schemas.entry(row.get(0)).or_default().domains.insert(
-            name.clone(),
-            Domain {
-                name,
-                base: Some(row.get(2)),
-                not_null: row.get(3),
-                uncertain: None,
-            },
-        );
+        catalog
+            .schemas
+            .entry(row.get(0))
+            .or_default()
+            .domains
+            .insert(
+                name.clone(),
+                Domain {
+                    name,
+                    base: Some(row.get(2)),
+                    not_null: row.get(3),
+                    uncertain: None,
+                },
+            );
     }
     Ok(catalog)
 }

@@ -53,7 +53,10 @@ async fn diff_finds_drift_and_names_what_an_opaque_statement_may_explain() {
 
     let clean = project.pgready(&["schema", "diff"]);
     assert_eq!(clean.code, 0, "{}\n{}", clean.stdout, clean.stderr);
-    assert_eq!(clean.stdout, "no drift: the database matches the migrations\n");
+    assert_eq!(
+        clean.stdout,
+        "no drift: the database matches the migrations\n"
+    );
 
     // a change made by hand, outside the migrations
     let mut conn = PgConnection::connect(project.url()).await.unwrap();

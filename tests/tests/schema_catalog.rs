@@ -14,8 +14,10 @@ use sqlx::migrate::{Migrator, ResolveConfig, ResolveWith};
 use sqlx::{Connection, PgConnection, Row};
 
 /// The user schemas of a database: everything but the system's and extensions' own.
-const USER_SCHEMAS: &str =
-    "n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast') AND n.nspname NOT LIKE 'pg_temp%'";
+const USER_SCHEMAS: &str = "n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast') AND n.nspname NOT LIKE 'pg_temp%'";
+
+/// One `pg_attribute` row: (name, `format_type`, notnull, hasdef, identity, generated).
+type LiveColumn = (String, String, bool, bool, String, String);
 
 /// What `pg_catalog` says, keyed by (schema, relation).
 #[derive(Default)]
@@ -23,7 +25,7 @@ struct Live {
     /// (schema, name) → relkind
     relations: BTreeMap<(String, String), String>,
     /// (schema, table) → columns in attnum order: (name, type, notnull, hasdef, identity, generated)
-    columns: BTreeMap<(String, String), Vec<(String, String, bool, bool, String, String)>>,
+    columns: BTreeMap<(String, String), Vec<LiveColumn>>,
     /// (schema, table) → constraint name → contype
     constraints: BTreeMap<(String, String), BTreeMap<String, String>>,
     /// (schema, table) → index name → (unique, primary)
@@ -47,8 +49,7 @@ async fn live(conn: &mut PgConnection) -> Live {
     .await
     .unwrap()
     {
-        live.relations
-            .insert((row.get(0), row.get(1)), row.get(2));
+        live.relations.insert((row.get(0), row.get(1)), row.get(2));
     }
     for row in q(format!(
         "SELECT n.nspname::text, c.relname::text, a.attname::text, \
@@ -184,7 +185,11 @@ fn compare(catalog: &Catalog, live: &Live) -> Tally {
             if table.uncertain.is_none() {
                 t.check(
                     format!("{shown} columns"),
-                    table.columns.iter().map(|c| c.name.clone()).collect::<Vec<_>>(),
+                    table
+                        .columns
+                        .iter()
+                        .map(|c| c.name.clone())
+                        .collect::<Vec<_>>(),
                     live_columns.iter().map(|c| c.0.clone()).collect(),
                 );
                 t.check(
@@ -211,15 +216,10 @@ fn compare(catalog: &Catalog, live: &Live) -> Tally {
                     t.uncertain += 1;
                     continue;
                 }
-                let found = live_columns.iter().find(|l| l.0 == c.name).map(|l| {
-                    (
-                        l.1.clone(),
-                        l.2,
-                        l.3,
-                        l.4.clone(),
-                        !l.5.is_empty(),
-                    )
-                });
+                let found = live_columns
+                    .iter()
+                    .find(|l| l.0 == c.name)
+                    .map(|l| (l.1.clone(), l.2, l.3, l.4.clone(), !l.5.is_empty()));
                 t.check(
                     format!("column {schema_name}.{name}.{}", c.name),
                     Some((

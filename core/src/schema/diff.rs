@@ -29,7 +29,10 @@ impl fmt::Display for Drift {
             side(&self.live)
         )?;
         if let Some(origin) = &self.explained_by {
-            write!(f, " (may be explained by the opaque statement at `{origin}`)")?;
+            write!(
+                f,
+                " (may be explained by the opaque statement at `{origin}`)"
+            )?;
         }
         Ok(())
     }
@@ -76,7 +79,9 @@ pub fn diff(model: &Catalog, live: &Catalog) -> Vec<Drift> {
             let object = format!("table {schema}.{name}");
             match (m.tables.get(name), l.tables.get(name)) {
                 (Some(mt), Some(lt)) => table(schema, mt, lt, &mut push),
-                (Some(mt), None) => push(object, Some("present".into()), None, mt.uncertain.clone()),
+                (Some(mt), None) => {
+                    push(object, Some("present".into()), None, mt.uncertain.clone())
+                }
                 (None, Some(_)) => push(object, None, Some("present".into()), unknown.clone()),
                 (None, None) => {}
             }
@@ -88,7 +93,8 @@ pub fn diff(model: &Catalog, live: &Catalog) -> Vec<Drift> {
                 format!("enum {schema}.{name}"),
                 me.map(|e| e.labels.join(", ")),
                 l.enums.get(name).map(|e| e.labels.join(", ")),
-                me.and_then(|e| e.uncertain.clone()).or_else(|| unknown.clone()),
+                me.and_then(|e| e.uncertain.clone())
+                    .or_else(|| unknown.clone()),
             );
         }
         let domains: BTreeSet<&String> = m.domains.keys().chain(l.domains.keys()).collect();
@@ -105,14 +111,17 @@ pub fn diff(model: &Catalog, live: &Catalog) -> Vec<Drift> {
                 format!("domain {schema}.{name}"),
                 md.map(show),
                 l.domains.get(name).map(show),
-                md.and_then(|d| d.uncertain.clone()).or_else(|| unknown.clone()),
+                md.and_then(|d| d.uncertain.clone())
+                    .or_else(|| unknown.clone()),
             );
         }
         let views: BTreeSet<&String> = m.views.keys().chain(l.views.keys()).collect();
         for name in views {
             let mv = m.views.get(name);
             let lv = l.views.get(name);
-            let why = mv.and_then(|v| v.uncertain.clone()).or_else(|| unknown.clone());
+            let why = mv
+                .and_then(|v| v.uncertain.clone())
+                .or_else(|| unknown.clone());
             let show = |v: &super::catalog::View| match &v.columns {
                 Some(cs) => cs
                     .iter()
@@ -122,9 +131,12 @@ pub fn diff(model: &Catalog, live: &Catalog) -> Vec<Drift> {
                 None => "present".to_owned(),
             };
             match (mv, lv) {
-                (Some(mv), Some(lv)) if mv.columns.is_some() => {
-                    push(format!("view {schema}.{name}"), Some(show(mv)), Some(show(lv)), why)
-                }
+                (Some(mv), Some(lv)) if mv.columns.is_some() => push(
+                    format!("view {schema}.{name}"),
+                    Some(show(mv)),
+                    Some(show(lv)),
+                    why,
+                ),
                 (Some(_), Some(_)) => {}
                 _ => push(
                     format!("view {schema}.{name}"),

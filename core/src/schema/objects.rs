@@ -114,10 +114,7 @@ impl Replayer {
                     let t = self.table_mut(&(schema, table));
                     let removed = t.indexes.remove(i);
                     if t.constraints.iter().any(|c| c.name == removed.name) {
-                        return Err(format!(
-                            "index `{}` belongs to a constraint",
-                            removed.name
-                        ));
+                        return Err(format!("index `{}` belongs to a constraint", removed.name));
                     }
                 }
                 None if has(node, K::IF_EXISTS) && self.catalog.unknown_objects.is_empty() => {}
@@ -130,10 +127,12 @@ impl Replayer {
     pub(super) fn alter_index(&mut self, node: &SyntaxNode) -> Result<Outcome, Refusal> {
         let name = first_name(node, &[K::INDEX_REF]).ok_or("`ALTER INDEX` without an index")?;
         let Some(rename) = child(node, K::INDEX_RENAME_TO) else {
-            if node
-                .children()
-                .any(|n| matches!(n.kind(), K::SET_OPTIONS | K::RESET_OPTIONS | K::SET_TABLESPACE))
-            {
+            if node.children().any(|n| {
+                matches!(
+                    n.kind(),
+                    K::SET_OPTIONS | K::RESET_OPTIONS | K::SET_TABLESPACE
+                )
+            }) {
                 return Ok(Outcome::NoSchemaEffect);
             }
             return Err("this `ALTER INDEX` is not modelled".to_owned());
@@ -279,7 +278,10 @@ impl Replayer {
                 Ok(Outcome::Applied)
             }
             K::OWNER_TO => Ok(Outcome::NoSchemaEffect),
-            other => Err(format!("`ALTER TYPE … {}` is not modelled", kind_words(other))),
+            other => Err(format!(
+                "`ALTER TYPE … {}` is not modelled",
+                kind_words(other)
+            )),
         }
     }
 
@@ -442,8 +444,13 @@ impl Replayer {
         match action.kind() {
             K::SET_NOT_NULL => d.not_null = true,
             K::DROP_NOT_NULL => d.not_null = false,
-            K::SET_DEFAULT | K::DROP_DEFAULT | K::ADD_CONSTRAINT | K::DROP_CONSTRAINT
-            | K::RENAME_CONSTRAINT | K::VALIDATE_CONSTRAINT | K::OWNER_TO => {}
+            K::SET_DEFAULT
+            | K::DROP_DEFAULT
+            | K::ADD_CONSTRAINT
+            | K::DROP_CONSTRAINT
+            | K::RENAME_CONSTRAINT
+            | K::VALIDATE_CONSTRAINT
+            | K::OWNER_TO => {}
             K::DOMAIN_RENAME_TO => {
                 let new = first_name(&action, &[K::DOMAIN, K::PATH])
                     .and_then(|mut p| p.pop())
@@ -463,7 +470,10 @@ impl Replayer {
     // ---- views ------------------------------------------------------------------------------
 
     pub(super) fn create_view(&mut self, node: &SyntaxNode) -> Result<Outcome, Refusal> {
-        if has_descendant(node, K::TEMP_KW) || has_descendant(node, K::TEMPORARY_KW) || has(node, K::RECURSIVE_KW) {
+        if has_descendant(node, K::TEMP_KW)
+            || has_descendant(node, K::TEMPORARY_KW)
+            || has(node, K::RECURSIVE_KW)
+        {
             return Err("temporary and recursive views are not modelled".to_owned());
         }
         let (schema, name) = self.new_name(first_name(node, &[K::VIEW]).unwrap_or_default())?;
@@ -483,10 +493,7 @@ impl Replayer {
             .ok_or("a view without a query")?;
         let (mut columns, reads) = view_columns(self, &query);
         if let (Some(list), Some(cols)) = (child(node, K::COLUMN_LIST), columns.as_mut()) {
-            let names: Vec<String> = list
-                .children()
-                .filter_map(|c| parts(&c).pop())
-                .collect();
+            let names: Vec<String> = list.children().filter_map(|c| parts(&c).pop()).collect();
             if names.len() > cols.len() {
                 return Err("more view column names than columns".to_owned());
             }
@@ -613,7 +620,14 @@ impl Replayer {
         views: bool,
     ) -> Result<Outcome, Refusal> {
         let cascade = has(node, K::CASCADE);
-        let refs = children(node, if views { K::VIEW_REF } else { K::TABLE_NAME_REF });
+        let refs = children(
+            node,
+            if views {
+                K::VIEW_REF
+            } else {
+                K::TABLE_NAME_REF
+            },
+        );
         if refs.is_empty() {
             return Err("`DROP` without a name".to_owned());
         }
@@ -709,7 +723,9 @@ impl Replayer {
     pub(super) fn drop_schema(&mut self, node: &SyntaxNode) -> Result<Outcome, Refusal> {
         let cascade = has(node, K::CASCADE);
         for r in node.children().filter(|n| n.kind() == K::SCHEMA_REF) {
-            let Some(name) = parts(&r).pop() else { continue };
+            let Some(name) = parts(&r).pop() else {
+                continue;
+            };
             match self.catalog.schemas.get(&name) {
                 None if has(node, K::IF_EXISTS) && self.catalog.unknown_objects.is_empty() => {}
                 None => return Err(format!("unknown schema `{name}`")),
@@ -747,7 +763,10 @@ impl Replayer {
                 Err(format!("extension `{name}` already exists"))
             };
         }
-        if !super::types::EXTENSION_TYPES.iter().any(|(e, _)| *e == name) {
+        if !super::types::EXTENSION_TYPES
+            .iter()
+            .any(|(e, _)| *e == name)
+        {
             return Err(format!(
                 "extension `{name}` is not one the replay knows the types of"
             ));

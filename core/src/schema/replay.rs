@@ -9,9 +9,7 @@ use std::collections::BTreeSet;
 
 use squawk_syntax::{SyntaxKind as K, SyntaxNode};
 
-use super::catalog::{
-    Catalog, Column, Constraint, ConstraintKind, Identity, Index, Origin, Table,
-};
+use super::catalog::{Catalog, Column, Constraint, ConstraintKind, Identity, Index, Origin, Table};
 use super::names::{choose, parts};
 use super::types::{EXTENSION_TYPES, Written, is_type, written};
 use super::{Outcome, Replay, StatementOutcome};
@@ -183,9 +181,9 @@ impl Replayer {
     /// objects up in the catalog (`information_schema`, `pg_*`, `current_schema`).
     fn taint(&mut self, origin: &Origin, text: &str) {
         let words = words(text);
-        let everything = words.iter().any(|w| {
-            w == "information_schema" || w.starts_with("pg_") || w == "current_schema"
-        });
+        let everything = words
+            .iter()
+            .any(|w| w == "information_schema" || w.starts_with("pg_") || w == "current_schema");
         let reach: Vec<String> = self.search_path.clone();
         for (schema_name, schema) in &mut self.catalog.schemas {
             let whole = everything && (reach.contains(schema_name) || words.contains(schema_name));
@@ -269,30 +267,83 @@ impl Replayer {
                     .filter(|n| n.kind() == K::CALL_EXPR)
                     .filter_map(|call| child(&call, K::NAME_REF).and_then(|n| parts(&n).pop()))
                     .collect();
-                if let Some(f) = called.iter().find(|f| {
-                    f.as_str() == "set_config" || self.catalog.functions.contains(f)
-                }) {
+                if let Some(f) = called
+                    .iter()
+                    .find(|f| f.as_str() == "set_config" || self.catalog.functions.contains(f))
+                {
                     return Err(format!(
                         "calls `{f}`, which may change the schema or the search path"
                     ));
                 }
                 Ok(Outcome::NoSchemaEffect)
             }
-            K::INSERT | K::UPDATE | K::DELETE | K::MERGE | K::TRUNCATE | K::COPY | K::GRANT
-            | K::REVOKE | K::COMMENT_ON | K::SECURITY_LABEL | K::CREATE_TRIGGER
-            | K::DROP_TRIGGER | K::ALTER_TRIGGER | K::DROP_FUNCTION | K::DROP_PROCEDURE
-            | K::DROP_ROUTINE | K::ALTER_FUNCTION | K::ALTER_PROCEDURE | K::ALTER_ROUTINE
-            | K::CREATE_SEQUENCE | K::ALTER_SEQUENCE | K::DROP_SEQUENCE | K::BEGIN
-            | K::COMMIT_TRANSACTION | K::ROLLBACK_TRANSACTION | K::ROLLBACK_TO_SAVEPOINT | K::SAVEPOINT_CREATE | K::RELEASE_SAVEPOINT | K::ANALYZE
-            | K::VACUUM | K::CREATE_ROLE | K::ALTER_ROLE | K::DROP_ROLE | K::CREATE_USER
-            | K::ALTER_USER | K::DROP_USER | K::CREATE_GROUP | K::CREATE_POLICY
-            | K::ALTER_POLICY | K::DROP_POLICY | K::CLUSTER | K::REINDEX | K::NOTIFY
-            | K::LISTEN | K::UNLISTEN | K::LOCK | K::CREATE_STATISTICS | K::ALTER_STATISTICS
-            | K::DROP_STATISTICS | K::ALTER_DEFAULT_PRIVILEGES | K::SHOW | K::CHECKPOINT
-            | K::SET_CONSTRAINTS | K::SET_TRANSACTION | K::SET_ROLE | K::RESET_ROLE
-            | K::SET_SESSION_AUTH | K::RESET_SESSION_AUTH | K::CREATE_PUBLICATION
-            | K::ALTER_PUBLICATION | K::DROP_PUBLICATION | K::REFRESH | K::EXPLAIN
-            | K::ALTER_SCHEMA | K::ALTER_EXTENSION | K::DROP_OWNED | K::REASSIGN => {
+            K::INSERT
+            | K::UPDATE
+            | K::DELETE
+            | K::MERGE
+            | K::TRUNCATE
+            | K::COPY
+            | K::GRANT
+            | K::REVOKE
+            | K::COMMENT_ON
+            | K::SECURITY_LABEL
+            | K::CREATE_TRIGGER
+            | K::DROP_TRIGGER
+            | K::ALTER_TRIGGER
+            | K::DROP_FUNCTION
+            | K::DROP_PROCEDURE
+            | K::DROP_ROUTINE
+            | K::ALTER_FUNCTION
+            | K::ALTER_PROCEDURE
+            | K::ALTER_ROUTINE
+            | K::CREATE_SEQUENCE
+            | K::ALTER_SEQUENCE
+            | K::DROP_SEQUENCE
+            | K::BEGIN
+            | K::COMMIT_TRANSACTION
+            | K::ROLLBACK_TRANSACTION
+            | K::ROLLBACK_TO_SAVEPOINT
+            | K::SAVEPOINT_CREATE
+            | K::RELEASE_SAVEPOINT
+            | K::ANALYZE
+            | K::VACUUM
+            | K::CREATE_ROLE
+            | K::ALTER_ROLE
+            | K::DROP_ROLE
+            | K::CREATE_USER
+            | K::ALTER_USER
+            | K::DROP_USER
+            | K::CREATE_GROUP
+            | K::CREATE_POLICY
+            | K::ALTER_POLICY
+            | K::DROP_POLICY
+            | K::CLUSTER
+            | K::REINDEX
+            | K::NOTIFY
+            | K::LISTEN
+            | K::UNLISTEN
+            | K::LOCK
+            | K::CREATE_STATISTICS
+            | K::ALTER_STATISTICS
+            | K::DROP_STATISTICS
+            | K::ALTER_DEFAULT_PRIVILEGES
+            | K::SHOW
+            | K::CHECKPOINT
+            | K::SET_CONSTRAINTS
+            | K::SET_TRANSACTION
+            | K::SET_ROLE
+            | K::RESET_ROLE
+            | K::SET_SESSION_AUTH
+            | K::RESET_SESSION_AUTH
+            | K::CREATE_PUBLICATION
+            | K::ALTER_PUBLICATION
+            | K::DROP_PUBLICATION
+            | K::REFRESH
+            | K::EXPLAIN
+            | K::ALTER_SCHEMA
+            | K::ALTER_EXTENSION
+            | K::DROP_OWNED
+            | K::REASSIGN => {
                 if node.kind() == K::ALTER_SCHEMA && has_descendant(node, K::SCHEMA_RENAME_TO) {
                     return Err("`ALTER SCHEMA … RENAME` is not modelled".to_owned());
                 }
@@ -349,7 +400,12 @@ impl Replayer {
             None => self
                 .search_path
                 .iter()
-                .find(|s| self.catalog.schemas.get(*s).is_some_and(|s| exists(s, &name)))
+                .find(|s| {
+                    self.catalog
+                        .schemas
+                        .get(*s)
+                        .is_some_and(|s| exists(s, &name))
+                })
                 .map(|s| (s.clone(), name)),
         }
     }
@@ -434,7 +490,8 @@ impl Replayer {
     // ---- tables -----------------------------------------------------------------------------
 
     fn create_table(&mut self, node: &SyntaxNode, origin: &Origin) -> Result<Outcome, Refusal> {
-        let (schema, name) = self.new_name(first_name(node, &[K::TABLE_NAME]).unwrap_or_default())?;
+        let (schema, name) =
+            self.new_name(first_name(node, &[K::TABLE_NAME]).unwrap_or_default())?;
         if self.relation_taken(&schema, &name) {
             return if has(node, K::IF_NOT_EXISTS) {
                 Ok(Outcome::NoSchemaEffect)
@@ -511,7 +568,8 @@ impl Replayer {
     /// `CREATE TABLE … AS`: the table exists, its columns come from a query the replay does
     /// not run, so it is uncertain; nothing else changes.
     fn create_table_as(&mut self, node: &SyntaxNode, origin: &Origin) -> Result<Outcome, Refusal> {
-        let (schema, name) = self.new_name(first_name(node, &[K::TABLE_NAME]).unwrap_or_default())?;
+        let (schema, name) =
+            self.new_name(first_name(node, &[K::TABLE_NAME]).unwrap_or_default())?;
         if self.relation_taken(&schema, &name) {
             return if has(node, K::IF_NOT_EXISTS) {
                 Ok(Outcome::NoSchemaEffect)
@@ -533,8 +591,7 @@ impl Replayer {
             .tables
             .insert(name, table);
         Ok(Outcome::Opaque(
-            "`CREATE TABLE … AS`: the columns come from a query the replay does not run"
-                .to_owned(),
+            "`CREATE TABLE … AS`: the columns come from a query the replay does not run".to_owned(),
         ))
     }
 
@@ -719,7 +776,9 @@ impl Replayer {
             }
             (None, None, ConstraintKind::Check) => {
                 let single = (columns.len() == 1).then(|| columns[0].as_str());
-                choose(table_name, single, "check", |n| self.constraint_taken(schema, n))
+                choose(table_name, single, "check", |n| {
+                    self.constraint_taken(schema, n)
+                })
             }
             (None, None, ConstraintKind::Exclusion) => {
                 return Err("exclusion constraints are not modelled".to_owned());
@@ -885,8 +944,13 @@ impl Replayer {
                         column.generated = false;
                         column.has_default = false;
                     }
-                    K::SET_STATISTICS | K::SET_STORAGE | K::SET_COMPRESSION | K::SET_OPTIONS
-                    | K::RESET_OPTIONS | K::SET_OPTIONS_LIST | K::SET_SEQUENCE_OPTION
+                    K::SET_STATISTICS
+                    | K::SET_STORAGE
+                    | K::SET_COMPRESSION
+                    | K::SET_OPTIONS
+                    | K::RESET_OPTIONS
+                    | K::SET_OPTIONS_LIST
+                    | K::SET_SEQUENCE_OPTION
                     | K::RESTART => {}
                     K::SET_GENERATED | K::SET_GENERATED_OPTIONS => {
                         let always = has_descendant(&option, K::ALWAYS_KW);
@@ -998,13 +1062,31 @@ impl Replayer {
                 }
                 self.move_table(at, (schema, at.1.clone()));
             }
-            K::VALIDATE_CONSTRAINT | K::OWNER_TO | K::ENABLE_TRIGGER | K::DISABLE_TRIGGER
-            | K::ENABLE_REPLICA_TRIGGER | K::ENABLE_ALWAYS_TRIGGER | K::ENABLE_RULE
-            | K::DISABLE_RULE | K::ENABLE_REPLICA_RULE | K::ENABLE_ALWAYS_RULE | K::ENABLE_RLS
-            | K::DISABLE_RLS | K::FORCE_RLS | K::NO_FORCE_RLS | K::SET_OPTIONS
-            | K::RESET_OPTIONS | K::CLUSTER_ON | K::SET_WITHOUT_CLUSTER | K::REPLICA_IDENTITY
-            | K::SET_TABLESPACE | K::SET_LOGGED | K::SET_UNLOGGED | K::ALTER_CONSTRAINT
-            | K::SET_WITHOUT_OIDS | K::SET_ACCESS_METHOD => {}
+            K::VALIDATE_CONSTRAINT
+            | K::OWNER_TO
+            | K::ENABLE_TRIGGER
+            | K::DISABLE_TRIGGER
+            | K::ENABLE_REPLICA_TRIGGER
+            | K::ENABLE_ALWAYS_TRIGGER
+            | K::ENABLE_RULE
+            | K::DISABLE_RULE
+            | K::ENABLE_REPLICA_RULE
+            | K::ENABLE_ALWAYS_RULE
+            | K::ENABLE_RLS
+            | K::DISABLE_RLS
+            | K::FORCE_RLS
+            | K::NO_FORCE_RLS
+            | K::SET_OPTIONS
+            | K::RESET_OPTIONS
+            | K::CLUSTER_ON
+            | K::SET_WITHOUT_CLUSTER
+            | K::REPLICA_IDENTITY
+            | K::SET_TABLESPACE
+            | K::SET_LOGGED
+            | K::SET_UNLOGGED
+            | K::ALTER_CONSTRAINT
+            | K::SET_WITHOUT_OIDS
+            | K::SET_ACCESS_METHOD => {}
             other => {
                 return Err(format!(
                     "`ALTER TABLE … {}` is not modelled",
@@ -1134,4 +1216,3 @@ pub(super) fn quote_ident(name: &str) -> String {
 pub(super) fn kind_words(kind: K) -> String {
     format!("{kind:?}").to_lowercase().replace('_', " ")
 }
-

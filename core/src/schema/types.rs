@@ -13,11 +13,25 @@ pub(super) const EXTENSION_TYPES: &[(&str, &[&str])] = &[
     ("ltree", &["ltree", "lquery", "ltxtquery"]),
     ("cube", &["cube"]),
     ("seg", &["seg"]),
-    ("isn", &["ean13", "isbn", "isbn13", "ismn", "ismn13", "issn", "issn13", "upc"]),
+    (
+        "isn",
+        &[
+            "ean13", "isbn", "isbn13", "ismn", "ismn13", "issn", "issn13", "upc",
+        ],
+    ),
     ("pg_trgm", &[]),
     ("pgcrypto", &[]),
     ("uuid-ossp", &[]),
-    ("btree_gist", &["gbtreekey4", "gbtreekey8", "gbtreekey16", "gbtreekey32", "gbtreekey_var"]),
+    (
+        "btree_gist",
+        &[
+            "gbtreekey4",
+            "gbtreekey8",
+            "gbtreekey16",
+            "gbtreekey32",
+            "gbtreekey_var",
+        ],
+    ),
     ("btree_gin", &[]),
     ("unaccent", &[]),
     ("fuzzystrmatch", &[]),
@@ -130,7 +144,7 @@ pub(super) fn written(node: &SyntaxNode) -> Written {
                 return Written::Unknown;
             };
             let schema = parts.pop();
-            if parts.len() > 0 {
+            if !parts.is_empty() {
                 return Written::Unknown;
             }
             if schema.as_deref().is_none_or(|s| s == "pg_catalog")
@@ -221,11 +235,11 @@ fn builtin(name: &str, args: &[String]) -> Option<Written> {
         },
         "text" | "bytea" | "date" | "json" | "jsonb" | "uuid" | "inet" | "cidr" | "macaddr"
         | "macaddr8" | "money" | "oid" | "xml" | "tsvector" | "tsquery" | "point" | "line"
-        | "lseg" | "box" | "path" | "polygon" | "circle" | "regclass" | "regtype"
-        | "int4range" | "int8range" | "numrange" | "tsrange" | "tstzrange" | "daterange"
-        | "int4multirange" | "int8multirange" | "nummultirange" | "tsmultirange"
-        | "tstzmultirange" | "datemultirange" | "name" | "jsonpath" | "pg_lsn" | "txid_snapshot"
-        | "pg_snapshot" | "record"
+        | "lseg" | "box" | "path" | "polygon" | "circle" | "regclass" | "regtype" | "int4range"
+        | "int8range" | "numrange" | "tsrange" | "tstzrange" | "daterange" | "int4multirange"
+        | "int8multirange" | "nummultirange" | "tsmultirange" | "tstzmultirange"
+        | "datemultirange" | "name" | "jsonpath" | "pg_lsn" | "txid_snapshot" | "pg_snapshot"
+        | "record"
             if no_args =>
         {
             Some(Written::Builtin(name.to_owned()))

@@ -63,7 +63,9 @@ fn columns(r: &Replayer, query: &SyntaxNode) -> Option<Vec<ViewColumn>> {
         let text = target.text().to_string();
         let text = text.trim();
         if text == "*" || text.ends_with(".*") {
-            let alias = text.strip_suffix(".*").map(|a| super::names::ident(a.trim()));
+            let alias = text
+                .strip_suffix(".*")
+                .map(|a| super::names::ident(a.trim()));
             for rel in &relations {
                 if alias.as_ref().is_some_and(|a| *a != rel.alias) {
                     continue;
