@@ -38,6 +38,11 @@ struct Live {
 
 async fn live(conn: &mut PgConnection) -> Live {
     let mut live = Live::default();
+    // the migrations ran on this connection: `format_type` must see the default search path
+    sqlx::raw_sql("RESET search_path")
+        .execute(&mut *conn)
+        .await
+        .unwrap();
     let q = |sql: String| sqlx::query(sqlx::AssertSqlSafe(sql));
     for row in q(format!(
         "SELECT n.nspname::text, c.relname::text, c.relkind::text FROM pg_class c \
@@ -437,6 +442,17 @@ async fn kitchen_sink_agrees_with_pg_catalog() {
     prove(
         "kitchen-sink",
         &schema_fixture("kitchen-sink"),
+        &Resolve::default(),
+        ResolveConfig::new(),
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn search_path_fixture_agrees_with_pg_catalog() {
+    prove(
+        "search-path",
+        &schema_fixture("search-path"),
         &Resolve::default(),
         ResolveConfig::new(),
     )

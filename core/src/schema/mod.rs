@@ -96,7 +96,8 @@ impl Replay {
 
 /// Replays `migrations` into a catalog whose unqualified names resolve in `base_schema`
 /// (`[session] schema`, `public` by default). Only the files that run (`m.kind.is_applied()`)
-/// count, in version order; `SET search_path` in a file holds until the end of that file.
+/// count, in version order. They run on one connection, as pgready's and sqlx's migrators run
+/// them: `SET search_path` holds for the following files too, `SET LOCAL` to the end of its file.
 pub fn replay(migrations: &[Migration], base_schema: &str) -> Replay {
     let mut applied: Vec<&Migration> = migrations.iter().filter(|m| m.kind.is_applied()).collect();
     applied.sort_by_key(|m| m.version);

@@ -797,8 +797,11 @@ impl Replayer {
         else {
             return Err("`SET search_path` without a value".to_owned());
         };
+        if has_descendant(node, K::LOCAL_KW) && self.local_restore.is_none() {
+            self.local_restore = Some(self.search_path.clone());
+        }
         if has_descendant(&value, K::DEFAULT_KW) {
-            self.search_path = vec![self.catalog.base_schema.clone()];
+            self.search_path = super::replay::server_default_search_path();
             return Ok(Outcome::Applied);
         }
         let mut path = Vec::new();

@@ -23,6 +23,8 @@ pub(super) struct Replayer {
     pub(super) search_path: Vec<String>,
     /// the statement being replayed
     current: Option<Origin>,
+    /// the session's `search_path`, to restore at the end of a file that `SET LOCAL` it
+    pub(super) local_restore: Option<Vec<String>>,
 }
 
 pub(super) fn child(node: &SyntaxNode, kind: K) -> Option<SyntaxNode> {
@@ -81,6 +83,7 @@ impl Replayer {
             statements: Vec::new(),
             search_path: vec![base_schema.to_owned()],
             current: None,
+            local_restore: None,
         }
     }
 
@@ -91,9 +94,12 @@ impl Replayer {
         }
     }
 
-    /// Replays one file: `SET search_path` holds until the end of it.
+    /// Replays one file. The migrations run on one connection, so `SET search_path` holds for
+    /// the files after it too; `SET LOCAL search_path` until the end of the file's transaction.
     pub fn file(&mut self, file: &str, text: &str) {
-        self.search_path = vec![self.catalog.base_schema.clone()];
+        if let Some(session) = self.local_restore.take() {
+            self.search_path = session;
+        }
         let parsed = std::panic::catch_unwind(|| squawk_syntax::SourceFile::parse(text));
         let Ok(parse) = parsed else {
             let origin = Origin {
@@ -245,7 +251,7 @@ impl Replayer {
             K::RESET => {
                 let text = node.text().to_string().to_lowercase();
                 if text.contains("search_path") || text.contains(" all") {
-                    self.search_path = vec![self.catalog.base_schema.clone()];
+                    self.search_path = server_default_search_path();
                     Ok(Outcome::Applied)
                 } else {
                     Ok(Outcome::NoSchemaEffect)
@@ -1163,6 +1169,13 @@ impl Replayer {
             line: 0,
         })
     }
+}
+
+/// `RESET search_path` goes back to the server's default, `"$user", public` (pgready and sqlx
+/// set the session's path with `SET`, which `RESET` undoes); the replay assumes no schema has
+/// the role's name.
+pub(super) fn server_default_search_path() -> Vec<String> {
+    vec!["public".to_owned()]
 }
 
 pub(super) fn has_descendant(node: &SyntaxNode, kind: K) -> bool {

@@ -424,21 +424,38 @@ fn views_derive_simple_columns_and_admit_the_rest_is_uncertain() {
 }
 
 #[test]
-fn search_path_decides_where_objects_go_for_the_rest_of_the_file() {
+fn search_path_holds_for_the_session_and_set_local_for_the_file() {
     let r = replay_sql(
         "public",
         &[
             (
                 "1_a.sql",
-                "CREATE SCHEMA app; SET search_path TO app, public; CREATE TABLE t (id int);
-                 CREATE TABLE u (t_id int);",
+                "CREATE SCHEMA app; SET search_path TO app, public; CREATE TABLE t (id int);",
             ),
-            ("2_b.sql", "CREATE TABLE t (id int);"),
+            // the migrations share one connection: the path carries over
+            ("2_b.sql", "CREATE TABLE u (id int);"),
+            (
+                "3_c.sql",
+                "SET LOCAL search_path TO public; CREATE TABLE v (id int);",
+            ),
+            ("4_d.sql", "CREATE TABLE w (id int);"),
+            ("5_e.sql", "RESET search_path; CREATE TABLE x (id int);"),
         ],
     );
-    assert!(matches!(r.catalog.table("app.t"), Known::Yes(_)));
-    assert!(matches!(r.catalog.table("app.u"), Known::Yes(_)));
-    assert!(matches!(r.catalog.table("public.t"), Known::Yes(_)));
+    for (table, known) in [
+        ("app.t", true),
+        ("app.u", true),
+        ("public.v", true),
+        ("app.w", true),
+        ("public.x", true),
+        ("public.u", false),
+    ] {
+        assert_eq!(
+            matches!(r.catalog.table(table), Known::Yes(_)),
+            known,
+            "{table}"
+        );
+    }
     // a base schema other than `public`
     let r = replay_sql(
         "tenant",
