@@ -449,6 +449,27 @@ async fn kitchen_sink_agrees_with_pg_catalog() {
 }
 
 #[tokio::test]
+async fn edge_cases_agree_with_pg_catalog() {
+    prove(
+        "edge-cases",
+        &schema_fixture("edge-cases"),
+        &Resolve::default(),
+        ResolveConfig::new(),
+    )
+    .await;
+}
+
+#[test]
+fn every_schema_fixture_has_a_test() {
+    let mut names: Vec<String> = std::fs::read_dir(schema_fixture(""))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["edge-cases", "kitchen-sink", "search-path"]);
+}
+
+#[tokio::test]
 async fn search_path_fixture_agrees_with_pg_catalog() {
     prove(
         "search-path",

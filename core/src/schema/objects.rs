@@ -501,6 +501,12 @@ impl Replayer {
                 c.name = n;
             }
         }
+        if let Some(cols) = &columns {
+            let mut seen = std::collections::BTreeSet::new();
+            if let Some(twice) = cols.iter().find(|c| !seen.insert(c.name.as_str())) {
+                return Err(format!("column `{}` specified more than once", twice.name));
+            }
+        }
         let view = View {
             name: name.clone(),
             columns,

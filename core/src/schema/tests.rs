@@ -103,6 +103,7 @@ fn column_types_are_spelled_as_format_type_prints_them() {
         ("ae", "bit varying(5)"),
         ("af", "interval"),
         ("ag", "integer"),
+        ("ah", "\"char\""),
         ("ai", "date"),
     ];
     for (c, t) in expected {

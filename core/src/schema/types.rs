@@ -139,10 +139,26 @@ pub(super) fn written(node: &SyntaxNode) -> Written {
             let Some(path) = node.children().find(|n| n.kind() == SyntaxKind::PATH_REF) else {
                 return Written::Unknown;
             };
+            let quoted = path
+                .descendants_with_tokens()
+                .filter_map(|e| e.into_token())
+                .filter(|t| !t.kind().is_trivia())
+                .last()
+                .is_some_and(|t| t.text().starts_with('"'));
             let mut parts = parts(&path);
             let Some(name) = parts.pop() else {
                 return Written::Unknown;
             };
+            if quoted {
+                // a quoted name is the type's real name: `"char"` is the one-byte type, and
+                // the grammar's spellings (`"integer"`, `"serial"`, …) are no types at all
+                if name == "char" {
+                    return Written::Builtin("\"char\"".to_owned());
+                }
+                if GRAMMAR_ONLY.contains(&name.as_str()) {
+                    return Written::Named(parts.pop(), name);
+                }
+            }
             let schema = parts.pop();
             if !parts.is_empty() {
                 return Written::Unknown;
@@ -178,6 +194,24 @@ pub(super) fn is_type(kind: SyntaxKind) -> bool {
             | SyntaxKind::INTERVAL_TYPE
     )
 }
+
+/// Type names only the grammar knows: quoted, they name no built-in type.
+const GRAMMAR_ONLY: &[&str] = &[
+    "integer",
+    "int",
+    "smallint",
+    "bigint",
+    "real",
+    "boolean",
+    "decimal",
+    "float",
+    "serial",
+    "serial2",
+    "serial4",
+    "serial8",
+    "bigserial",
+    "smallserial",
+];
 
 /// A built-in type by any of its names, with its modifiers.
 fn builtin(name: &str, args: &[String]) -> Option<Written> {
