@@ -578,3 +578,30 @@ fn replay_runs_applied_files_in_version_order() {
     assert_eq!(r.statements.len(), 2);
     assert_eq!(r.statements[0].origin.file, "1_create.sql");
 }
+
+#[test]
+fn diff_lists_what_differs_and_what_an_opaque_statement_may_explain() {
+    let model = replay_sql(
+        "public",
+        &[(
+            "1_a.sql",
+            "CREATE TABLE a (id int PRIMARY KEY, name text);
+CREATE TABLE b (id int);
+DO $$ BEGIN EXECUTE 'ALTER TABLE b ADD COLUMN x int'; END $$;",
+        )],
+    );
+    let live = run("CREATE TABLE a (id bigint PRIMARY KEY);
+CREATE TABLE b (id int, x int);");
+    let drift = diff(&model.catalog, &live.catalog);
+    let shown: Vec<String> = drift.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        shown,
+        [
+            "column public.a.id: migrations integer not null, database bigint not null",
+            "column public.a.name: migrations text, database absent",
+            "column public.b.x: migrations absent, database integer (may be explained by the \
+             opaque statement at `1_a.sql:3`)",
+        ]
+    );
+    assert!(diff(&live.catalog, &live.catalog).is_empty());
+}
