@@ -803,6 +803,7 @@ impl Replayer {
         else {
             return Err("`SET search_path` without a value".to_owned());
         };
+        self.path_unknown = None;
         if has_descendant(node, K::LOCAL_KW) && self.local_restore.is_none() {
             self.local_restore = Some(self.search_path.clone());
         }

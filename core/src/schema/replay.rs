@@ -25,6 +25,9 @@ pub(super) struct Replayer {
     current: Option<Origin>,
     /// the session's `search_path`, to restore at the end of a file that `SET LOCAL` it
     pub(super) local_restore: Option<Vec<String>>,
+    /// set when an opaque statement may have changed the `search_path` (`set_config`): until
+    /// the next `SET search_path`, unqualified names cannot be resolved
+    pub(super) path_unknown: Option<Origin>,
 }
 
 pub(super) fn child(node: &SyntaxNode, kind: K) -> Option<SyntaxNode> {
@@ -84,6 +87,7 @@ impl Replayer {
             search_path: vec![base_schema.to_owned()],
             current: None,
             local_restore: None,
+            path_unknown: None,
         }
     }
 
@@ -251,6 +255,7 @@ impl Replayer {
             K::RESET => {
                 let text = node.text().to_string().to_lowercase();
                 if text.contains("search_path") || text.contains(" all") {
+                    self.path_unknown = None;
                     self.search_path = server_default_search_path();
                     Ok(Outcome::Applied)
                 } else {
@@ -273,6 +278,9 @@ impl Replayer {
                     .filter(|n| n.kind() == K::CALL_EXPR)
                     .filter_map(|call| child(&call, K::NAME_REF).and_then(|n| parts(&n).pop()))
                     .collect();
+                if called.iter().any(|f| f == "set_config") {
+                    self.path_unknown = Some(origin.clone());
+                }
                 if let Some(f) = called
                     .iter()
                     .find(|f| f.as_str() == "set_config" || self.catalog.functions.contains(f))
@@ -368,6 +376,11 @@ impl Replayer {
 
     /// The schema a new object without a schema goes to: the first existing one on the path.
     pub(super) fn creation_schema(&self, explicit: Option<String>) -> Result<String, Refusal> {
+        if explicit.is_none()
+            && let Some(origin) = &self.path_unknown
+        {
+            return Err(format!("the search path is unknown after `{origin}`"));
+        }
         if let Some(schema) = explicit {
             return if self.catalog.schemas.contains_key(&schema) {
                 Ok(schema)
@@ -396,6 +409,9 @@ impl Replayer {
         exists: impl Fn(&super::catalog::Schema, &str) -> bool,
     ) -> Option<(String, String)> {
         let name = parts.pop()?;
+        if parts.is_empty() && self.path_unknown.is_some() {
+            return None;
+        }
         match parts.pop() {
             Some(schema) => self
                 .catalog
@@ -496,6 +512,14 @@ impl Replayer {
     // ---- tables -----------------------------------------------------------------------------
 
     fn create_table(&mut self, node: &SyntaxNode, origin: &Origin) -> Result<Outcome, Refusal> {
+        if node
+            .children()
+            .filter(|n| n.kind() != K::TABLE_ARG_LIST)
+            .any(|n| has_descendant(&n, K::TEMP_KW) || has_descendant(&n, K::TEMPORARY_KW))
+        {
+            // it lives in the session's own schema and goes with the connection
+            return Err("a temporary table is not modelled".to_owned());
+        }
         let (schema, name) =
             self.new_name(first_name(node, &[K::TABLE_NAME]).unwrap_or_default())?;
         if self.relation_taken(&schema, &name) {
@@ -687,11 +711,25 @@ impl Replayer {
                         column.has_default = true;
                     }
                 }
-                K::NULL_CONSTRAINT | K::COLLATE | K::STORAGE | K::COMPRESSION_METHOD => {}
+                K::NULL_CONSTRAINT
+                | K::COLLATE
+                | K::STORAGE
+                | K::COMPRESSION_METHOD
+                | K::WITH_OPTIONS
+                | K::ALTER_OPTION_LIST
+                | K::COLUMN_NAME
+                | K::IF_NOT_EXISTS => {}
+                kind if is_type(kind) => {}
                 K::EXCLUDE_CONSTRAINT => {
                     return Err("exclusion constraints are not modelled".to_owned());
                 }
-                _ => {}
+                // a clause the replay does not know is not skipped: the statement is opaque
+                other => {
+                    return Err(format!(
+                        "the column clause `{}` is not modelled",
+                        kind_words(other)
+                    ));
+                }
             }
         }
         Ok(column)

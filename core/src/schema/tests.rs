@@ -537,6 +537,7 @@ CREATE TABLE oops (;
 CREATE MATERIALIZED VIEW m AS SELECT 1;
 SELECT set_config('search_path', 'x', false);
 ALTER TABLE a ATTACH PARTITION b FOR VALUES IN (1);
+CREATE TEMP TABLE scratch (id int);
 ");
     assert_eq!(
         outcomes(&r),
@@ -545,10 +546,11 @@ ALTER TABLE a ATTACH PARTITION b FOR VALUES IN (1);
             "opaque 1_m.sql:2",
             "opaque 1_m.sql:3",
             "opaque 1_m.sql:4",
-            "opaque 1_m.sql:5"
+            "opaque 1_m.sql:5",
+            "opaque 1_m.sql:6"
         ]
     );
-    assert_eq!(r.opaque().count(), 4);
+    assert_eq!(r.opaque().count(), 5);
 }
 
 #[test]
@@ -604,4 +606,28 @@ CREATE TABLE b (id int, x int);");
         ]
     );
     assert!(diff(&live.catalog, &live.catalog).is_empty());
+}
+
+#[test]
+fn after_set_config_of_the_search_path_unqualified_names_are_opaque() {
+    let r = run("CREATE TABLE a (id int);
+SELECT set_config('search_path', 'elsewhere', false);
+CREATE TABLE b (id int);
+ALTER TABLE a ADD COLUMN x int;
+CREATE TABLE public.c (id int);
+SET search_path TO public;
+CREATE TABLE d (id int);
+");
+    assert_eq!(
+        outcomes(&r),
+        [
+            "applied",
+            "opaque 1_m.sql:2",
+            "opaque 1_m.sql:3",
+            "opaque 1_m.sql:4",
+            "applied",
+            "applied",
+            "applied"
+        ]
+    );
 }
