@@ -935,7 +935,7 @@ impl Replayer {
                 table.constraints.retain(|c| !c.columns.contains(&name));
                 table.indexes.retain(|i| !i.columns.contains(&name));
                 if cascade {
-                    self.cascade_uncertain(at, "a `DROP COLUMN … CASCADE`");
+                    self.cascade_uncertain(at);
                 }
             }
             K::ALTER_COLUMN => {
@@ -1040,7 +1040,7 @@ impl Replayer {
                 ) {
                     table.indexes.retain(|i| i.name != name);
                     if has(action, K::CASCADE) {
-                        self.cascade_uncertain(at, "a `DROP CONSTRAINT … CASCADE`");
+                        self.cascade_uncertain(at);
                     }
                 }
             }
@@ -1182,8 +1182,8 @@ impl Replayer {
 
     /// After a `CASCADE` the replay does not follow: views reading the table and foreign keys
     /// pointing at it are uncertain.
-    pub(super) fn cascade_uncertain(&mut self, at: &(String, String), _why: &str) {
-        let origin = self.statements_origin();
+    pub(super) fn cascade_uncertain(&mut self, at: &(String, String)) {
+        let origin = self.current_origin();
         for schema in self.catalog.schemas.values_mut() {
             for view in schema.views.values_mut() {
                 if view.reads.contains(at) && view.uncertain.is_none() {
@@ -1200,8 +1200,8 @@ impl Replayer {
         }
     }
 
-    /// The statement being replayed (the one after the last recorded outcome).
-    pub(super) fn statements_origin(&self) -> Origin {
+    /// The statement being replayed.
+    pub(super) fn current_origin(&self) -> Origin {
         self.current.clone().unwrap_or(Origin {
             file: String::new(),
             line: 0,
