@@ -12,6 +12,7 @@ mod history;
 mod migrate;
 mod pool;
 mod report;
+mod schema;
 mod server;
 mod test_db;
 mod test_runners;
@@ -45,6 +46,8 @@ enum Scenario {
     Health,
     /// Macro expansion and incremental rebuild time against a hand-written service.
     Compile,
+    /// Replaying 500 migrations into the schema model vs applying them and reading pg_catalog.
+    Schema,
     All,
 }
 
@@ -81,6 +84,9 @@ fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     }
     if run(Scenario::Health) {
         figures.extend(runtime.block_on(health::run(&server, args.seconds))?);
+    }
+    if run(Scenario::Schema) {
+        figures.extend(runtime.block_on(schema::run(&server))?);
     }
     if run(Scenario::Compile) {
         figures.extend(compile::run()?);

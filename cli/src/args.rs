@@ -25,6 +25,34 @@ pub enum Command {
     /// Create, apply, revert, inspect, lint and lock migrations.
     #[command(subcommand)]
     Migrate(Migrate),
+    /// The schema the migrations build, replayed without a database, and its drift from one.
+    #[command(subcommand)]
+    Schema(Schema),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Schema {
+    /// Print the schema the migrations build: tables, columns, constraints, indexes, enums,
+    /// domains, views, and the statements the replay could not see into.
+    Show(SchemaShowArgs),
+    /// Compare the migrations' schema with the database (DSN from `[database] url_env`); exit
+    /// 1 on drift.
+    Diff(SchemaDiffArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct SchemaShowArgs {
+    /// Output format: indented text, or the whole replay (catalog and per-statement outcomes)
+    /// as JSON.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+}
+
+#[derive(Debug, Args)]
+pub struct SchemaDiffArgs {
+    /// Also count as drift the differences an opaque statement (a `DO` block, …) may explain.
+    #[arg(long)]
+    pub strict: bool,
 }
 
 #[derive(Debug, Args)]

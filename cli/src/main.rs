@@ -13,6 +13,8 @@ mod failure;
 mod init;
 mod migrate;
 mod project;
+mod schema;
+mod schema_live;
 
 use std::process::ExitCode;
 
@@ -26,6 +28,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Init(args) => init::run(&args),
         Command::Migrate(cmd) => migrate::run(cli.config.as_deref(), cmd),
+        Command::Schema(cmd) => schema::run(cli.config.as_deref(), cmd),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

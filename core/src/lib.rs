@@ -10,13 +10,15 @@
 //! [`lint::LintLevel`]); `lint` reads migration names and the no-transaction marker with
 //! `migrations`; `lint` and `migrations` parse SQL through one private module (`sql`). Under
 //! them all: [`health`] and the other word enums built with [`word`], the one "did you mean"
-//! matcher [`suggest`], [`duration`] and [`dsn`].
+//! matcher [`suggest`], [`duration`] and [`dsn`]. [`schema`] replays migrations into a model of
+//! the catalog; nothing else uses it yet.
 
 pub mod project;
 
 pub mod config;
 pub mod lint;
 pub mod migrations;
+pub mod schema;
 
 pub mod dsn;
 pub mod duration;
