@@ -70,6 +70,82 @@ pub(super) fn name_refs(node: &SyntaxNode) -> Vec<String> {
     names
 }
 
+/// The part of the catalog a statement may change, as it was before the statement.
+enum Snapshot {
+    /// the statement changes at most the table `schema.name` (`None`: it did not exist)
+    Table {
+        schema: String,
+        name: String,
+        table: Option<Table>,
+    },
+    /// the statement may change anything
+    Whole(Box<Catalog>),
+}
+
+impl Snapshot {
+    /// Puts `catalog` back as it was before the statement.
+    fn restore(self, catalog: &mut Catalog) {
+        match self {
+            Snapshot::Table {
+                schema,
+                name,
+                table,
+            } => {
+                let tables = &mut catalog
+                    .schemas
+                    .get_mut(&schema)
+                    .expect("the statements a table snapshot covers drop no schema")
+                    .tables;
+                match table {
+                    Some(table) => tables.insert(name, table),
+                    None => tables.remove(&name),
+                };
+            }
+            Snapshot::Whole(before) => *catalog = *before,
+        }
+    }
+}
+
+/// `ALTER TABLE` actions that change only the table they name (without `CASCADE`): renames and
+/// `SET SCHEMA` move it and follow it in other tables and views.
+fn table_local(kind: K) -> bool {
+    matches!(
+        kind,
+        K::ADD_COLUMN
+            | K::DROP_COLUMN
+            | K::ALTER_COLUMN
+            | K::ADD_CONSTRAINT
+            | K::DROP_CONSTRAINT
+            | K::RENAME_COLUMN
+            | K::RENAME_CONSTRAINT
+            | K::VALIDATE_CONSTRAINT
+            | K::OWNER_TO
+            | K::ENABLE_TRIGGER
+            | K::DISABLE_TRIGGER
+            | K::ENABLE_REPLICA_TRIGGER
+            | K::ENABLE_ALWAYS_TRIGGER
+            | K::ENABLE_RULE
+            | K::DISABLE_RULE
+            | K::ENABLE_REPLICA_RULE
+            | K::ENABLE_ALWAYS_RULE
+            | K::ENABLE_RLS
+            | K::DISABLE_RLS
+            | K::FORCE_RLS
+            | K::NO_FORCE_RLS
+            | K::SET_OPTIONS
+            | K::RESET_OPTIONS
+            | K::CLUSTER_ON
+            | K::SET_WITHOUT_CLUSTER
+            | K::REPLICA_IDENTITY
+            | K::SET_TABLESPACE
+            | K::SET_LOGGED
+            | K::SET_UNLOGGED
+            | K::ALTER_CONSTRAINT
+            | K::SET_WITHOUT_OIDS
+            | K::SET_ACCESS_METHOD
+    )
+}
+
 /// A constraint as written, before it gets its name and its index.
 struct Pending {
     name: Option<String>,
@@ -149,12 +225,25 @@ impl Replayer {
                 self.opaque(&origin, &text, format!("does not parse: {message}"), true);
                 continue;
             }
-            let before = self.catalog.clone();
+            let before = self.snapshot(&node);
+            #[cfg(debug_assertions)]
+            let whole = self.catalog.clone();
             self.current = Some(origin.clone());
             match self.statement(&node, &origin) {
-                Ok(outcome) => self.statements.push(StatementOutcome { origin, outcome }),
+                Ok(outcome) => {
+                    #[cfg(debug_assertions)]
+                    {
+                        // the statement changed nothing outside what the snapshot kept
+                        let mut check = self.catalog.clone();
+                        before.restore(&mut check);
+                        assert_eq!(check, whole, "a statement changed more than its snapshot");
+                    }
+                    self.statements.push(StatementOutcome { origin, outcome })
+                }
                 Err(reason) => {
-                    self.catalog = before;
+                    before.restore(&mut self.catalog);
+                    #[cfg(debug_assertions)]
+                    assert_eq!(self.catalog, whole, "a refused statement was not undone");
                     let creates = !matches!(
                         node.kind(),
                         K::ALTER_TABLE
@@ -172,6 +261,53 @@ impl Replayer {
                     self.opaque(&origin, &text, reason, creates);
                 }
             }
+        }
+    }
+
+    /// What restores the catalog if `node` is refused: a copy of the one table the common
+    /// statements (`CREATE TABLE`, `CREATE INDEX`, `ALTER TABLE` on its own columns and
+    /// constraints) can change, else a copy of the whole catalog. Copying the whole catalog
+    /// before every statement made a replay quadratic in the schema's size.
+    fn snapshot(&self, node: &SyntaxNode) -> Snapshot {
+        let key = match node.kind() {
+            K::CREATE_TABLE => {
+                first_name(node, &[K::TABLE_NAME]).and_then(|parts| self.new_name(parts).ok())
+            }
+            K::CREATE_INDEX => child(node, K::TABLE_RELATION_NAME)
+                .and_then(|r| child(&r, K::TABLE_NAME_REF))
+                .and_then(|n| self.find_table(parts(&n)).ok()),
+            K::ALTER_TABLE => {
+                let local = node.children().all(|action| {
+                    matches!(action.kind(), K::TABLE_RELATION_NAME | K::IF_EXISTS)
+                        || (table_local(action.kind()) && !has_descendant(&action, K::CASCADE))
+                });
+                let target = child(node, K::TABLE_RELATION_NAME)
+                    .and_then(|r| child(&r, K::TABLE_NAME_REF))
+                    .map(|n| parts(&n));
+                match target {
+                    Some(target)
+                        if local
+                            && self
+                                .find(target.clone(), |s, n| s.views.contains_key(n))
+                                .is_none() =>
+                    {
+                        self.find_table(target).ok()
+                    }
+                    _ => None,
+                }
+            }
+            _ => None,
+        };
+        match key {
+            Some((schema, name)) => {
+                let table = self.catalog.schemas[&schema].tables.get(&name).cloned();
+                Snapshot::Table {
+                    schema,
+                    name,
+                    table,
+                }
+            }
+            None => Snapshot::Whole(Box::new(self.catalog.clone())),
         }
     }
 
