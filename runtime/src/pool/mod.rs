@@ -194,7 +194,15 @@ impl Pool {
     /// Starts a transaction on a connection of its own, which goes back to the pool when the
     /// transaction ends; it rolls back unless committed.
     pub async fn begin(&self) -> Result<Transaction<'static>, Error> {
-        Transaction::begin_owned(self.acquire().await?).await
+        Transaction::begin_owned(self.acquire().await?, None).await
+    }
+
+    /// [`begin`](Self::begin) with `statement` as the `BEGIN` (isolation level, …).
+    pub(crate) async fn begin_with(
+        &self,
+        statement: Option<SqlStr>,
+    ) -> Result<Transaction<'static>, Error> {
+        Transaction::begin_owned(self.acquire().await?, statement).await
     }
 
     /// Size, idle and in-use connections, and acquires waiting, right now.

@@ -5,6 +5,7 @@
 use std::fmt;
 use std::ops::{Deref, DerefMut};
 
+use sqlx::SqlStr;
 use sqlx::postgres::{PgConnection, Postgres};
 use sqlx_core::transaction::TransactionManager;
 
@@ -82,8 +83,11 @@ impl TrackedConnection {
 
 impl Transaction<'static> {
     /// A transaction owning `conn`, fresh from the pool.
-    pub(crate) async fn begin_owned(conn: PoolConnection) -> Result<Transaction<'static>, Error> {
-        Transaction::begin_on(Held::Owned(conn)).await
+    pub(crate) async fn begin_owned(
+        conn: PoolConnection,
+        statement: Option<SqlStr>,
+    ) -> Result<Transaction<'static>, Error> {
+        Transaction::begin_on(Held::Owned(conn), statement).await
     }
 }
 
@@ -92,17 +96,21 @@ impl<'c> Transaction<'c> {
     pub(crate) async fn begin_borrowed(
         conn: &'c mut TrackedConnection,
     ) -> Result<Transaction<'c>, Error> {
-        Transaction::begin_on(Held::Borrowed(conn)).await
+        Transaction::begin_on(Held::Borrowed(conn), None).await
     }
 
-    async fn begin_on(mut conn: Held<'c>) -> Result<Transaction<'c>, Error> {
+    /// `statement` is the `BEGIN` with its modes (isolation level, …), `None` for a plain one.
+    async fn begin_on(
+        mut conn: Held<'c>,
+        statement: Option<SqlStr>,
+    ) -> Result<Transaction<'c>, Error> {
         let tracked = conn.tracked();
         let before = tracked.state();
         // A future dropped while `BEGIN` is in flight may leave the server inside a block
         // that sqlx does not count: checked on release. Once the transaction exists, its drop
         // queues the rollback, which the release (or the next statement) sends.
         tracked.note(State::Check);
-        Tm::begin(tracked.raw(), None).await?;
+        Tm::begin(tracked.raw(), statement).await?;
         tracked.set_state(before);
         Ok(Transaction {
             conn,
