@@ -38,7 +38,11 @@ async fn answer(error: pgready::Error, status: u16, url: &str) -> serde_json::Va
         "{text}"
     );
     let retry_after = response.headers().get("retry-after").cloned();
-    assert_eq!(retry_after.is_some(), status == 503, "{text}: {retry_after:?}");
+    assert_eq!(
+        retry_after.is_some(),
+        status == 503,
+        "{text}: {retry_after:?}"
+    );
     let body = axum::body::to_bytes(response.into_body(), usize::MAX)
         .await
         .unwrap();
@@ -47,7 +51,12 @@ async fn answer(error: pgready::Error, status: u16, url: &str) -> serde_json::Va
     let fields: Vec<_> = json.as_object().unwrap().keys().cloned().collect();
     assert_eq!(fields, ["detail", "status", "title", "type"], "{body}");
     assert_eq!(json["status"], status);
-    assert!(json["type"].as_str().unwrap().starts_with("urn:pgready:problem:"));
+    assert!(
+        json["type"]
+            .as_str()
+            .unwrap()
+            .starts_with("urn:pgready:problem:")
+    );
     let password = url
         .split_once("://")
         .and_then(|(_, rest)| rest.split_once('@'))
@@ -112,7 +121,10 @@ async fn each_class_for_real_with_its_status_and_a_clean_body() {
         .execute("INSERT INTO accounts VALUES (1, 'x@y')")
         .await
         .unwrap_err();
-    assert!(matches!(sqlx_error.class(), ErrorClass::UniqueViolation { .. }));
+    assert!(matches!(
+        sqlx_error.class(),
+        ErrorClass::UniqueViolation { .. }
+    ));
 
     // Serialization failure after the retries: 409.
     let e = db
@@ -172,7 +184,9 @@ async fn each_class_for_real_with_its_status_and_a_clean_body() {
 
     // `statement_timeout`.
     let mut conn = pool.acquire().await.unwrap();
-    conn.execute("SET statement_timeout = '50ms'").await.unwrap();
+    conn.execute("SET statement_timeout = '50ms'")
+        .await
+        .unwrap();
     let e = pgready::Error::from(conn.execute("SELECT pg_sleep(2)").await.unwrap_err());
     assert_eq!(e.class(), ErrorClass::StatementTimeout, "{e}");
     answer(e, 504, &url).await;

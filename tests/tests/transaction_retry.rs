@@ -124,7 +124,10 @@ async fn conflicting_serializable_transfers_each_commit_exactly_once() {
     .fetch_one(db.write())
     .await
     .unwrap();
-    assert_eq!(drift, 0, "a balance disagrees with the ledger: a lost update");
+    assert_eq!(
+        drift, 0,
+        "a balance disagrees with the ledger: a lost update"
+    );
     assert!(moved > 0);
 
     let serialization = counter(&db, "pgready_transaction_retries_total", "40001").await;
@@ -254,7 +257,10 @@ async fn options_apply_and_other_errors_are_not_retried() {
         })
         .await
         .unwrap();
-    assert_eq!((isolation.as_str(), read_only.as_str()), ("repeatable read", "on"));
+    assert_eq!(
+        (isolation.as_str(), read_only.as_str()),
+        ("repeatable read", "on")
+    );
 
     // A write in a read-only transaction: 25006, returned at once.
     let calls = AtomicU32::new(0);
@@ -369,7 +375,10 @@ async fn a_connection_lost_before_commit_is_retried_and_after_commit_is_not() {
     assert_eq!(calls.load(Ordering::Relaxed), 1, "not retried");
     assert_eq!(error.class(), ErrorClass::CommitOutcomeUnknown);
     assert!(
-        matches!(error, pgready::Error::CommitOutcomeUnknown { attempt: 1, .. }),
+        matches!(
+            error,
+            pgready::Error::CommitOutcomeUnknown { attempt: 1, .. }
+        ),
         "{error:?}"
     );
     assert!(error.to_string().contains("outcome is unknown"), "{error}");

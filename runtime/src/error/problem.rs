@@ -112,10 +112,7 @@ impl IntoResponse for Error {
         });
         let mut response = (p.status, body.to_string()).into_response();
         let headers = response.headers_mut();
-        headers.insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static(PROBLEM_JSON),
-        );
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
         if let Some(seconds) = p.retry_after {
             headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         }
