@@ -25,7 +25,7 @@
 // The modules, each using only those listed before it (`module_graph.rs` checks, file by file,
 // that no module uses another in a circle, and prints the graph):
 // - `embedded`: the development and test clusters;
-// - `error`: `pgready::Error` and how a failed statement is described;
+// - `error`: `pgready::Error`, how a failed statement is described, its class, its HTTP answer;
 // - `session`: the session settings batch, identifier and literal quoting;
 // - `pool`: the pool engine, pooled connections, transactions, acquire latency;
 // - `retry`: `TransactionOptions`, the retry policy and its counters;
