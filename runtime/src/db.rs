@@ -1,6 +1,7 @@
 //! `pgready::Db`: the handle a service holds.
 
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use futures_core::future::BoxFuture;
 use pgready_core::config::Config;
@@ -8,7 +9,8 @@ use pgready_core::config::Config;
 use crate::embedded::Cluster;
 use crate::health::Registry;
 use crate::migrate::{MigrationState, Migrator};
-use crate::{Error, Pool, Transaction};
+use crate::retry::RetryCounts;
+use crate::{Classify, Error, ErrorClass, Pool, Transaction, TransactionOptions};
 
 /// The database as the service sees it: a write pool, a read pool (the replica when
 /// `[database] read_url_env` is set at run time, else the write pool), the validated config
@@ -60,6 +62,8 @@ struct Inner {
     migrator: Migrator,
     /// Health endpoints' caches and the probes' own connections.
     health: Registry,
+    /// `transaction_with`'s retries and give-ups, for `pgready::metrics`.
+    retries: RetryCounts,
 }
 
 impl Db {
@@ -84,6 +88,7 @@ impl Db {
                 embedded: Mutex::new(embedded),
                 migrator,
                 health: Registry::default(),
+                retries: RetryCounts::default(),
             }),
         }
     }
@@ -165,6 +170,136 @@ impl Db {
         }
     }
 
+    /// [`transaction`](Self::transaction) with a mode and retries: `f` runs in a transaction
+    /// begun as `options` say (isolation level, read only, deferrable), committed when it
+    /// returns `Ok`; when an attempt fails with a serialization failure (SQLSTATE 40001), a
+    /// deadlock (40P01) or a connection lost before `COMMIT` was sent, it is rolled back and
+    /// `f` runs again in a new transaction, after a jittered exponential backoff, within
+    /// `options`' bounds (by default 5 attempts and 10 s: see [`TransactionOptions`]). Each
+    /// retry is logged (`tracing::warn!`, with the SQLSTATE and the attempt) and counted in
+    /// `pgready_transaction_retries_total`.
+    ///
+    /// `f` may therefore run more than once: whatever it does outside the database (an email,
+    /// a counter) happens once per attempt. Its error type tells its [`ErrorClass`]
+    /// ([`Classify`]: `pgready::Error` and `sqlx::Error` do), which decides whether to retry.
+    ///
+    /// Past the bounds it fails with [`Error::TransactionGaveUp`] (naming the SQLSTATE and
+    /// the attempts; counted in `pgready_transaction_give_ups_total`); any other error of `f`
+    /// is returned as it is, after the rollback. A connection lost after `COMMIT` was sent is
+    /// never retried: the transaction may have committed, and the error,
+    /// [`Error::CommitOutcomeUnknown`], says so.
+    ///
+    /// ```no_run
+    /// # async fn f(db: pgready::Db) -> Result<(), pgready::Error> {
+    /// use pgready::{IsolationLevel, TransactionOptions};
+    ///
+    /// let serializable = TransactionOptions::new().isolation(IsolationLevel::Serializable);
+    /// db.transaction_with(serializable, |tx| Box::pin(async move {
+    ///     pgready::sqlx::query("UPDATE accounts SET balance = balance - 10 WHERE id = 1")
+    ///         .execute(&mut **tx)
+    ///         .await?;
+    ///     pgready::sqlx::query("UPDATE accounts SET balance = balance + 10 WHERE id = 2")
+    ///         .execute(&mut **tx)
+    ///         .await?;
+    ///     Ok::<_, pgready::Error>(())
+    /// }))
+    /// .await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn transaction_with<T, E, F>(
+        &self,
+        options: TransactionOptions,
+        mut f: F,
+    ) -> Result<T, E>
+    where
+        F: for<'c> FnMut(&'c mut Transaction<'static>) -> BoxFuture<'c, Result<T, E>>,
+        E: From<Error> + Classify,
+    {
+        let started = Instant::now();
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let failure = match self.attempt(&options, attempt, &mut f).await {
+                Ok(value) => return Ok(value),
+                Err(e) => e,
+            };
+            let class = failure.class();
+            let Some(sqlstate) = class.retried_as() else {
+                return Err(failure);
+            };
+            let delay = options.delay(attempt);
+            let elapsed = started.elapsed();
+            let limit = if attempt >= options.attempts() {
+                Some(format!("max_attempts = {} reached", options.attempts()))
+            } else if elapsed + delay > options.elapsed_bound() {
+                Some(format!(
+                    "max_elapsed = {:?} reached",
+                    options.elapsed_bound()
+                ))
+            } else {
+                None
+            };
+            if let Some(limit) = limit {
+                self.inner.retries.gave_up(sqlstate);
+                let error = Error::TransactionGaveUp {
+                    class,
+                    sqlstate,
+                    attempts: attempt,
+                    elapsed: round_ms(elapsed),
+                    limit,
+                };
+                tracing::warn!(sqlstate, attempt, "{error}");
+                return Err(E::from(error));
+            }
+            self.inner.retries.retried(sqlstate);
+            tracing::warn!(
+                sqlstate,
+                attempt,
+                ?delay,
+                "transaction attempt {attempt} failed with {} (SQLSTATE {sqlstate}); retrying",
+                class.as_str()
+            );
+            tokio::time::sleep(delay).await;
+        }
+    }
+
+    /// One attempt of [`transaction_with`](Self::transaction_with).
+    async fn attempt<T, E, F>(
+        &self,
+        options: &TransactionOptions,
+        attempt: u32,
+        f: &mut F,
+    ) -> Result<T, E>
+    where
+        F: for<'c> FnMut(&'c mut Transaction<'static>) -> BoxFuture<'c, Result<T, E>>,
+        E: From<Error> + Classify,
+    {
+        let mut tx = self.write().begin_with(options.begin_statement()).await?;
+        match f(&mut tx).await {
+            Ok(value) => match tx.commit().await {
+                Ok(()) => Ok(value),
+                // The server answered with an error (40001 at commit, a deferred constraint):
+                // rolled back, as the error says.
+                Err(e) if e.class() != ErrorClass::ConnectionLost => Err(E::from(e)),
+                Err(e) => Err(E::from(Error::CommitOutcomeUnknown {
+                    attempt,
+                    message: e.to_string(),
+                })),
+            },
+            Err(e) => {
+                if let Err(rollback) = tx.rollback().await {
+                    tracing::debug!("rolling back after an error: {rollback}");
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// Retries and give-ups of [`transaction_with`](Self::transaction_with).
+    pub(crate) fn retry_counts(&self) -> &RetryCounts {
+        &self.inner.retries
+    }
+
     /// Closes both pools and waits for their connections to close, at most
     /// [`Pool::CLOSE_GRACE`] (30 s) for those still in use; past it, logs
     /// which pool still had how many and returns (see [`Pool::close`]).
@@ -194,6 +329,11 @@ impl Db {
             .lock()
             .map_or(None, |mut slot| slot.take())
     }
+}
+
+/// `d` to the millisecond, for messages.
+fn round_ms(d: Duration) -> Duration {
+    Duration::from_millis(u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
 /// A [`Db`] that may have been dropped.

@@ -9,6 +9,11 @@ use sqlx::postgres::PgDatabaseError;
 
 use crate::embedded::EmbeddedError;
 
+mod class;
+mod problem;
+
+pub use class::{Classify, ErrorClass};
+
 /// Everything that can go wrong: from `main` to a ready [`Db`](crate::Db) (configuration,
 /// DSN, connecting, migrations), and after it on a [`Pool`](crate::Pool), a pooled connection
 /// or a [`Transaction`](crate::Transaction) (acquire, begin, commit, rollback, savepoints) or
@@ -129,11 +134,66 @@ pub enum Error {
         message: String,
     },
 
+    /// [`Db::transaction_with`](crate::Db::transaction_with) ran its closure as often as its
+    /// [`TransactionOptions`](crate::TransactionOptions) allow, and every attempt failed with a
+    /// retryable error; the last one's class is `class`.
+    #[error(
+        "transaction gave up after {attempts} attempt(s) over {elapsed:?}: the last failed with \
+         {} (SQLSTATE {sqlstate}); {limit}: reduce contention on the rows it touches, or raise \
+         `TransactionOptions::max_attempts` / `max_elapsed`",
+        class.as_str()
+    )]
+    TransactionGaveUp {
+        /// The last attempt's failure: serialization failure, deadlock or connection lost.
+        class: ErrorClass,
+        /// Its SQLSTATE (`08006` for a lost connection).
+        sqlstate: &'static str,
+        /// Attempts made, the first included.
+        attempts: u32,
+        /// From the first `BEGIN` to giving up.
+        elapsed: Duration,
+        /// Which bound stopped it: `max_attempts = 5 reached`, `max_elapsed = 10s reached`.
+        limit: String,
+    },
+
+    /// The connection broke after `COMMIT` was sent: the transaction may have committed or
+    /// not. [`Db::transaction_with`](crate::Db::transaction_with) never retries it.
+    #[error(
+        "the connection was lost after COMMIT was sent (attempt {attempt}): the transaction's \
+         outcome is unknown, so it was not retried; check whether its changes are there before \
+         running it again ({message})"
+    )]
+    CommitOutcomeUnknown {
+        /// The attempt whose `COMMIT` went unanswered.
+        attempt: u32,
+        /// What broke.
+        message: String,
+    },
+
     /// A query, or an operation on a pooled connection or transaction, failed. (sqlx quotes a
     /// DSN only when parsing it or connecting with it, which start-up does and reports as
     /// [`Error::Dsn`], [`Error::Connect`] or [`Error::Database`], redacted.)
     #[error("{}", describe(.0))]
     Sqlx(#[from] sqlx::Error),
+}
+
+impl Classify for Error {
+    fn class(&self) -> ErrorClass {
+        match self {
+            Error::Sqlx(e) => e.class(),
+            Error::PoolTimedOut { .. } => ErrorClass::PoolTimeout,
+            Error::TransactionGaveUp { class, .. } => class.clone(),
+            Error::CommitOutcomeUnknown { .. } => ErrorClass::CommitOutcomeUnknown,
+            _ => ErrorClass::Other,
+        }
+    }
+}
+
+impl Error {
+    /// What kind of failure this is (see [`ErrorClass`]); the same as [`Classify::class`].
+    pub fn class(&self) -> ErrorClass {
+        Classify::class(self)
+    }
 }
 
 /// An error as a person should read it. For a PostgreSQL error: its message, SQLSTATE, detail

@@ -25,9 +25,10 @@
 // The modules, each using only those listed before it (`module_graph.rs` checks, file by file,
 // that no module uses another in a circle, and prints the graph):
 // - `embedded`: the development and test clusters;
-// - `error`: `pgready::Error` and how a failed statement is described;
+// - `error`: `pgready::Error`, how a failed statement is described, its class, its HTTP answer;
 // - `session`: the session settings batch, identifier and literal quoting;
 // - `pool`: the pool engine, pooled connections, transactions, acquire latency;
+// - `retry`: `TransactionOptions`, the retry policy and its counters;
 // - `connect`: DSN to connections: retry, the migration connection, pools;
 // - `migrate`: the migrator (`EmbeddedFile`, `Migrator`, `connection`);
 // - `health::{check, endpoint, report, flight, registry}`: health state, no `Db` needed;
@@ -49,14 +50,16 @@ mod module_graph;
 #[cfg(feature = "metrics")]
 mod otel;
 mod pool;
+mod retry;
 mod session;
 mod spans;
 mod start;
 pub mod testing;
 
 pub use db::Db;
-pub use error::Error;
+pub use error::{Classify, Error, ErrorClass};
 pub use pool::{Pool, PoolConnection, PoolStats, TrackedConnection, Transaction};
+pub use retry::{IsolationLevel, TransactionOptions};
 pub use start::{Setup, start};
 
 /// The `pgready.toml` model, as validated at compile time.

@@ -164,6 +164,14 @@ async fn metrics_pass_promtool_and_count_what_happened() {
         ) > 0.0
     );
     assert!(!text.contains("pgready_replica_lag_seconds"), "no replica");
+    // `transaction_with`'s counters are there from the start, at zero
+    // (`tests/transaction_retry.rs` makes them count).
+    for sqlstate in ["40001", "40P01", "08006"] {
+        for family in ["retries", "give_ups"] {
+            let series = format!("pgready_transaction_{family}_total{{sqlstate=\"{sqlstate}\"}}");
+            assert_eq!(sample(&text, &series), 0.0);
+        }
+    }
     db.close().await;
 }
 

@@ -329,9 +329,48 @@ async fn the_facade_carries_every_figure_under_opentelemetry_names() {
         2.0
     );
 
+    // `transaction_with`'s retries and give-ups, by SQLSTATE (OpenTelemetry's
+    // `db.response.status_code`).
+    let options = pgready::TransactionOptions::new()
+        .max_attempts(2)
+        .backoff(Duration::from_millis(1), Duration::from_millis(1));
+    let gave_up = db
+        .transaction_with(options, |tx| {
+            Box::pin(async move {
+                sqlx::Executor::execute(
+                    &mut **tx,
+                    "DO $$ BEGIN RAISE EXCEPTION USING ERRCODE = '40001'; END $$",
+                )
+                .await?;
+                Ok::<_, pgready::Error>(())
+            })
+        })
+        .await;
+    assert!(gave_up.is_err());
+    pgready::metrics::publish(&db);
+    let sqlstate = |code: &'static str| {
+        [
+            ("db.namespace", ns.as_str()),
+            ("db.response.status_code", code),
+        ]
+    };
+    assert_eq!(
+        r.counter("pgready.transaction.retries", &sqlstate("40001")),
+        1
+    );
+    assert_eq!(
+        r.counter("pgready.transaction.give_ups", &sqlstate("40001")),
+        1
+    );
+    assert_eq!(
+        r.counter("pgready.transaction.retries", &sqlstate("40P01")),
+        0
+    );
+
     let units = r.units.lock().unwrap().clone();
     assert_eq!(units["db.client.connection.wait_time"], Some(Unit::Seconds));
     assert_eq!(units["db.client.connection.count"], Some(Unit::Count));
+    assert_eq!(units["pgready.transaction.retries"], Some(Unit::Count));
     db.close().await;
 }
 

@@ -41,12 +41,16 @@ const PROBES: &str = "pgready.health.probes";
 const PROBE_DURATION: &str = "pgready.health.probe.duration";
 const RESPONSE_TIME: &str = "pgready.health.response_time";
 const REPLICA_LAG: &str = "pgready.replica.lag";
+const RETRIES: &str = "pgready.transaction.retries";
+const GIVE_UPS: &str = "pgready.transaction.give_ups";
 
 const STATE: &str = "db.client.connection.state";
 const DISCARD_REASON: &str = "pgready.connection.discard_reason";
 const STATUS: &str = "pgready.health.status";
 const CHECK_NAME: &str = "pgready.health.check";
 const COMPONENT: &str = "pgready.health.component";
+/// OpenTelemetry's attribute for a database's status code: PostgreSQL's SQLSTATE.
+const STATUS_CODE: &str = "db.response.status_code";
 
 enum Instrument {
     Counter,
@@ -55,7 +59,7 @@ enum Instrument {
 }
 
 /// Every instrument: name, kind, unit, description.
-const DESCRIPTIONS: [(&str, Instrument, Unit, &str); 15] = [
+const DESCRIPTIONS: [(&str, Instrument, Unit, &str); 17] = [
     (
         COUNT,
         Instrument::Gauge,
@@ -146,6 +150,18 @@ const DESCRIPTIONS: [(&str, Instrument, Unit, &str); 15] = [
         Unit::Seconds,
         "Replication lag of the read replica.",
     ),
+    (
+        RETRIES,
+        Instrument::Counter,
+        Unit::Count,
+        "Transaction attempts run again after a retryable failure, by SQLSTATE.",
+    ),
+    (
+        GIVE_UPS,
+        Instrument::Counter,
+        Unit::Count,
+        "Retried transactions that gave up at their bounds, by the last SQLSTATE.",
+    ),
 ];
 
 /// Publishes every pgready figure of `db` through the `metrics` facade now (the `Db` does so
@@ -205,6 +221,10 @@ fn publish_to(r: &dyn Recorder, db: &Db) {
     series.gauge(APPLIED, &[], applied as f64);
     series.gauge(MIGRATIONS_PENDING, &[], pending as f64);
     series.counter(PROBES, &[], db.health_registry().probes());
+    for (sqlstate, retries, give_ups) in db.retry_counts().snapshot() {
+        series.counter(RETRIES, &[(STATUS_CODE, sqlstate)], retries);
+        series.counter(GIVE_UPS, &[(STATUS_CODE, sqlstate)], give_ups);
+    }
     if let Some(report) = report {
         health(&series, &report);
     }

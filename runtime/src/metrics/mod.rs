@@ -24,6 +24,8 @@
 //! | `pgready_health_probe_duration_seconds` | gauge | the latest probe |
 //! | `pgready_postgres_response_time_seconds` | gauge | `pool`: `SELECT 1` in the latest probe |
 //! | `pgready_replica_lag_seconds` | gauge | with a read replica |
+//! | `pgready_transaction_retries_total` | counter | `sqlstate`: attempts of [`Db::transaction_with`] run again (`40001`, `40P01`, `08006` for a lost connection) |
+//! | `pgready_transaction_give_ups_total` | counter | `sqlstate`: [`Db::transaction_with`] calls that gave up at their bounds |
 //!
 //! The health figures come from the latest readiness probe of any endpoint while it is younger
 //! than `[health] cache`; otherwise rendering runs one (cached, single flight) through
@@ -74,6 +76,7 @@ pub async fn render(db: &Db) -> String {
     pool_metrics(&mut t, &pools);
     migration_metrics(&mut t, db, &report);
     health_metrics(&mut t, db, &report);
+    transaction_metrics(&mut t, db);
     t.finish()
 }
 
@@ -244,5 +247,27 @@ fn health_metrics(t: &mut Text, db: &Db, report: &Report) {
         for lag in lag {
             t.sample(name, &[("pool", "read")], lag);
         }
+    }
+}
+
+fn transaction_metrics(t: &mut Text, db: &Db) {
+    let counts = db.retry_counts().snapshot();
+    let name = "pgready_transaction_retries_total";
+    t.family(
+        name,
+        "counter",
+        "Transaction attempts run again after a retryable failure, by SQLSTATE.",
+    );
+    for (sqlstate, retries, _) in counts {
+        t.sample(name, &[("sqlstate", sqlstate)], retries as f64);
+    }
+    let name = "pgready_transaction_give_ups_total";
+    t.family(
+        name,
+        "counter",
+        "Retried transactions that gave up at their bounds, by the last SQLSTATE.",
+    );
+    for (sqlstate, _, give_ups) in counts {
+        t.sample(name, &[("sqlstate", sqlstate)], give_ups as f64);
     }
 }

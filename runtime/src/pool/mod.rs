@@ -13,6 +13,8 @@ mod scan;
 mod transaction;
 
 use std::fmt;
+use std::future::Future;
+use std::panic::Location;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -193,8 +195,19 @@ impl Pool {
 
     /// Starts a transaction on a connection of its own, which goes back to the pool when the
     /// transaction ends; it rolls back unless committed.
-    pub async fn begin(&self) -> Result<Transaction<'static>, Error> {
-        Transaction::begin_owned(self.acquire().await?).await
+    #[track_caller]
+    pub fn begin(&self) -> impl Future<Output = Result<Transaction<'static>, Error>> + Send + '_ {
+        self.begin_with(None)
+    }
+
+    /// [`begin`](Self::begin) with `statement` as the `BEGIN` (isolation level, …).
+    #[track_caller]
+    pub(crate) fn begin_with(
+        &self,
+        statement: Option<SqlStr>,
+    ) -> impl Future<Output = Result<Transaction<'static>, Error>> + Send + '_ {
+        let begun_at = Location::caller();
+        async move { Transaction::begin_owned(self.acquire().await?, statement, begun_at).await }
     }
 
     /// Size, idle and in-use connections, and acquires waiting, right now.

@@ -3,8 +3,11 @@
 //! savepoint (both borrow).
 
 use std::fmt;
+use std::future::Future;
 use std::ops::{Deref, DerefMut};
+use std::panic::Location;
 
+use sqlx::SqlStr;
 use sqlx::postgres::{PgConnection, Postgres};
 use sqlx_core::transaction::TransactionManager;
 
@@ -21,7 +24,9 @@ type Tm = <Postgres as sqlx::Database>::TransactionManager;
 /// [`begin`](Self::begin) opens a savepoint, [`commit`](Self::commit) and
 /// [`rollback`](Self::rollback) end it. A transaction dropped without either is rolled back
 /// before its connection runs anything else: at once when the connection goes back to the
-/// pool, or with the connection's next statement.
+/// pool, or with the connection's next statement; and, unless a panic is unwinding, a
+/// `tracing::warn!` names where it was begun, since an open transaction that is dropped is
+/// usually a forgotten `commit` (a cancelled request's is not).
 ///
 /// `'c` is how long the connection is borrowed: `Transaction<'static>` from
 /// [`Pool::begin`](super::Pool::begin) owns its connection and returns it to the pool when it
@@ -52,6 +57,10 @@ pub struct Transaction<'c> {
     before: State,
     /// Whether this transaction has not been committed or rolled back yet.
     open: bool,
+    /// Whether `commit` or `rollback` was called (it may have failed): no warning on drop.
+    ending: bool,
+    /// Where the user began it, for the warning when it is dropped open.
+    begun_at: &'static Location<'static>,
 }
 
 /// The connection a transaction runs on.
@@ -75,15 +84,20 @@ impl TrackedConnection {
     ///
     /// Dropping it uncommitted rolls it back, before the connection runs anything else or
     /// goes back to the pool.
-    pub async fn begin(&mut self) -> Result<Transaction<'_>, Error> {
-        Transaction::begin_borrowed(self).await
+    #[track_caller]
+    pub fn begin(&mut self) -> impl Future<Output = Result<Transaction<'_>, Error>> + Send + '_ {
+        Transaction::begin_borrowed(self, Location::caller())
     }
 }
 
 impl Transaction<'static> {
     /// A transaction owning `conn`, fresh from the pool.
-    pub(crate) async fn begin_owned(conn: PoolConnection) -> Result<Transaction<'static>, Error> {
-        Transaction::begin_on(Held::Owned(conn)).await
+    pub(crate) async fn begin_owned(
+        conn: PoolConnection,
+        statement: Option<SqlStr>,
+        begun_at: &'static Location<'static>,
+    ) -> Result<Transaction<'static>, Error> {
+        Transaction::begin_on(Held::Owned(conn), statement, begun_at).await
     }
 }
 
@@ -91,35 +105,45 @@ impl<'c> Transaction<'c> {
     /// A transaction (or a savepoint, if one is open) borrowing `conn`.
     pub(crate) async fn begin_borrowed(
         conn: &'c mut TrackedConnection,
+        begun_at: &'static Location<'static>,
     ) -> Result<Transaction<'c>, Error> {
-        Transaction::begin_on(Held::Borrowed(conn)).await
+        Transaction::begin_on(Held::Borrowed(conn), None, begun_at).await
     }
 
-    async fn begin_on(mut conn: Held<'c>) -> Result<Transaction<'c>, Error> {
+    /// `statement` is the `BEGIN` with its modes (isolation level, …), `None` for a plain one.
+    async fn begin_on(
+        mut conn: Held<'c>,
+        statement: Option<SqlStr>,
+        begun_at: &'static Location<'static>,
+    ) -> Result<Transaction<'c>, Error> {
         let tracked = conn.tracked();
         let before = tracked.state();
         // A future dropped while `BEGIN` is in flight may leave the server inside a block
         // that sqlx does not count: checked on release. Once the transaction exists, its drop
         // queues the rollback, which the release (or the next statement) sends.
         tracked.note(State::Check);
-        Tm::begin(tracked.raw(), None).await?;
+        Tm::begin(tracked.raw(), statement).await?;
         tracked.set_state(before);
         Ok(Transaction {
             conn,
             before,
             open: true,
+            ending: false,
+            begun_at,
         })
     }
 
     /// Opens a savepoint: a transaction nested in this one, borrowing its connection. Its
     /// `commit` releases the savepoint; its `rollback` (or drop) undoes only what ran in it.
-    pub async fn begin(&mut self) -> Result<Transaction<'_>, Error> {
-        Transaction::begin_borrowed(self.conn.tracked()).await
+    #[track_caller]
+    pub fn begin(&mut self) -> impl Future<Output = Result<Transaction<'_>, Error>> + Send + '_ {
+        Transaction::begin_borrowed(self.conn.tracked(), Location::caller())
     }
 
     /// Commits the transaction (releases the savepoint); an owned connection goes back to the
     /// pool.
     pub async fn commit(mut self) -> Result<(), Error> {
+        self.ending = true;
         Tm::commit(self.conn.tracked().raw()).await?;
         self.end();
         Ok(())
@@ -128,6 +152,7 @@ impl<'c> Transaction<'c> {
     /// Rolls the transaction back (to the savepoint); an owned connection goes back to the
     /// pool.
     pub async fn rollback(mut self) -> Result<(), Error> {
+        self.ending = true;
         Tm::rollback(self.conn.tracked().raw()).await?;
         self.end();
         Ok(())
@@ -145,6 +170,17 @@ impl<'c> Transaction<'c> {
 
 impl Drop for Transaction<'_> {
     fn drop(&mut self) {
+        if self.open && !self.ending && !std::thread::panicking() {
+            let at = self.begun_at;
+            tracing::warn!(
+                "a transaction begun at {}:{}:{} was dropped without `commit` or `rollback`: \
+                 it is rolled back; call `commit()` to keep its changes, or `rollback()` to \
+                 end it on purpose",
+                at.file(),
+                at.line(),
+                at.column()
+            );
+        }
         if self.open {
             // Queued, not sent: the connection's release (or its next statement) sends it and
             // waits for the answer before anything else runs on it.
