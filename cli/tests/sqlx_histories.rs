@@ -5,7 +5,7 @@
 mod support;
 
 use pgready::sqlx::{Connection as _, PgConnection};
-use pgready_tests::sqlx_histories::{History, NAMES};
+use pgready_tests::sqlx_histories::History;
 use support::Project;
 
 async fn status_check_passes_after_sqlx(name: &'static str) {
@@ -42,38 +42,4 @@ async fn status_check_passes_after_sqlx(name: &'static str) {
     }
 }
 
-macro_rules! histories {
-    ($($(#[$attr:meta])* $test:ident: $name:literal,)*) => {
-        $(
-            $(#[$attr])*
-            #[tokio::test]
-            async fn $test() {
-                status_check_passes_after_sqlx($name).await;
-            }
-        )*
-
-        #[test]
-        fn every_fixture_is_checked() {
-            let mut tested = vec![$($name),*];
-            tested.sort_unstable();
-            let mut all = NAMES.to_vec();
-            all.sort_unstable();
-            assert_eq!(tested, all);
-        }
-    };
-}
-
-histories! {
-    version_zero: "version-zero",
-    signed_versions: "signed-versions",
-    dots_and_spaces: "dots-and-spaces",
-    up_without_down: "up-without-down",
-    wide_versions: "wide-versions",
-    no_trailing_newline: "no-trailing-newline",
-    mixed_simple_and_reversible: "mixed-simple-and-reversible",
-    readme_and_notes: "readme-and-notes",
-    explicit_begin_commit: "explicit-begin-commit",
-    no_transaction: "no-transaction",
-    ignored_chars: "ignored-chars",
-    long_history: "long-history",
-}
+pgready_tests::for_each_history!(status_check_passes_after_sqlx);

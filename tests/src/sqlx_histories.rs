@@ -79,3 +79,46 @@ impl History {
             .unwrap_or_else(|e| panic!("{}: sqlx cannot resolve the fixture: {e}", self.name))
     }
 }
+
+/// One `#[tokio::test]` per fixture, each calling `$check(name).await`, and a test that the list
+/// covers every fixture in [`NAMES`]: the list is written here once for every test file.
+///
+/// ```ignore
+/// pgready_tests::for_each_history!(sqlx_and_pgready_write_the_same_history);
+/// ```
+#[macro_export]
+macro_rules! for_each_history {
+    ($check:path) => {
+        $crate::for_each_history!(@tests $check;
+            version_zero: "version-zero",
+            signed_versions: "signed-versions",
+            dots_and_spaces: "dots-and-spaces",
+            up_without_down: "up-without-down",
+            wide_versions: "wide-versions",
+            no_trailing_newline: "no-trailing-newline",
+            mixed_simple_and_reversible: "mixed-simple-and-reversible",
+            readme_and_notes: "readme-and-notes",
+            explicit_begin_commit: "explicit-begin-commit",
+            no_transaction: "no-transaction",
+            ignored_chars: "ignored-chars",
+            long_history: "long-history",
+        );
+    };
+    (@tests $check:path; $($test:ident: $name:literal,)*) => {
+        $(
+            #[tokio::test]
+            async fn $test() {
+                $check($name).await;
+            }
+        )*
+
+        #[test]
+        fn every_fixture_is_checked() {
+            let mut tested = vec![$($name),*];
+            tested.sort_unstable();
+            let mut all = $crate::sqlx_histories::NAMES.to_vec();
+            all.sort_unstable();
+            assert_eq!(tested, all);
+        }
+    };
+}

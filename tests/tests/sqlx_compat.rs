@@ -464,40 +464,7 @@ async fn sqlx_and_pgready_write_the_same_history(name: &'static str) {
     );
 }
 
-macro_rules! histories {
-    ($($test:ident: $name:literal,)*) => {
-        $(
-            #[tokio::test]
-            async fn $test() {
-                sqlx_and_pgready_write_the_same_history($name).await;
-            }
-        )*
-
-        #[test]
-        fn every_fixture_has_a_database_test() {
-            let mut tested = vec![$($name),*];
-            tested.sort_unstable();
-            let mut all = NAMES.to_vec();
-            all.sort_unstable();
-            assert_eq!(tested, all);
-        }
-    };
-}
-
-histories! {
-    version_zero: "version-zero",
-    signed_versions: "signed-versions",
-    dots_and_spaces: "dots-and-spaces",
-    up_without_down: "up-without-down",
-    wide_versions: "wide-versions",
-    no_trailing_newline: "no-trailing-newline",
-    mixed_simple_and_reversible: "mixed-simple-and-reversible",
-    readme_and_notes: "readme-and-notes",
-    explicit_begin_commit: "explicit-begin-commit",
-    no_transaction: "no-transaction",
-    ignored_chars: "ignored-chars",
-    long_history: "long-history",
-}
+pgready_tests::for_each_history!(sqlx_and_pgready_write_the_same_history);
 
 /// Two applied files with one version: sqlx resolves them and fails when it applies the second
 /// (`_sqlx_migrations` has the version as primary key); pgready refuses them at discovery, so
