@@ -114,6 +114,17 @@ pub(crate) fn compile_checks(project: &Project) -> TokenStream {
     }
 }
 
+/// The user's body as an inner `async fn name(…)` with the user's own signature and spans, so
+/// type errors in it point at the user's code, not at the expansion.
+pub(crate) fn inner_fn(item: &syn::ItemFn, name: &str) -> TokenStream {
+    let sig = &item.sig;
+    let (inputs, output, block) = (&sig.inputs, &sig.output, &item.block);
+    let name = syn::Ident::new(name, sig.ident.span());
+    quote::quote_spanned! {sig.ident.span()=>
+        async fn #name(#inputs) #output #block
+    }
+}
+
 /// A `::pgready::__private::Setup` with the config and migrations embedded.
 pub(crate) fn setup(project: &Project) -> TokenStream {
     let config_path = &project.config_path;

@@ -1,32 +1,8 @@
 //! The DSN's password never appears in an error, a log line or a panic message.
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
-
-use pgready_tests::{cluster, setup};
+use pgready_tests::{Captured, cluster, setup};
 
 const PASSWORD: &str = "Sup3r-Secret_pw";
-
-/// Collects everything tracing prints on this thread.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Captured {
-    type Writer = Captured;
-    fn make_writer(&'a self) -> Captured {
-        self.clone()
-    }
-}
 
 fn assert_no_password(what: &str, text: &str) {
     assert!(
@@ -86,7 +62,7 @@ fn no_error_log_or_panic_message_carries_the_password() {
         assert!(message.starts_with("start-up failed"), "{message}");
         assert_no_password(&format!("case {i} panic"), &message);
     }
-    let logs = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    let logs = logs.text();
     assert!(
         logs.contains("retrying"),
         "the refused case was retried and logged: {logs}"

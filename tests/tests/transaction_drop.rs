@@ -1,41 +1,16 @@
 //! A transaction dropped without `commit` or `rollback` is rolled back and logged with a
 //! warning that names the line that began it; one that was ended on purpose is not.
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
-
-use pgready_tests::{fresh_database, setup};
+use pgready_tests::{Captured, fresh_database, setup};
 use sqlx::Executor;
-
-/// Log lines written while the test runs on this thread.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Captured {
-    fn take(&self) -> String {
-        String::from_utf8(std::mem::take(&mut *self.0.lock().unwrap())).unwrap()
-    }
-}
 
 #[tokio::test]
 async fn a_forgotten_commit_is_rolled_back_and_its_begin_named() {
     let logs = Captured::default();
-    let writer = logs.clone();
     let subscriber = tracing_subscriber::fmt()
         .with_ansi(false)
         .with_max_level(tracing::Level::WARN)
-        .with_writer(move || writer.clone())
+        .with_writer(logs.clone())
         .finish();
     let _guard = tracing::subscriber::set_default(subscriber);
 

@@ -118,7 +118,14 @@ fn table_local(kind: K) -> bool {
             | K::DROP_CONSTRAINT
             | K::RENAME_COLUMN
             | K::RENAME_CONSTRAINT
-            | K::VALIDATE_CONSTRAINT
+    ) || no_model_effect(kind)
+}
+
+/// `ALTER TABLE` actions that change nothing the model holds (owners, triggers, storage, …).
+fn no_model_effect(kind: K) -> bool {
+    matches!(
+        kind,
+        K::VALIDATE_CONSTRAINT
             | K::OWNER_TO
             | K::ENABLE_TRIGGER
             | K::DISABLE_TRIGGER
@@ -1242,31 +1249,7 @@ impl Replayer {
                 }
                 self.move_table(at, (schema, at.1.clone()));
             }
-            K::VALIDATE_CONSTRAINT
-            | K::OWNER_TO
-            | K::ENABLE_TRIGGER
-            | K::DISABLE_TRIGGER
-            | K::ENABLE_REPLICA_TRIGGER
-            | K::ENABLE_ALWAYS_TRIGGER
-            | K::ENABLE_RULE
-            | K::DISABLE_RULE
-            | K::ENABLE_REPLICA_RULE
-            | K::ENABLE_ALWAYS_RULE
-            | K::ENABLE_RLS
-            | K::DISABLE_RLS
-            | K::FORCE_RLS
-            | K::NO_FORCE_RLS
-            | K::SET_OPTIONS
-            | K::RESET_OPTIONS
-            | K::CLUSTER_ON
-            | K::SET_WITHOUT_CLUSTER
-            | K::REPLICA_IDENTITY
-            | K::SET_TABLESPACE
-            | K::SET_LOGGED
-            | K::SET_UNLOGGED
-            | K::ALTER_CONSTRAINT
-            | K::SET_WITHOUT_OIDS
-            | K::SET_ACCESS_METHOD => {}
+            kind if no_model_effect(kind) => {}
             other => {
                 return Err(format!(
                     "`ALTER TABLE … {}` is not modelled",

@@ -1,29 +1,21 @@
 //! Tokens only: a `#[test]` that gives the body its own migrated database.
 
 use proc_macro2::TokenStream;
-use quote::{quote, quote_spanned};
+use quote::quote;
 use syn::ItemFn;
 
 use super::validate::Valid;
-use crate::project::{compile_checks, setup};
+use crate::project::{compile_checks, inner_fn, setup};
 
 pub(crate) fn expand(valid: &Valid, item: &ItemFn) -> TokenStream {
     let ItemFn {
-        attrs,
-        vis,
-        sig,
-        block,
+        attrs, vis, sig, ..
     } = item;
     let ident = &sig.ident;
     let output = &sig.output;
-    let inputs = &sig.inputs;
     let checks = compile_checks(&valid.project);
     let setup = setup(&valid.project);
-    // The body becomes an inner `async fn` with the user's own signature and spans, so type
-    // errors in it point at the user's code, not at the expansion.
-    let body = quote_spanned! {sig.ident.span()=>
-        async fn __pgready_test(#inputs) #output #block
-    };
+    let body = inner_fn(item, "__pgready_test");
     quote! {
         #[::core::prelude::v1::test]
         #(#attrs)*
