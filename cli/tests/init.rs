@@ -234,3 +234,31 @@ fn after_init_the_build_is_quiet_about_history_and_loud_about_new_files() {
     );
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[test]
+fn init_outside_a_crate_or_without_migrations_says_what_to_do() {
+    let dir = std::env::temp_dir().join(format!("pgready-init-empty-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let no_crate = pgready(&dir, &["init"]);
+    assert_eq!(no_crate.code, 1, "{no_crate:?}");
+    assert!(
+        no_crate.stderr.contains("no `Cargo.toml`") && no_crate.stderr.contains("crate's folder"),
+        "{}",
+        no_crate.stderr
+    );
+
+    std::fs::write(dir.join("Cargo.toml"), "[package]\nname = \"x\"\n").unwrap();
+    let no_migrations = pgready(&dir, &["init"]);
+    assert_eq!(no_migrations.code, 1, "{no_migrations:?}");
+    assert!(
+        no_migrations.stderr.contains("no migrations folder found"),
+        "{}",
+        no_migrations.stderr
+    );
+    assert!(
+        !dir.join("pgready.toml").exists(),
+        "nothing is written when nothing was found"
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}
