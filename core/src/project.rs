@@ -23,6 +23,8 @@ use std::path::{Path, PathBuf};
 use crate::config::{self, Config, ConfigFile, Diagnostic, OnStartup, Severity};
 use crate::lint::{self, Finding, LintLevel};
 use crate::migrations::{self, Ledger, Migration, MigrationError, SqlxToml};
+use crate::schema;
+use crate::sql;
 
 /// sqlx's own configuration file, read next to `pgready.toml`.
 pub const SQLX_TOML: &str = "sqlx.toml";
@@ -101,6 +103,9 @@ pub struct Project {
     pub findings: Vec<Finding>,
     /// Everything found, errors and warnings, in the order found.
     pub problems: Vec<Problem>,
+    /// The schema the migrations build (`[session] schema` first on the path), replayed from
+    /// the same parse as the lints; `None` when the migrations were not read.
+    pub schema: Option<schema::Replay>,
 }
 
 impl Project {
@@ -175,6 +180,7 @@ pub fn check(input: &Input<'_>) -> Project {
         sqlx_toml_path: None,
         findings: Vec::new(),
         problems: Vec::new(),
+        schema: None,
     };
     let name = input.config_name;
     let source = match std::fs::read_to_string(input.config) {
@@ -283,20 +289,33 @@ pub fn check(input: &Input<'_>) -> Project {
 
     let levels = &base.migrations.lints;
     let mut findings = Vec::new();
-    for (m, _) in discovered
-        .migrations
-        .iter()
-        .zip(&history)
-        .filter(|(_, history)| !**history)
-    {
-        findings.extend(lint::lint_file_name(m, &discovered.migrations, levels));
-        findings.extend(lint::lint_file(
-            &m.file_name,
-            &m.sql,
-            !m.no_transaction,
-            levels,
-        ));
+    let mut replayer = schema::Replayer::new(&base.session.schema);
+    // each file is parsed once, for its lints (new files) and the replay (files that run, in
+    // version order: discovery sorts them)
+    for (m, history) in discovered.migrations.iter().zip(&history) {
+        let applied = m.kind.is_applied();
+        if *history && !applied {
+            continue;
+        }
+        let parsed = sql::Source::parse(&m.sql);
+        if !*history {
+            findings.extend(lint::lint_file_name(m, &discovered.migrations, levels));
+            findings.extend(lint::lint_parsed(
+                &m.file_name,
+                &m.sql,
+                parsed.as_ref(),
+                !m.no_transaction,
+                levels,
+            ));
+        }
+        if applied {
+            match &parsed {
+                Some(source) => replayer.parsed(&m.file_name, source),
+                None => replayer.file(&m.file_name, &m.sql),
+            }
+        }
     }
+    project.schema = Some(replayer.finish());
     for skipped in &discovered.skipped {
         findings.extend(lint::lint_skipped_file(skipped, levels));
     }

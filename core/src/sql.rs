@@ -11,6 +11,7 @@ use squawk_syntax::ast;
 use squawk_syntax::{Parse, SourceFile, SyntaxElement, SyntaxKind, SyntaxNode};
 
 /// A parsed file.
+#[derive(Clone)]
 pub(crate) struct Source {
     pub parse: Parse<SourceFile>,
     pub spans: Vec<Span>,

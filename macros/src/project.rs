@@ -2,7 +2,9 @@
 //! argument, the check itself (`pgready_core::project::check`, the function the CLI and the
 //! tests call too), and the tokens that embed `pgready.toml` and the migrations.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::SystemTime;
 
 use pgready_core::project;
 use proc_macro2::{Span, TokenStream};
@@ -56,14 +58,7 @@ pub(crate) fn check(config: Option<&LitStr>) -> syn::Result<Project> {
         ));
     }
     let crate_name = std::env::var("CARGO_PKG_NAME").unwrap_or_default();
-    let checked = project::check(&project::Input {
-        config: &path,
-        config_name: &relative,
-        crate_name: &crate_name,
-        missing_config_is_default: false,
-        always_read_migrations: false,
-        dir_override: None,
-    });
+    let checked = cached(&path, &relative, &crate_name);
     if let Some(e) = combine(
         checked
             .errors()
@@ -140,4 +135,78 @@ pub(crate) fn setup(project: &Project) -> TokenStream {
             }),*],
         )
     }
+}
+
+/// What a checked project was computed from: the configuration's text, and the size and
+/// modification time of every entry of the migrations folder, the ledger and `sqlx.toml`.
+#[derive(PartialEq, Eq)]
+struct Fingerprint {
+    config: Option<Vec<u8>>,
+    files: Vec<(PathBuf, Option<(u64, SystemTime)>)>,
+}
+
+impl Fingerprint {
+    fn of(config: &Path, checked: &project::Project) -> Fingerprint {
+        let stat = |path: &Path| {
+            std::fs::metadata(path)
+                .ok()
+                .and_then(|m| Some((m.len(), m.modified().ok()?)))
+        };
+        let mut files: Vec<(PathBuf, Option<(u64, SystemTime)>)> =
+            std::fs::read_dir(&checked.migrations_dir)
+                .into_iter()
+                .flatten()
+                .flatten()
+                .map(|entry| {
+                    let path = entry.path();
+                    let stat = stat(&path);
+                    (path, stat)
+                })
+                .collect();
+        files.sort();
+        for path in [&checked.ledger_path, &checked.sqlx_toml_path] {
+            let path = path
+                .clone()
+                .unwrap_or_else(|| checked.root.join(project::SQLX_TOML));
+            let stat = stat(&path);
+            files.push((path, stat));
+        }
+        Fingerprint {
+            config: std::fs::read(config).ok(),
+            files,
+        }
+    }
+}
+
+/// Checked projects, per compiler process: a crate's `#[migrated_pool]`, its tests and each of
+/// its checked queries read, lint and replay the migrations once, not once per expansion. An
+/// entry is used again only while nothing it was computed from has changed.
+/// The key is the configuration's path and the crate's name (the default `application_name`).
+#[allow(clippy::type_complexity)]
+static CHECKED: Mutex<Vec<((PathBuf, String), Fingerprint, Arc<project::Project>)>> =
+    Mutex::new(Vec::new());
+
+/// `project::check` on `pgready.toml` at `path`, from the cache when it still holds.
+pub(crate) fn cached(path: &Path, config_name: &str, crate_name: &str) -> Arc<project::Project> {
+    let mut cache = CHECKED
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    let key = (path.to_path_buf(), crate_name.to_owned());
+    if let Some((_, fingerprint, checked)) = cache.iter().find(|(k, _, _)| *k == key)
+        && *fingerprint == Fingerprint::of(path, checked)
+    {
+        return Arc::clone(checked);
+    }
+    let checked = Arc::new(project::check(&project::Input {
+        config: path,
+        config_name,
+        crate_name,
+        missing_config_is_default: false,
+        always_read_migrations: false,
+        dir_override: None,
+    }));
+    let fingerprint = Fingerprint::of(path, &checked);
+    cache.retain(|(k, _, _)| *k != key);
+    cache.push((key, fingerprint, Arc::clone(&checked)));
+    checked
 }

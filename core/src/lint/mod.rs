@@ -130,6 +130,24 @@ pub fn lint_file(
     in_transaction: bool,
     levels: &BTreeMap<String, LintLevel>,
 ) -> Vec<Finding> {
+    lint_parsed(
+        file_name,
+        sql,
+        Source::parse(sql).as_ref(),
+        in_transaction,
+        levels,
+    )
+}
+
+/// [`lint_file`] on a file already parsed (`None`: the parser panicked on it), so the project
+/// check parses each migration once for the lints and the schema replay.
+pub(crate) fn lint_parsed(
+    file_name: &str,
+    sql: &str,
+    parsed: Option<&Source>,
+    in_transaction: bool,
+    levels: &BTreeMap<String, LintLevel>,
+) -> Vec<Finding> {
     let level_of = |rule: &Rule| levels.get(rule.name).copied().unwrap_or(rule.default_level);
     let finding = |line: usize, rule: &'static Rule, message: String| Finding {
         file: file_name.to_owned(),
@@ -139,7 +157,8 @@ pub fn lint_file(
         message,
     };
 
-    let Some((text, source)) = parse_without_squawk_comments(sql) else {
+    let Some((text, source)) = parsed.and_then(|source| without_squawk_comments(sql, source))
+    else {
         let only = finding(
             1,
             &UNPARSABLE_STATEMENT,
@@ -251,9 +270,12 @@ impl Raw {
 /// Parses the file with every `-- squawk-…` / `/* squawk-… */` comment blanked out (same
 /// length, same lines), so squawk's own ignore and setting comments cannot silence a rule behind
 /// pgready's back: `-- pgready:allow(rule-name) reason` is the one way to allow a rule.
-/// `None` if the parser panicked.
-fn parse_without_squawk_comments(sql: &str) -> Option<(Cow<'_, str>, Source)> {
-    let source = Source::parse(sql)?;
+/// `source` is `sql` parsed; it is parsed again only when it has such comments. `None` if the
+/// parser panicked.
+fn without_squawk_comments<'a>(
+    sql: &'a str,
+    source: &'a Source,
+) -> Option<(Cow<'a, str>, Cow<'a, Source>)> {
     let squawk_comments: Vec<_> = source
         .parse
         .syntax_node()
@@ -275,7 +297,7 @@ fn parse_without_squawk_comments(sql: &str) -> Option<(Cow<'_, str>, Source)> {
         })
         .collect();
     if squawk_comments.is_empty() {
-        return Some((Cow::Borrowed(sql), source));
+        return Some((Cow::Borrowed(sql), Cow::Borrowed(source)));
     }
     let mut bytes = sql.as_bytes().to_vec();
     for (start, end) in squawk_comments {
@@ -289,5 +311,5 @@ fn parse_without_squawk_comments(sql: &str) -> Option<(Cow<'_, str>, Source)> {
     }
     let text = String::from_utf8(bytes).ok()?;
     let source = Source::parse(&text)?;
-    Some((Cow::Owned(text), source))
+    Some((Cow::Owned(text), Cow::Owned(source)))
 }

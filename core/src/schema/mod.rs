@@ -50,6 +50,8 @@ pub use catalog::{
 pub use diff::{Drift, diff};
 pub use show::to_text;
 
+pub(crate) use replay::Replayer;
+
 use crate::migrations::Migration;
 
 /// What replaying one statement did.

@@ -13,11 +13,12 @@ use super::catalog::{Catalog, Column, Constraint, ConstraintKind, Identity, Inde
 use super::names::{choose, parts};
 use super::types::{EXTENSION_TYPES, Written, is_type, written};
 use super::{Outcome, Replay, StatementOutcome};
+use crate::sql::Source;
 
 /// Why a statement was not applied: shown with the statement's file and line.
 pub(super) type Refusal = String;
 
-pub(super) struct Replayer {
+pub(crate) struct Replayer {
     pub catalog: Catalog,
     pub statements: Vec<StatementOutcome>,
     pub(super) search_path: Vec<String>,
@@ -184,30 +185,38 @@ impl Replayer {
     /// Replays one file. The migrations run on one connection, so `SET search_path` holds for
     /// the files after it too; `SET LOCAL search_path` until the end of the file's transaction.
     pub fn file(&mut self, file: &str, text: &str) {
+        match Source::parse(text) {
+            Some(source) => self.parsed(file, &source),
+            None => {
+                if let Some(session) = self.local_restore.take() {
+                    self.search_path = session;
+                }
+                let origin = Origin {
+                    file: file.to_owned(),
+                    line: 1,
+                };
+                self.opaque(
+                    &origin,
+                    text,
+                    "the parser failed on this file".to_owned(),
+                    true,
+                );
+            }
+        }
+    }
+
+    /// [`Replayer::file`] on a file already parsed: the project check parses each migration
+    /// once for the lints and the replay.
+    pub(crate) fn parsed(&mut self, file: &str, source: &Source) {
         if let Some(session) = self.local_restore.take() {
             self.search_path = session;
         }
-        let parsed = std::panic::catch_unwind(|| squawk_syntax::SourceFile::parse(text));
-        let Ok(parse) = parsed else {
-            let origin = Origin {
-                file: file.to_owned(),
-                line: 1,
-            };
-            self.opaque(
-                &origin,
-                text,
-                "the parser failed on this file".to_owned(),
-                true,
-            );
-            return;
-        };
+        let parse = &source.parse;
         let errors: Vec<(usize, String)> = parse
             .errors()
             .iter()
             .map(|e| (usize::from(e.range().start()), e.message().to_owned()))
             .collect();
-        let mut line_starts = vec![0];
-        line_starts.extend(text.match_indices('\n').map(|(i, _)| i + 1));
         let root = parse.syntax_node();
         for node in root.children() {
             let start = node
@@ -221,7 +230,7 @@ impl Replayer {
             }
             let origin = Origin {
                 file: file.to_owned(),
-                line: line_starts.partition_point(|&s| s <= start),
+                line: source.line(start),
             };
             let range = node.text_range();
             let error = errors.iter().find(|(at, _)| {
@@ -233,12 +242,12 @@ impl Replayer {
                 continue;
             }
             let before = self.snapshot(&node);
-            #[cfg(debug_assertions)]
+            #[cfg(any(test, feature = "replay-self-check"))]
             let whole = self.catalog.clone();
             self.current = Some(origin.clone());
             match self.statement(&node, &origin) {
                 Ok(outcome) => {
-                    #[cfg(debug_assertions)]
+                    #[cfg(any(test, feature = "replay-self-check"))]
                     {
                         // the statement changed nothing outside what the snapshot kept
                         let mut check = self.catalog.clone();
@@ -249,7 +258,7 @@ impl Replayer {
                 }
                 Err(reason) => {
                     before.restore(&mut self.catalog);
-                    #[cfg(debug_assertions)]
+                    #[cfg(any(test, feature = "replay-self-check"))]
                     assert_eq!(self.catalog, whole, "a refused statement was not undone");
                     let creates = !matches!(
                         node.kind(),
