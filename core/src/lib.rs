@@ -18,6 +18,7 @@ pub mod project;
 pub mod config;
 pub mod lint;
 pub mod migrations;
+pub mod query;
 pub mod schema;
 
 pub mod dsn;

@@ -33,11 +33,11 @@
 
 mod catalog;
 mod diff;
-mod names;
+pub(crate) mod names;
 mod objects;
-mod replay;
+pub(crate) mod replay;
 mod show;
-mod types;
+pub(crate) mod types;
 mod view;
 
 #[cfg(test)]

@@ -7,7 +7,7 @@ use squawk_syntax::{SyntaxKind, SyntaxNode};
 const MAX_NAME: usize = 63;
 
 /// One identifier token as PostgreSQL reads it: `"Q"` keeps its case, `Q` folds to `q`.
-pub(super) fn ident(text: &str) -> String {
+pub(crate) fn ident(text: &str) -> String {
     match text.strip_prefix('"').and_then(|t| t.strip_suffix('"')) {
         Some(quoted) => quoted.replace("\"\"", "\""),
         None => text.to_lowercase(),
@@ -15,7 +15,7 @@ pub(super) fn ident(text: &str) -> String {
 }
 
 /// The dotted parts of a name node (`s.t` → `["s", "t"]`).
-pub(super) fn parts(node: &SyntaxNode) -> Vec<String> {
+pub(crate) fn parts(node: &SyntaxNode) -> Vec<String> {
     node.descendants_with_tokens()
         .filter_map(|e| e.into_token())
         .filter(|t| !t.kind().is_trivia() && t.kind() != SyntaxKind::DOT)
@@ -24,7 +24,7 @@ pub(super) fn parts(node: &SyntaxNode) -> Vec<String> {
 }
 
 /// A string literal's value (`'it''s'` → `it's`, `E'…'` kept as written inside the quotes).
-pub(super) fn string_value(text: &str) -> String {
+pub(crate) fn string_value(text: &str) -> String {
     let text = text
         .strip_prefix(['E', 'e'])
         .filter(|t| t.starts_with('\''))
@@ -46,7 +46,7 @@ fn clip(text: &str, max: usize) -> &str {
 
 /// `makeObjectName(name1, name2, label)`: `name1_name2_label`, the longer of the two names
 /// shortened first so the whole fits in 63 bytes.
-pub(super) fn object_name(name1: &str, name2: Option<&str>, label: &str) -> String {
+pub(crate) fn object_name(name1: &str, name2: Option<&str>, label: &str) -> String {
     let overhead = label.len() + 1 + name2.map_or(0, |_| 1);
     let avail = MAX_NAME.saturating_sub(overhead);
     let mut n1 = name1.len();
@@ -70,7 +70,7 @@ pub(super) fn object_name(name1: &str, name2: Option<&str>, label: &str) -> Stri
 
 /// `ChooseConstraintName` / `ChooseRelationName`: the first of `name1_name2_label`,
 /// `name1_name2_label1`, `…2`, … that `taken` does not hold.
-pub(super) fn choose(
+pub(crate) fn choose(
     name1: &str,
     name2: Option<&str>,
     label: &str,

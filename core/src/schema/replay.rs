@@ -31,15 +31,15 @@ pub(crate) struct Replayer {
     pub(super) path_unknown: Option<Origin>,
 }
 
-pub(super) fn child(node: &SyntaxNode, kind: K) -> Option<SyntaxNode> {
+pub(crate) fn child(node: &SyntaxNode, kind: K) -> Option<SyntaxNode> {
     node.children().find(|n| n.kind() == kind)
 }
 
-pub(super) fn children(node: &SyntaxNode, kind: K) -> Vec<SyntaxNode> {
+pub(crate) fn children(node: &SyntaxNode, kind: K) -> Vec<SyntaxNode> {
     node.children().filter(|n| n.kind() == kind).collect()
 }
 
-pub(super) fn has(node: &SyntaxNode, kind: K) -> bool {
+pub(crate) fn has(node: &SyntaxNode, kind: K) -> bool {
     node.children_with_tokens().any(|e| e.kind() == kind)
 }
 
@@ -619,46 +619,7 @@ impl Replayer {
 
     /// A type name as `format_type` prints it, resolved against the catalog.
     pub(super) fn resolve_type(&self, written: &Written) -> Option<String> {
-        match written {
-            Written::Builtin(name) => Some(name.clone()),
-            Written::Serial(name) => Some((*name).to_owned()),
-            Written::Array(inner) => match inner.as_ref() {
-                Written::Serial(_) | Written::Array(_) => None,
-                inner => self.resolve_type(inner).map(|t| format!("{t}[]")),
-            },
-            Written::Unknown => None,
-            Written::Named(schema, name) => {
-                let defined = |s: &super::catalog::Schema| {
-                    s.enums.contains_key(name)
-                        || s.domains.contains_key(name)
-                        || s.other_types.contains_key(name)
-                };
-                let from_extension = |schema: &str| {
-                    self.catalog.extensions.iter().any(|(ext, ext_schema)| {
-                        ext_schema == schema
-                            && EXTENSION_TYPES
-                                .iter()
-                                .any(|(e, types)| e == ext && types.contains(&name.as_str()))
-                    })
-                };
-                let found = match schema {
-                    Some(schema) => self
-                        .catalog
-                        .schemas
-                        .get(schema)
-                        .is_some_and(|s| defined(s) || from_extension(schema))
-                        .then(|| schema.clone()),
-                    None => self
-                        .search_path
-                        .iter()
-                        .find(|s| {
-                            self.catalog.schemas.get(*s).is_some_and(defined) || from_extension(s)
-                        })
-                        .cloned(),
-                }?;
-                Some(qualified_type(&self.catalog.base_schema, &found, name))
-            }
-        }
+        resolve_written(&self.catalog, &self.search_path, written)
     }
 
     // ---- tables -----------------------------------------------------------------------------
@@ -1344,7 +1305,7 @@ pub(super) fn server_default_search_path() -> Vec<String> {
     vec!["public".to_owned()]
 }
 
-pub(super) fn has_descendant(node: &SyntaxNode, kind: K) -> bool {
+pub(crate) fn has_descendant(node: &SyntaxNode, kind: K) -> bool {
     node.descendants_with_tokens().any(|e| e.kind() == kind)
 }
 
@@ -1366,7 +1327,7 @@ pub(super) fn mark_table(table: &mut Table, origin: &Origin) {
 
 /// `format_type`'s spelling of a user type: schema-qualified unless it lives in the schema
 /// names resolve in, quoted when it needs quotes.
-pub(super) fn qualified_type(base_schema: &str, schema: &str, name: &str) -> String {
+pub(crate) fn qualified_type(base_schema: &str, schema: &str, name: &str) -> String {
     if schema == base_schema || schema == "pg_catalog" {
         quote_ident(name)
     } else {
@@ -1376,7 +1337,7 @@ pub(super) fn qualified_type(base_schema: &str, schema: &str, name: &str) -> Str
 
 /// `quote_ident`, without the keyword list: quotes a name that is not all lowercase letters,
 /// digits, `_` and `$`.
-pub(super) fn quote_ident(name: &str) -> String {
+pub(crate) fn quote_ident(name: &str) -> String {
     let plain = name
         .chars()
         .next()
@@ -1392,6 +1353,51 @@ pub(super) fn quote_ident(name: &str) -> String {
 }
 
 /// `ALTER_TABLE` → `alter table`: a syntax kind in words, for messages.
-pub(super) fn kind_words(kind: K) -> String {
+pub(crate) fn kind_words(kind: K) -> String {
     format!("{kind:?}").to_lowercase().replace('_', " ")
+}
+
+/// A written type's `format_type` name in `catalog`, unqualified names found on `search_path`;
+/// `None` when it names nothing the catalog knows.
+pub(crate) fn resolve_written(
+    catalog: &Catalog,
+    search_path: &[String],
+    written: &Written,
+) -> Option<String> {
+    match written {
+        Written::Builtin(name) => Some(name.clone()),
+        Written::Serial(name) => Some((*name).to_owned()),
+        Written::Array(inner) => match inner.as_ref() {
+            Written::Serial(_) | Written::Array(_) => None,
+            inner => resolve_written(catalog, search_path, inner).map(|t| format!("{t}[]")),
+        },
+        Written::Unknown => None,
+        Written::Named(schema, name) => {
+            let defined = |s: &super::catalog::Schema| {
+                s.enums.contains_key(name)
+                    || s.domains.contains_key(name)
+                    || s.other_types.contains_key(name)
+            };
+            let from_extension = |schema: &str| {
+                catalog.extensions.iter().any(|(ext, ext_schema)| {
+                    ext_schema == schema
+                        && EXTENSION_TYPES
+                            .iter()
+                            .any(|(e, types)| e == ext && types.contains(&name.as_str()))
+                })
+            };
+            let found = match schema {
+                Some(schema) => catalog
+                    .schemas
+                    .get(schema)
+                    .is_some_and(|s| defined(s) || from_extension(schema))
+                    .then(|| schema.clone()),
+                None => search_path
+                    .iter()
+                    .find(|s| catalog.schemas.get(*s).is_some_and(defined) || from_extension(s))
+                    .cloned(),
+            }?;
+            Some(qualified_type(&catalog.base_schema, &found, name))
+        }
+    }
 }

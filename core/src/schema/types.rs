@@ -7,7 +7,7 @@ use squawk_syntax::{SyntaxKind, SyntaxNode};
 use super::names::parts;
 
 /// Extension types the replay knows: `CREATE EXTENSION` makes these names resolve.
-pub(super) const EXTENSION_TYPES: &[(&str, &[&str])] = &[
+pub(crate) const EXTENSION_TYPES: &[(&str, &[&str])] = &[
     ("citext", &["citext"]),
     ("hstore", &["hstore"]),
     ("ltree", &["ltree", "lquery", "ltxtquery"]),
@@ -41,7 +41,7 @@ pub(super) const EXTENSION_TYPES: &[(&str, &[&str])] = &[
 
 /// A type as written in a column definition, before resolution against the catalog.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub(super) enum Written {
+pub(crate) enum Written {
     /// a built-in type, already in `format_type` form
     Builtin(String),
     /// `serial` and friends: the integer type, plus `NOT NULL` and a default
@@ -55,7 +55,7 @@ pub(super) enum Written {
 }
 
 /// Reads a type node (`PATH_TYPE`, `ARRAY_TYPE`, `VARCHAR_TYPE`, …).
-pub(super) fn written(node: &SyntaxNode) -> Written {
+pub(crate) fn written(node: &SyntaxNode) -> Written {
     let args = || -> Vec<String> {
         node.children()
             .find(|n| n.kind() == SyntaxKind::ARG_LIST)
@@ -179,7 +179,7 @@ pub(super) fn written(node: &SyntaxNode) -> Written {
 }
 
 /// Whether a syntax kind is one of the type nodes.
-pub(super) fn is_type(kind: SyntaxKind) -> bool {
+pub(crate) fn is_type(kind: SyntaxKind) -> bool {
     matches!(
         kind,
         SyntaxKind::ARRAY_TYPE
