@@ -9,6 +9,7 @@ mod diagnostic;
 mod health_endpoint;
 mod migrated_pool;
 mod project;
+mod query;
 mod signature;
 mod test;
 
@@ -61,4 +62,29 @@ pub fn health_endpoint(args: TokenStream, item: TokenStream) -> TokenStream {
 #[proc_macro_attribute]
 pub fn test(args: TokenStream, item: TokenStream) -> TokenStream {
     test::expand(args.into(), item.into()).into()
+}
+
+/// A query checked at compile time against the schema the migrations build, with no database:
+/// `pgready::query!("SELECT id, name FROM items WHERE id = $1", id).fetch_one(db.read())`
+/// returns an anonymous record with one typed field per column, as sqlx's `query!` does. The
+/// schema comes from the migrations `pgready.toml` (next to `Cargo.toml`) names; a column that
+/// can be NULL is an `Option`. sqlx's overrides work: `AS "name!"`, `AS "name?"`,
+/// `AS "name: Type"`; `arg as _` binds an argument unchecked.
+#[proc_macro]
+pub fn query(input: TokenStream) -> TokenStream {
+    query::expand(input.into(), query::Kind::Record).into()
+}
+
+/// [`query!`] into your own type: `pgready::query_as!(Item, "SELECT id, name FROM items")`
+/// builds `Item { id, name }` from the columns of the same names.
+#[proc_macro]
+pub fn query_as(input: TokenStream) -> TokenStream {
+    query::expand(input.into(), query::Kind::As).into()
+}
+
+/// [`query!`] for one column: `pgready::query_scalar!("SELECT count(*) FROM items")` returns
+/// its value (`i64` here).
+#[proc_macro]
+pub fn query_scalar(input: TokenStream) -> TokenStream {
+    query::expand(input.into(), query::Kind::Scalar).into()
 }

@@ -58,7 +58,7 @@ pub(crate) fn check(config: Option<&LitStr>) -> syn::Result<Project> {
         ));
     }
     let crate_name = std::env::var("CARGO_PKG_NAME").unwrap_or_default();
-    let checked = cached(&path, &relative, &crate_name);
+    let checked = cached(&path, &relative, &crate_name, false);
     if let Some(e) = combine(
         checked
             .errors()
@@ -181,17 +181,29 @@ impl Fingerprint {
 /// Checked projects, per compiler process: a crate's `#[migrated_pool]`, its tests and each of
 /// its checked queries read, lint and replay the migrations once, not once per expansion. An
 /// entry is used again only while nothing it was computed from has changed.
-/// The key is the configuration's path and the crate's name (the default `application_name`).
+/// The key is the configuration's path, the crate's name (the default `application_name`) and
+/// whether the migrations are read even when no profile applies them.
 #[allow(clippy::type_complexity)]
-static CHECKED: Mutex<Vec<((PathBuf, String), Fingerprint, Arc<project::Project>)>> =
+static CHECKED: Mutex<Vec<((PathBuf, String, bool), Fingerprint, Arc<project::Project>)>> =
     Mutex::new(Vec::new());
 
 /// `project::check` on `pgready.toml` at `path`, from the cache when it still holds.
-pub(crate) fn cached(path: &Path, config_name: &str, crate_name: &str) -> Arc<project::Project> {
+/// `always_read_migrations`: read them even when no profile applies them at start-up (checked
+/// queries need the schema either way).
+pub(crate) fn cached(
+    path: &Path,
+    config_name: &str,
+    crate_name: &str,
+    always_read_migrations: bool,
+) -> Arc<project::Project> {
     let mut cache = CHECKED
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner());
-    let key = (path.to_path_buf(), crate_name.to_owned());
+    let key = (
+        path.to_path_buf(),
+        crate_name.to_owned(),
+        always_read_migrations,
+    );
     if let Some((_, fingerprint, checked)) = cache.iter().find(|(k, _, _)| *k == key)
         && *fingerprint == Fingerprint::of(path, checked)
     {
@@ -202,7 +214,7 @@ pub(crate) fn cached(path: &Path, config_name: &str, crate_name: &str) -> Arc<pr
         config_name,
         crate_name,
         missing_config_is_default: false,
-        always_read_migrations: false,
+        always_read_migrations,
         dir_override: None,
     }));
     let fingerprint = Fingerprint::of(path, &checked);

@@ -25,12 +25,6 @@ struct Item {
     done: bool,
 }
 
-impl From<(i64, String, bool)> for Item {
-    fn from((id, name, done): (i64, String, bool)) -> Self {
-        Item { id, name, done }
-    }
-}
-
 #[derive(Deserialize)]
 struct NewItem {
     name: String,
@@ -61,32 +55,36 @@ async fn health() {}
 async fn live() {}
 
 async fn list(State(db): State<pgready::Db>) -> Result<Json<Vec<Item>>, ApiError> {
-    let rows: Vec<(i64, String, bool)> =
-        sqlx::query_as("SELECT id, name, done FROM items ORDER BY id DESC LIMIT 100")
-            .fetch_all(db.read())
-            .await?;
-    Ok(Json(rows.into_iter().map(Item::from).collect()))
+    // checked at compile time against the migrations: a typo, a dropped column or a wrong
+    // type in `Item` is a build error here, with no database
+    let items = pgready::query_as!(
+        Item,
+        "SELECT id, name, done FROM items ORDER BY id DESC LIMIT 100"
+    )
+    .fetch_all(db.read())
+    .await?;
+    Ok(Json(items))
 }
 
 async fn create(
     State(db): State<pgready::Db>,
     Json(new): Json<NewItem>,
 ) -> Result<(StatusCode, Json<Item>), ApiError> {
-    let row: (i64, String, bool) =
-        sqlx::query_as("INSERT INTO items (name) VALUES ($1) RETURNING id, name, done")
-            .bind(new.name)
-            .fetch_one(db.write())
-            .await?;
-    Ok((StatusCode::CREATED, Json(row.into())))
+    let item = pgready::query_as!(
+        Item,
+        "INSERT INTO items (name) VALUES ($1) RETURNING id, name, done",
+        new.name
+    )
+    .fetch_one(db.write())
+    .await?;
+    Ok((StatusCode::CREATED, Json(item)))
 }
 
 async fn show(State(db): State<pgready::Db>, Path(id): Path<i64>) -> Result<Json<Item>, ApiError> {
-    let row: Option<(i64, String, bool)> =
-        sqlx::query_as("SELECT id, name, done FROM items WHERE id = $1")
-            .bind(id)
-            .fetch_optional(db.read())
-            .await?;
-    row.map(|row| Json(row.into())).ok_or(ApiError::NotFound)
+    let item = pgready::query_as!(Item, "SELECT id, name, done FROM items WHERE id = $1", id)
+        .fetch_optional(db.read())
+        .await?;
+    item.map(Json).ok_or(ApiError::NotFound)
 }
 
 /// Database errors become a 500 without their text; constraint violations a 422.
