@@ -261,7 +261,7 @@ async fn checked_queries_agree_with_postgresql() {
     let mut failures = Vec::new();
     for entry in &entries {
         let tally = tallies.entry(entry.construct.clone()).or_default();
-        let result = analyze(&entry.sql, catalog);
+        let result = analyze(&entry.sql, &replay);
         match (&entry.expect_error, result) {
             (Some(fragment), Err(e)) if e.message.contains(fragment.as_str()) => {
                 tally.refused_as_expected += 1;

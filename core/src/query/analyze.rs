@@ -8,14 +8,15 @@ use super::{Analysis, OutputColumn, QueryError, without_typmod};
 use crate::schema::names::{ident, parts};
 use crate::schema::replay::{child, children, resolve_written};
 use crate::schema::types::{is_type, written};
-use crate::schema::{Catalog, Origin};
+use crate::schema::{Catalog, ChangeKind, Origin, Replay};
 use crate::sql::{Source, node_start};
 use crate::suggest::closest;
 
 type Result<T> = std::result::Result<T, QueryError>;
 
-/// Checks `sql` (one statement) against `catalog`, whose unqualified names resolve in its base
-/// schema and then `pg_catalog`, as on a connection whose `search_path` is `[session] schema`.
+/// Checks `sql` (one statement) against the schema `replay` built, whose unqualified names
+/// resolve in its base schema and then `pg_catalog`, as on a connection whose `search_path` is
+/// `[session] schema`. A name a migration dropped or renamed is refused naming that migration.
 ///
 /// ```
 /// use pgready_core::query::analyze;
@@ -29,7 +30,7 @@ type Result<T> = std::result::Result<T, QueryError>;
 /// let query = analyze(
 ///     "SELECT u.email, o.id AS order_id FROM users u LEFT JOIN orders o ON o.user_id = u.id \
 ///      WHERE u.id = $1",
-///     &schema.catalog,
+///     &schema,
 /// )
 /// .unwrap();
 /// assert_eq!(query.params, ["bigint"]);
@@ -39,7 +40,8 @@ type Result<T> = std::result::Result<T, QueryError>;
 /// // `orders` is on the nullable side of the LEFT JOIN
 /// assert!(query.columns[1].nullable.is_some());
 /// ```
-pub fn analyze(sql: &str, catalog: &Catalog) -> Result<Analysis> {
+pub fn analyze(sql: &str, replay: &Replay) -> Result<Analysis> {
+    let catalog = &replay.catalog;
     let source = Source::parse(sql)
         .ok_or_else(|| QueryError::at(0, "the SQL parser failed on this query"))?;
     if let Some(error) = source.parse.errors().first() {
@@ -65,6 +67,7 @@ pub fn analyze(sql: &str, catalog: &Catalog) -> Result<Analysis> {
     };
     let mut cx = Cx {
         catalog,
+        replay,
         search_path: vec![catalog.base_schema.clone(), "pg_catalog".to_owned()],
         params: Vec::new(),
         ctes: Vec::new(),
@@ -143,6 +146,8 @@ struct Rel {
     incomplete: Option<Origin>,
     /// its columns are found only qualified (`excluded.name` in `ON CONFLICT`)
     qualified_only: bool,
+    /// the table or view it is, `(schema, name)`: the migrations' history of its columns
+    relation: Option<(String, String)>,
 }
 
 impl Rel {
@@ -226,6 +231,7 @@ struct Out {
 
 struct Cx<'c> {
     catalog: &'c Catalog,
+    replay: &'c Replay,
     search_path: Vec<String>,
     params: Vec<Param>,
     /// `WITH` names in scope, innermost last
@@ -641,6 +647,7 @@ impl Cx<'_> {
                             .collect(),
                         incomplete: None,
                         qualified_only: false,
+                        relation: None,
                     }])
                 } else if let Some(inner) = item.children().find(|n| {
                     matches!(
@@ -783,6 +790,7 @@ impl Cx<'_> {
                 cols: cols.clone(),
                 incomplete: None,
                 qualified_only: false,
+                relation: None,
             });
         }
         let alias = alias.unwrap_or_else(|| parts.last().cloned().unwrap_or_default());
@@ -834,6 +842,7 @@ impl Cx<'_> {
                     cols,
                     incomplete: table.uncertain.clone(),
                     qualified_only: false,
+                    relation: Some((schema.clone(), rel_name.clone())),
                 });
             }
             if let Some(view) = s.views.get(&rel_name) {
@@ -875,6 +884,7 @@ impl Cx<'_> {
                     cols,
                     incomplete: None,
                     qualified_only: false,
+                    relation: Some((schema.clone(), rel_name.clone())),
                 });
             }
         }
@@ -888,6 +898,11 @@ impl Cx<'_> {
         names.extend(self.ctes.iter().map(|(n, _)| n.as_str()));
         let _ = outer;
         let suggestion = did_you_mean(&rel_name, names);
+        for schema in &schemas {
+            if let Some(note) = self.history(&(schema.clone(), rel_name.clone()), None) {
+                return Err(QueryError::at(at, format!("relation `{shown}` {note}")));
+            }
+        }
         if let Some(origin) = self.catalog.unknown_objects.last() {
             return Err(QueryError::at(
                 at,
@@ -904,6 +919,20 @@ impl Cx<'_> {
                 "relation `{shown}` does not exist in the schema the migrations build{suggestion}"
             ),
         ))
+    }
+
+    /// What the migrations did to a relation or column that is not there: `was dropped by
+    /// `file:line`` or `was renamed to `x` by `file:line``.
+    fn history(&self, relation: &(String, String), column: Option<&str>) -> Option<String> {
+        let change = self.replay.last_change(relation, column, |k| {
+            matches!(k, ChangeKind::Dropped | ChangeKind::RenamedTo(_))
+        })?;
+        Some(match &change.kind {
+            ChangeKind::RenamedTo(new) => {
+                format!("was renamed to `{new}` by `{}`", change.origin)
+            }
+            _ => format!("was dropped by `{}`", change.origin),
+        })
     }
 
     fn unknown_relation(&self, alias: &str, scope: &Scope<'_>, at: usize) -> QueryError {
@@ -956,11 +985,18 @@ impl Cx<'_> {
                          statement pgready cannot replay)",
                         rel.alias
                     ),
-                    None => format!(
-                        "`{}` has no column `{column}`{}",
-                        rel.alias,
-                        did_you_mean(&column, rel.cols.iter().map(|c| c.name.as_str()))
-                    ),
+                    None => match rel
+                        .relation
+                        .as_ref()
+                        .and_then(|r| self.history(r, Some(&column)))
+                    {
+                        Some(note) => format!("column `{column}` of `{}` {note}", rel.alias),
+                        None => format!(
+                            "`{}` has no column `{column}`{}",
+                            rel.alias,
+                            did_you_mean(&column, rel.cols.iter().map(|c| c.name.as_str()))
+                        ),
+                    },
                 },
             )),
         }
@@ -1508,6 +1544,17 @@ impl Cx<'_> {
             for rel in &sc.rels {
                 if alias.is_none_or(|a| a == rel.alias) {
                     names.extend(rel.cols.iter().map(|c| c.name.as_str()));
+                    // a column a migration dropped or renamed: say which
+                    if let Some(note) = rel
+                        .relation
+                        .as_ref()
+                        .and_then(|r| self.history(r, Some(column)))
+                    {
+                        return Err(QueryError::at(
+                            at,
+                            format!("column `{column}` of `{}` {note}", rel.alias),
+                        ));
+                    }
                 }
             }
             s = sc.outer;

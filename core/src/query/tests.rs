@@ -1,5 +1,5 @@
 use super::{Analysis, analyze, without_typmod};
-use crate::schema::{Catalog, replay_sql};
+use crate::schema::{Replay, replay_sql};
 
 const SCHEMA: &str = "
 CREATE TYPE order_status AS ENUM ('new', 'paid');
@@ -20,16 +20,16 @@ CREATE TABLE orders (
 CREATE VIEW big_orders AS SELECT id, total FROM orders;
 ";
 
-fn catalog() -> Catalog {
-    replay_sql("public", &[("1_init.sql", SCHEMA)]).catalog
+fn schema() -> Replay {
+    replay_sql("public", &[("1_init.sql", SCHEMA)])
 }
 
 fn ok(sql: &str) -> Analysis {
-    analyze(sql, &catalog()).unwrap_or_else(|e| panic!("{sql}: {e:?}"))
+    analyze(sql, &schema()).unwrap_or_else(|e| panic!("{sql}: {e:?}"))
 }
 
 fn err(sql: &str) -> String {
-    match analyze(sql, &catalog()) {
+    match analyze(sql, &schema()) {
         Ok(a) => panic!("{sql}: accepted as {a:?}"),
         Err(e) => e.message,
     }
@@ -249,7 +249,7 @@ fn json_and_case() {
 
 #[test]
 fn what_an_opaque_statement_touched_is_unknown_not_guessed() {
-    let catalog = replay_sql(
+    let schema = replay_sql(
         "public",
         &[
             ("1_init.sql", SCHEMA),
@@ -258,16 +258,15 @@ fn what_an_opaque_statement_touched_is_unknown_not_guessed() {
                 "DO $$ BEGIN EXECUTE 'ALTER TABLE users ADD COLUMN x int'; END $$;",
             ),
         ],
-    )
-    .catalog;
-    let e = analyze("SELECT x FROM users", &catalog).unwrap_err();
+    );
+    let e = analyze("SELECT x FROM users", &schema).unwrap_err();
     assert!(e.message.contains("2_dynamic.sql:1"), "{}", e.message);
 }
 
 #[test]
 fn errors_point_at_the_offending_text() {
     let sql = "SELECT id,\n  emial FROM users";
-    let e = analyze(sql, &catalog()).unwrap_err();
+    let e = analyze(sql, &schema()).unwrap_err();
     assert_eq!(&sql[e.offset..e.offset + 5], "emial");
 }
 
@@ -294,4 +293,43 @@ fn type_modifiers_are_dropped() {
         "timestamp with time zone"
     );
     assert_eq!(without_typmod("\"we(ird\""), "\"we(ird\"");
+}
+
+#[test]
+fn a_name_a_later_migration_dropped_or_renamed_names_that_migration() {
+    let schema = replay_sql(
+        "public",
+        &[
+            ("1_init.sql", SCHEMA),
+            (
+                "2_rename.sql",
+                "ALTER TABLE users RENAME COLUMN name TO display_name;\n\
+                 ALTER TABLE orders DROP COLUMN meta;\nALTER TABLE users RENAME TO people;",
+            ),
+        ],
+    );
+    let message = |sql: &str| analyze(sql, &schema).unwrap_err().message;
+    assert_eq!(
+        message("SELECT name FROM people"),
+        "column `name` of `people` was renamed to `display_name` by `2_rename.sql:1`"
+    );
+    assert_eq!(
+        message("SELECT o.meta FROM orders o"),
+        "column `meta` of `o` was dropped by `2_rename.sql:2`"
+    );
+    assert_eq!(
+        message("UPDATE orders SET meta = NULL"),
+        "column `meta` of `orders` was dropped by `2_rename.sql:2`"
+    );
+    assert_eq!(
+        message("SELECT id FROM users"),
+        "relation `users` was renamed to `people` by `2_rename.sql:3`"
+    );
+    let nullable = schema.last_change(
+        &("public".to_owned(), "people".to_owned()),
+        Some("display_name"),
+        |k| *k == crate::schema::ChangeKind::MadeNullable,
+    );
+    // earlier changes follow the renames: `name` was created nullable by 1_init.sql
+    assert_eq!(nullable.unwrap().origin.to_string(), "1_init.sql:3");
 }

@@ -84,6 +84,50 @@ pub struct Replay {
     pub catalog: Catalog,
     /// one entry per statement of every replayed file
     pub statements: Vec<StatementOutcome>,
+    /// what became of relations and columns, in order: for messages that name the migration
+    /// (a query on a dropped column, a field on a column made nullable)
+    #[serde(skip)]
+    pub changes: Vec<Change>,
+}
+
+/// One change to a relation or a column, with the statement that made it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Change {
+    /// the statement
+    pub origin: Origin,
+    /// the relation's schema and name (its name at the time)
+    pub relation: (String, String),
+    /// the column (its name at the time), or `None` for the relation itself
+    pub column: Option<String>,
+    /// what happened
+    pub kind: ChangeKind,
+}
+
+/// What a [`Change`] did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ChangeKind {
+    /// dropped
+    Dropped,
+    /// renamed to this name
+    RenamedTo(String),
+    /// the column was created without `NOT NULL`, or lost it (`DROP NOT NULL`)
+    MadeNullable,
+}
+
+impl Replay {
+    /// The last change of `kind`'s sort to the column (or, with `column` `None`, the relation)
+    /// `relation` had under that name.
+    pub fn last_change(
+        &self,
+        relation: &(String, String),
+        column: Option<&str>,
+        matches: impl Fn(&ChangeKind) -> bool,
+    ) -> Option<&Change> {
+        self.changes
+            .iter()
+            .rev()
+            .find(|c| &c.relation == relation && c.column.as_deref() == column && matches(&c.kind))
+    }
 }
 
 impl Replay {

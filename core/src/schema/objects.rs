@@ -657,6 +657,7 @@ impl Replayer {
             } else {
                 s.tables.remove(&at.1);
             }
+            self.record(&at, None, super::ChangeKind::Dropped);
             self.drop_dependents(&at, cascade)?;
         }
         Ok(Outcome::Applied)

@@ -29,6 +29,8 @@ pub(crate) struct Replayer {
     /// set when an opaque statement may have changed the `search_path` (`set_config`): until
     /// the next `SET search_path`, unqualified names cannot be resolved
     pub(super) path_unknown: Option<Origin>,
+    /// what became of relations and columns (see [`super::Change`])
+    pub(super) changes: Vec<super::Change>,
 }
 
 pub(crate) fn child(node: &SyntaxNode, kind: K) -> Option<SyntaxNode> {
@@ -172,6 +174,7 @@ impl Replayer {
             current: None,
             local_restore: None,
             path_unknown: None,
+            changes: Vec::new(),
         }
     }
 
@@ -179,6 +182,7 @@ impl Replayer {
         Replay {
             catalog: self.catalog,
             statements: self.statements,
+            changes: self.changes,
         }
     }
 
@@ -242,6 +246,7 @@ impl Replayer {
                 continue;
             }
             let before = self.snapshot(&node);
+            let changes_before = self.changes.len();
             #[cfg(any(test, feature = "replay-self-check"))]
             let whole = self.catalog.clone();
             self.current = Some(origin.clone());
@@ -258,6 +263,7 @@ impl Replayer {
                 }
                 Err(reason) => {
                     before.restore(&mut self.catalog);
+                    self.changes.truncate(changes_before);
                     #[cfg(any(test, feature = "replay-self-check"))]
                     assert_eq!(self.catalog, whole, "a refused statement was not undone");
                     let creates = !matches!(
@@ -705,6 +711,16 @@ impl Replayer {
         for p in pending {
             self.add_constraint(&at, p)?;
         }
+        let nullable: Vec<String> = self
+            .table_mut(&at)
+            .columns
+            .iter()
+            .filter(|c| !c.not_null)
+            .map(|c| c.name.clone())
+            .collect();
+        for column in nullable {
+            self.record(&at, Some(&column), super::ChangeKind::MadeNullable);
+        }
         Ok(Outcome::Applied)
     }
 
@@ -1024,10 +1040,19 @@ impl Replayer {
                         Err(format!("column `{}` already exists", column.name))
                     };
                 }
+                let (name, nullable) = (column.name.clone(), !column.not_null);
                 table.columns.push(column);
                 pending.sort_by_key(|p| p.kind == ConstraintKind::ForeignKey);
                 for p in pending {
                     self.add_constraint(at, p)?;
+                }
+                let now_nullable = self
+                    .table_mut(at)
+                    .columns
+                    .iter()
+                    .any(|c| c.name == name && !c.not_null);
+                if nullable && now_nullable {
+                    self.record(at, Some(&name), super::ChangeKind::MadeNullable);
                 }
             }
             K::DROP_COLUMN => {
@@ -1047,6 +1072,7 @@ impl Replayer {
                 }
                 table.constraints.retain(|c| !c.columns.contains(&name));
                 table.indexes.retain(|i| !i.columns.contains(&name));
+                self.record(at, Some(&name), super::ChangeKind::Dropped);
                 if cascade {
                     self.cascade_uncertain(at);
                 }
@@ -1085,7 +1111,10 @@ impl Replayer {
                 match option.kind() {
                     K::SET_TYPE => column.type_name = new_type,
                     K::SET_NOT_NULL => column.not_null = true,
-                    K::DROP_NOT_NULL => column.not_null = false,
+                    K::DROP_NOT_NULL => {
+                        column.not_null = false;
+                        self.record(at, Some(&name), super::ChangeKind::MadeNullable);
+                    }
                     K::SET_DEFAULT => column.has_default = true,
                     K::DROP_DEFAULT => column.has_default = false,
                     K::ADD_GENERATED => {
@@ -1170,6 +1199,8 @@ impl Replayer {
                     .find(|c| c.name == old)
                     .ok_or_else(|| format!("unknown column `{old}`"))?;
                 column.name = new.clone();
+                self.record(at, Some(&old), super::ChangeKind::RenamedTo(new.clone()));
+                let table = self.table_mut(at);
                 let rename = |list: &mut Vec<String>| {
                     for c in list.iter_mut().filter(|c| **c == old) {
                         *c = new.clone();
@@ -1208,6 +1239,7 @@ impl Replayer {
                 if self.relation_taken(&at.0, &new) {
                     return Err(format!("relation `{new}` already exists"));
                 }
+                self.record(at, None, super::ChangeKind::RenamedTo(new.clone()));
                 self.move_table(at, (at.0.clone(), new));
             }
             K::SET_SCHEMA => {
@@ -1287,6 +1319,34 @@ impl Replayer {
                 }
             }
         }
+    }
+
+    /// Records what a statement did to a relation or a column.
+    pub(super) fn record(
+        &mut self,
+        relation: &(String, String),
+        column: Option<&str>,
+        kind: super::ChangeKind,
+    ) {
+        // earlier changes follow the object to its new name, so a lookup by the current name
+        // finds them; the rename itself stays under the old name
+        if let super::ChangeKind::RenamedTo(new) = &kind {
+            for c in self.changes.iter_mut().filter(|c| &c.relation == relation) {
+                match column {
+                    Some(column) if c.column.as_deref() == Some(column) => {
+                        c.column = Some(new.clone());
+                    }
+                    Some(_) => {}
+                    None => c.relation.1 = new.clone(),
+                }
+            }
+        }
+        self.changes.push(super::Change {
+            origin: self.current_origin(),
+            relation: relation.clone(),
+            column: column.map(str::to_owned),
+            kind,
+        });
     }
 
     /// The statement being replayed.

@@ -212,7 +212,7 @@ fn expand_input(input: &Input, kind: Kind) -> syn::Result<TokenStream> {
     let checked = project(span)?;
     let replay = checked.schema.as_ref().expect("checked by project()");
     let catalog = &replay.catalog;
-    let analysis: Analysis = analyze(&sql, catalog).map_err(|e| {
+    let analysis: Analysis = analyze(&sql, replay).map_err(|e| {
         syn::Error::new(
             span,
             format!(
