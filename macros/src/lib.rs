@@ -10,6 +10,7 @@ mod health_endpoint;
 mod migrated_pool;
 mod project;
 mod query;
+mod row;
 mod signature;
 mod test;
 
@@ -87,4 +88,19 @@ pub fn query_as(input: TokenStream) -> TokenStream {
 #[proc_macro]
 pub fn query_scalar(input: TokenStream) -> TokenStream {
     query::expand(input.into(), query::Kind::Scalar).into()
+}
+
+/// A row type checked against a table or view of the schema the migrations build, and its
+/// `sqlx::FromRow` implementation: every field names a column (`#[pgready(rename = "…")]` when
+/// the names differ), a nullable column needs `Option<T>`, and a field of a type sqlx knows must
+/// be one sqlx decodes the column's type as.
+///
+/// ```ignore
+/// #[derive(pgready::Row)]
+/// #[pgready(table = "items")]
+/// struct Item { id: i64, name: String, done: bool }
+/// ```
+#[proc_macro_derive(Row, attributes(pgready))]
+pub fn derive_row(input: TokenStream) -> TokenStream {
+    row::expand(input.into()).into()
 }

@@ -67,7 +67,7 @@ pub use pgready_core::config;
 pub use pgready_macros::health_endpoint;
 pub use pgready_macros::migrated_pool;
 pub use pgready_macros::test;
-pub use pgready_macros::{query, query_as, query_scalar};
+pub use pgready_macros::{Row, query, query_as, query_scalar};
 /// The sqlx that pgready was built with.
 pub use sqlx;
 

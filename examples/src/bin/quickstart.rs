@@ -18,7 +18,10 @@ use axum::{Json, Router};
 use pgready::sqlx;
 use serde::{Deserialize, Serialize};
 
-#[derive(Serialize)]
+/// A row of `items`, checked at compile time against the migrations: a field for a column that
+/// does not exist, of the wrong type, or not `Option` for a nullable column is a build error.
+#[derive(Serialize, pgready::Row)]
+#[pgready(table = "items")]
 struct Item {
     id: i64,
     name: String,

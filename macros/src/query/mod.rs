@@ -300,6 +300,8 @@ fn expand_input(input: &Input, kind: Kind) -> syn::Result<TokenStream> {
                 })
             }
         }
+        // a statement without result columns is a plain query, as in sqlx: `.execute()` works
+        Kind::Record if analysis.columns.is_empty() => TokenStream::new(),
         Kind::Record | Kind::As => {
             let mut fields = Vec::new();
             let mut lets = Vec::new();
