@@ -380,7 +380,7 @@ fn check_field(
         return Ok(());
     };
     match types::map(&sql, &replay.catalog) {
-        Ok(mapped) if mapped.accepted.iter().any(|a| *a == written) => Ok(()),
+        Ok(mapped) if mapped.accepted.contains(&written) => Ok(()),
         Ok(mapped) => Err(syn::Error::new(
             value_ty.span(),
             format!(
