@@ -36,6 +36,18 @@ fn test_attribute() {
     t.compile_fail("ui/test/fail/*.rs");
 }
 
+/// Checked queries and rows: `pgready::query!` and `#[derive(pgready::Row)]` read
+/// `pgready.toml` next to the compiling crate's `Cargo.toml`, which `link_ui_dir` points at
+/// `ui/query/migrations`.
+#[test]
+fn checked_queries() {
+    let _one_at_a_time = UI.blocking_lock();
+    link_ui_dir();
+    let t = trybuild::TestCases::new();
+    t.pass("ui/query/pass/*.rs");
+    t.compile_fail("ui/query/fail/*.rs");
+}
+
 /// trybuild compiles each case in its own crate under `target/tests/trybuild/pgready-tests`,
 /// and pgready resolves `config = "…"` against the compiling crate's directory: link `ui/` there
 /// so the cases can name their config files as `ui/…`.
@@ -51,5 +63,15 @@ fn link_ui_dir() {
     if std::fs::read_link(&link).ok().as_deref() != Some(ui.as_path()) {
         let _ = std::fs::remove_file(&link);
         std::os::unix::fs::symlink(&ui, &link).expect("link ui/ into the trybuild project");
+    }
+    // the schema the checked-query cases compile against
+    let config = "[migrations]\ndir = \"ui/query/migrations\"\n";
+    if std::fs::read_to_string(project.join("pgready.toml"))
+        .ok()
+        .as_deref()
+        != Some(config)
+    {
+        std::fs::write(project.join("pgready.toml"), config)
+            .expect("write the cases' pgready.toml");
     }
 }

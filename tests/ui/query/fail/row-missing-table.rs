@@ -1,0 +1,6 @@
+#[derive(pgready::Row)]
+struct Task {
+    id: i64,
+}
+
+fn main() {}

@@ -1,0 +1,8 @@
+#[derive(pgready::Row)]
+#[pgready(table = "tasks")]
+struct Task {
+    id: i64,
+    owner: String,
+}
+
+fn main() {}

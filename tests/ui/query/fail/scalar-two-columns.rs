@@ -1,0 +1,3 @@
+fn main() {
+    let _ = pgready::query_scalar!("SELECT id, title FROM tasks");
+}

@@ -1,0 +1,3 @@
+fn main() {
+    let _ = pgready::query!("SELECT id FROM task");
+}

@@ -1,0 +1,3 @@
+fn main() {
+    let _ = pgready::query!("SELECT title FROM tasks WHERE id = $1", "seven");
+}
