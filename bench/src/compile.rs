@@ -7,7 +7,10 @@
 //! - `svc-expanded`: the same file with the attribute replaced by exactly what it expands to,
 //!   the control for the expansion time (the rest of the build is the same);
 //! - `svc-hand`: the same service by hand: `PgPoolOptions`, `sqlx::migrate!()` over the same
-//!   200 files, a `SELECT 1` health handler.
+//!   200 files, a `SELECT 1` health handler;
+//! - `svc-queries`: `svc-pgready` plus `CHECKED_QUERIES` functions, each with a
+//!   `pgready::query!` on a different table of the 200 migrations: what checked queries add to
+//!   a rebuild (the schema is replayed once per compiler process, then each query is checked).
 //!
 //! Every timed build is `cargo build` after touching `src/main.rs`, what an edit costs with
 //! incremental compilation; crates take turns, medians of `REPEATS`. The expansion is measured
@@ -23,6 +26,8 @@ use crate::generated;
 use crate::report::{Better, Figure};
 
 const MIGRATIONS: usize = 200;
+/// Checked queries in `svc-queries`.
+const CHECKED_QUERIES: usize = 20;
 const REPEATS: usize = 9;
 /// The figure the issue sets for one expansion with 200 migrations.
 const GOAL_MS: f64 = 100.0;
@@ -55,6 +60,9 @@ pub fn run() -> Result<Vec<Figure>, BoxError> {
     let slow = unoptimised.measure(&target, "squawk unoptimised")?;
 
     let hand = fast.hand.ok_or("the hand-written crate was not built")?;
+    let queries = fast
+        .queries
+        .ok_or("the checked-queries crate was not built")?;
     println!(
         "\ncompile: {MIGRATIONS} migrations, touch src/main.rs + cargo build, median of {REPEATS}, \
          wall / CPU (cargo, rustc, linker) in ms"
@@ -78,6 +86,15 @@ pub fn run() -> Result<Vec<Figure>, BoxError> {
         );
     }
 
+    println!(
+        "{CHECKED_QUERIES} checked queries: rebuild {:.0} / {:.0} ms against {:.0} / {:.0} \
+         without them (wall / CPU), {:.0} ms CPU more",
+        queries.wall,
+        queries.cpu,
+        fast.pgready.wall,
+        fast.pgready.cpu,
+        fast.queries_delta.map_or(f64::NAN, |d| d.cpu)
+    );
     let goal = |metric: &str, ms: f64| Figure {
         scenario: "compile",
         metric: metric.to_owned(),
@@ -120,6 +137,15 @@ pub fn run() -> Result<Vec<Figure>, BoxError> {
             fast.expanded.wall,
             hand.wall,
         ),
+        Figure {
+            scenario: "compile",
+            metric: format!("rebuild with {CHECKED_QUERIES} checked queries, CPU"),
+            pgready: queries.cpu,
+            baseline_name: "the same crate without them".to_owned(),
+            baseline: fast.pgready.cpu,
+            unit: "ms",
+            better: Better::Lower,
+        },
     ])
 }
 
@@ -146,8 +172,11 @@ struct Measured {
     pgready: Times,
     expanded: Times,
     hand: Option<Times>,
+    queries: Option<Times>,
     /// Median of the per-round differences `pgready − expanded`.
     delta: Times,
+    /// Median of the per-round differences `queries − pgready`.
+    queries_delta: Option<Times>,
     /// The macro's own timer.
     timer: f64,
 }
@@ -158,6 +187,7 @@ struct Generated {
     pgready: String,
     expanded: String,
     hand: Option<String>,
+    queries: Option<String>,
 }
 
 impl Generated {
@@ -183,6 +213,7 @@ impl Generated {
             pgready: format!("svc-pgready{suffix}"),
             expanded: format!("svc-expanded{suffix}"),
             hand: with_hand.then(|| format!("svc-hand{suffix}")),
+            queries: with_hand.then(|| format!("svc-queries{suffix}")),
         };
         let ws = workspace.display();
         let common = "axum = { version = \"0.8\", default-features = false, features = \
@@ -201,6 +232,12 @@ impl Generated {
             write_crate(&crate_dir, name, &pgready_deps, &main)?;
             std::fs::write(crate_dir.join("pgready.toml"), &config)?;
         }
+        if let Some(name) = &generated.queries {
+            let crate_dir = dir.join(name);
+            let main = format!("{}\n{}", pgready_main(None), checked_queries());
+            write_crate(&crate_dir, name, &pgready_deps, &main)?;
+            std::fs::write(crate_dir.join("pgready.toml"), &config)?;
+        }
         if let Some(name) = &generated.hand {
             // The TLS feature pgready enables too: one sqlx build serves both, and a
             // production service needs it either way.
@@ -214,6 +251,7 @@ impl Generated {
         let members: Vec<String> = [&generated.pgready, &generated.expanded]
             .into_iter()
             .chain(&generated.hand)
+            .chain(&generated.queries)
             .map(|name| format!("\"{name}\""))
             .collect();
         std::fs::write(
@@ -232,6 +270,7 @@ impl Generated {
         let crates: Vec<&String> = [&self.pgready, &self.expanded]
             .into_iter()
             .chain(&self.hand)
+            .chain(&self.queries)
             .collect();
         eprintln!(
             "  compile ({label}): building {} in {} (the first run builds their dependencies)",
@@ -290,11 +329,29 @@ impl Generated {
                 cpu: a.cpu - b.cpu,
             })
             .collect();
+        let queries_at = self.hand.is_some() as usize + 2;
+        let queries_delta = times.get(queries_at).map(|q| {
+            let d: Vec<Times> = q
+                .iter()
+                .zip(&times[0])
+                .map(|(a, b)| Times {
+                    wall: a.wall - b.wall,
+                    cpu: a.cpu - b.cpu,
+                })
+                .collect();
+            Times::median(&d)
+        });
         Ok(Measured {
             pgready: Times::median(&times[0]),
             expanded: Times::median(&times[1]),
-            hand: times.get(2).map(|t| Times::median(t)),
+            hand: self
+                .hand
+                .as_ref()
+                .and_then(|_| times.get(2))
+                .map(|t| Times::median(t)),
+            queries: times.get(queries_at).map(|t| Times::median(t)),
             delta: Times::median(&deltas),
+            queries_delta,
             timer: median(timer.iter().copied()),
         })
     }
@@ -382,6 +439,21 @@ fn median(values: impl Iterator<Item = f64>) -> f64 {
         .get(sorted.len().saturating_sub(1) / 2)
         .copied()
         .unwrap_or(f64::NAN)
+}
+
+/// `CHECKED_QUERIES` functions, each a checked query on its own table of the generated
+/// migrations (`t<i>`: `id`, `name`, `created_at`, `note`).
+fn checked_queries() -> String {
+    (0..CHECKED_QUERIES)
+        .map(|i| {
+            format!(
+                "#[allow(dead_code)]\nasync fn checked_{i}(db: &pgready::Db, id: i64) -> \
+                 Result<Option<String>, sqlx::Error> {{\n    \
+                 let row = pgready::query!(\"SELECT id, name, note FROM t{i} WHERE id = $1\", id)\n        \
+                 .fetch_one(db.read())\n        .await?;\n    Ok(row.note.map(|n| format!(\"{{}} {{n}}\", row.name)))\n}}\n"
+            )
+        })
+        .collect()
 }
 
 /// The handlers both services share; `STATE`, `READ` and `WRITE` name the state type and the
