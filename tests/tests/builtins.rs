@@ -13,7 +13,8 @@ use std::fmt::Write as _;
 use std::path::PathBuf;
 
 use pgready_core::schema::builtins::{
-    self, Arg, FunctionKind, ResolveError, SqlType, oid, resolve_function, resolve_operator,
+    self, Arg, CastContext, FunctionKind, ResolveError, SqlType, can_coerce, oid, resolve_function,
+    resolve_operator, select_common_type,
 };
 use sqlx::{Connection, Executor, PgConnection, Row};
 
@@ -558,6 +559,8 @@ enum Call {
         left: Option<Arg>,
         right: Arg,
     },
+    /// `COALESCE(…)`: the common type of a list (as `CASE`, `UNION`, `ARRAY[…]` take it)
+    Coalesce(Vec<Arg>),
 }
 
 fn func(name: &str, args: Vec<Arg>) -> Call {
@@ -589,8 +592,11 @@ enum Outcome {
     NotFound,
     /// several match
     Ambiguous,
-    /// a polymorphic candidate cannot be resolved
-    Polymorphic,
+    /// the types do not fit together: a polymorphic candidate cannot be resolved, a list has
+    /// no common type (`datatype_mismatch`)
+    Mismatch,
+    /// a value cannot be coerced to the common type (`cannot_coerce`)
+    CannotCoerce,
     /// a `$n` has no type
     Untyped,
     /// PostgreSQL refused it for another reason
@@ -636,6 +642,10 @@ fn render(call: &Call) -> String {
             let right = arg(right);
             format!("SELECT {left} OPERATOR(pg_catalog.{name}) {right}")
         }
+        Call::Coalesce(args) => {
+            let list = args.iter().map(&mut arg).collect::<Vec<_>>().join(", ");
+            format!("SELECT COALESCE({list})")
+        }
     }
 }
 
@@ -658,6 +668,19 @@ fn resolved(call: &Call) -> Outcome {
                 result,
             )
         }
+        Call::Coalesce(args) => {
+            let types: Vec<SqlType> = args.iter().map(Arg::sql_type).collect();
+            let Ok(common) = select_common_type(&types) else {
+                return Outcome::Mismatch;
+            };
+            if !types
+                .iter()
+                .all(|t| can_coerce(t, &common, CastContext::Implicit))
+            {
+                return Outcome::CannotCoerce;
+            }
+            (args.clone(), Ok((vec![common.clone(); args.len()], common)))
+        }
     };
     match result {
         Ok((coerced, returns)) => {
@@ -675,7 +698,7 @@ fn resolved(call: &Call) -> Outcome {
         }
         Err(ResolveError::NotFound { .. }) => Outcome::NotFound,
         Err(ResolveError::Ambiguous { .. }) => Outcome::Ambiguous,
-        Err(ResolveError::Polymorphic { .. }) => Outcome::Polymorphic,
+        Err(ResolveError::Polymorphic { .. }) => Outcome::Mismatch,
     }
 }
 
@@ -711,7 +734,8 @@ async fn described(
         Err(sqlx::Error::Database(e)) => match e.code().as_deref() {
             Some("42883") => Outcome::NotFound,
             Some("42725") => Outcome::Ambiguous,
-            Some("42804") => Outcome::Polymorphic,
+            Some("42804") => Outcome::Mismatch,
+            Some("42846") => Outcome::CannotCoerce,
             Some("42P18") => Outcome::Untyped,
             _ => Outcome::Other(format!("{}: {}", e.code().unwrap_or_default(), e.message())),
         },
@@ -1041,6 +1065,53 @@ fn from_table() -> Vec<Call> {
     calls
 }
 
+/// `COALESCE` of every pair of a set of types, an untyped literal and a `$n` among them.
+fn common_types() -> Vec<Call> {
+    use oid::*;
+    let mut args: Vec<Arg> = [
+        INT2,
+        INT4,
+        INT8,
+        NUMERIC,
+        FLOAT4,
+        FLOAT8,
+        MONEY,
+        TEXT,
+        VARCHAR,
+        BPCHAR,
+        NAME,
+        CHAR,
+        BOOL,
+        BYTEA,
+        DATE,
+        TIME,
+        TIMETZ,
+        TIMESTAMP,
+        TIMESTAMPTZ,
+        INTERVAL,
+        JSON,
+        JSONB,
+        UUID,
+        INET,
+        CIDR,
+        INT4_ARRAY,
+        INT8_ARRAY,
+        TEXT_ARRAY,
+        INT4RANGE,
+    ]
+    .into_iter()
+    .map(typed)
+    .collect();
+    args.extend([Arg::Typed(mood()), Arg::Literal, Arg::Param]);
+    let mut calls = Vec::new();
+    for a in &args {
+        for b in &args {
+            calls.push(Call::Coalesce(vec![a.clone(), b.clone()]));
+        }
+    }
+    calls
+}
+
 #[tokio::test]
 async fn the_resolver_agrees_with_postgres() {
     let mut conn = connect("builtins_resolve").await;
@@ -1068,6 +1139,7 @@ async fn the_resolver_agrees_with_postgres() {
     for (corpus, calls) in [
         ("hand-written", hand_written()),
         ("from the table", from_table()),
+        ("common types (COALESCE)", common_types()),
     ] {
         // outcome kind → (calls, agreeing)
         let mut tally: BTreeMap<&'static str, (usize, usize)> = BTreeMap::new();
@@ -1079,7 +1151,8 @@ async fn the_resolver_agrees_with_postgres() {
                 Outcome::Typed { .. } => "typed",
                 Outcome::NotFound => "no match",
                 Outcome::Ambiguous => "ambiguous",
-                Outcome::Polymorphic => "polymorphic error",
+                Outcome::Mismatch => "type mismatch",
+                Outcome::CannotCoerce => "cannot coerce",
                 Outcome::Untyped => "untyped $n",
                 Outcome::Other(_) => "other error",
             };

@@ -59,9 +59,9 @@ pub(super) fn pathway(target: &SqlType, source: &SqlType, context: CastContext) 
         return Pathway::ArrayCoerce;
     }
     // automatic I/O conversion: to a string type by assignment, from one explicitly
-    if context >= CastContext::Assignment && target.category() == b'S' {
-        Pathway::ViaIo
-    } else if context >= CastContext::Explicit && source.category() == b'S' {
+    let to_string = context >= CastContext::Assignment && target.category() == b'S';
+    let from_string = context >= CastContext::Explicit && source.category() == b'S';
+    if to_string || from_string {
         Pathway::ViaIo
     } else {
         Pathway::None
