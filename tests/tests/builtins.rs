@@ -39,6 +39,21 @@ async fn the_table_is_what_the_catalog_says() {
         return;
     }
     let committed = std::fs::read_to_string(&path).unwrap_or_default();
+    let major: i32 =
+        sqlx::query_scalar("SELECT current_setting('server_version_num')::int / 10000")
+            .fetch_one(&mut conn)
+            .await
+            .expect("server_version_num");
+    assert_eq!(
+        i64::from(major),
+        i64::from(builtins::SERVER_MAJOR),
+        "the table was generated from PostgreSQL {}, the test server is PostgreSQL {major}: point \
+         PGREADY_PG_BIN at a PostgreSQL {} installation, or regenerate the table for {major} with \
+         `PGREADY_REGENERATE=1 cargo test -p pgready-tests --test builtins \
+         the_table_is_what_the_catalog_says` and check the resolver test still passes",
+        builtins::SERVER_MAJOR,
+        builtins::SERVER_MAJOR,
+    );
     if committed != generated {
         let first = committed
             .lines()
