@@ -568,6 +568,8 @@ enum Call {
         name: String,
         args: Vec<Arg>,
         over: bool,
+        /// how many trailing arguments an ordered-set aggregate takes in `WITHIN GROUP`
+        within_group: usize,
     },
     Operator {
         name: String,
@@ -585,6 +587,19 @@ fn func(name: &str, args: Vec<Arg>) -> Call {
         name: name.to_owned(),
         args,
         over,
+        within_group: 0,
+    }
+}
+
+/// `name(direct…) WITHIN GROUP (ORDER BY aggregated)`.
+fn ordered(name: &str, direct: Vec<Arg>, aggregated: Arg) -> Call {
+    let mut args = direct;
+    args.push(aggregated);
+    Call::Function {
+        name: name.to_owned(),
+        args,
+        over: false,
+        within_group: 1,
     }
 }
 
@@ -643,14 +658,26 @@ fn render(call: &Call) -> String {
         }
     };
     match call {
-        Call::Function { name, args, over } => {
+        Call::Function {
+            name,
+            args,
+            over,
+            within_group,
+        } => {
+            let rendered: Vec<String> = args.iter().map(&mut arg).collect();
+            let (direct, aggregated) = rendered.split_at(rendered.len() - within_group);
             let list = if args.is_empty() && name == "count" {
                 "*".to_owned()
             } else {
-                args.iter().map(&mut arg).collect::<Vec<_>>().join(", ")
+                direct.join(", ")
             };
             let over = if *over { " OVER ()" } else { "" };
-            format!("SELECT pg_catalog.\"{name}\"({list}){over}")
+            let within = if aggregated.is_empty() {
+                String::new()
+            } else {
+                format!(" WITHIN GROUP (ORDER BY {})", aggregated.join(", "))
+            };
+            format!("SELECT pg_catalog.\"{name}\"({list}){within}{over}")
         }
         Call::Operator { name, left, right } => {
             let left = left.as_ref().map(&mut arg).unwrap_or_default();
@@ -875,6 +902,12 @@ fn hand_written() -> Vec<Call> {
         func("to_tsvector", vec![typed(TEXT)]),
         func("plainto_tsquery", vec![l.clone(), p.clone()]),
         func("ts_rank", vec![typed(TSVECTOR), typed(TSQUERY)]),
+        ordered("percentile_cont", vec![typed(FLOAT8)], typed(FLOAT8)),
+        ordered("percentile_cont", vec![typed(NUMERIC)], typed(INTERVAL)),
+        ordered("percentile_cont", vec![typed(FLOAT8_ARRAY)], typed(INT4)),
+        ordered("percentile_disc", vec![p.clone()], typed(DATE)),
+        ordered("mode", vec![], typed(TEXT)),
+        ordered("rank", vec![typed(INT4)], typed(INT8)),
         func("row_number", vec![]),
         func("rank", vec![]),
         func("lag", vec![typed(INT4)]),
