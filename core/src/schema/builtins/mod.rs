@@ -29,9 +29,11 @@
 //! `BETWEEN`, `LIKE`, `EXTRACT`, `SUBSTRING(… FROM …)`, `TRIM(…)`, `POSITION`, `OVERLAY`,
 //! `CURRENT_TIMESTAMP` and the like are syntax, not catalog functions: the grammar turns some
 //! into calls (`LIKE` is the operator `~~`, `EXTRACT(f FROM x)` is `extract('f', x)`,
-//! `a BETWEEN b AND c` is `a >= b AND a <= c`, `x = ANY(arr)` is `=` on the element type,
+//! `a BETWEEN b AND c` is `a >= b AND a <= c`,
 //! `CURRENT_DATE` is a `date`), and the others take the common type of their arguments
-//! ([`select_common_type`]).
+//! ([`select_common_type`]). `x = ANY(arr)` resolves `=` on `x` and the array's element type
+//! (an open `$n` array counts as unknown); the array is then the array of the right operand's
+//! resolved type.
 //!
 //! # Resolution
 //!
