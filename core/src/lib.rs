@@ -11,7 +11,8 @@
 //! `migrations`; `lint` and `migrations` parse SQL through one private module (`sql`). Under
 //! them all: [`health`] and the other word enums built with [`word`], the one "did you mean"
 //! matcher [`suggest`], [`duration`] and [`dsn`]. [`schema`] replays migrations into a model of
-//! the catalog; nothing else uses it yet.
+//! the catalog and knows PostgreSQL's built-in functions, operators and types
+//! (`schema::builtins`) and the Rust types sqlx decodes them into (`schema::rust_types`).
 
 pub mod project;
 

@@ -40,6 +40,9 @@ mod show;
 pub(crate) mod types;
 mod view;
 
+pub mod builtins;
+pub mod rust_types;
+
 #[cfg(test)]
 mod tests;
 
