@@ -122,10 +122,7 @@ const HEALTH: &[Key] = &[
     key("pool_saturation_warn", Kind::Ratio),
 ];
 
-const SHUTDOWN: &[Key] = &[
-    key("drain", Kind::Duration),
-    key("grace", Kind::Duration),
-];
+const SHUTDOWN: &[Key] = &[key("drain", Kind::Duration), key("grace", Kind::Duration)];
 
 /// Names people reach for from other tools, mapped to pgready's key (`section.key`).
 const RENAMED: &[(&str, &str)] = &[

@@ -3,10 +3,12 @@
 //! flight, or from a new probe.
 
 use std::sync::Arc;
+use std::time::{Duration, SystemTime};
 
 use axum::response::Response;
 use tracing::Instrument as _;
 
+use super::builtin;
 use super::endpoint::{Detail, Endpoint, Kind, Options};
 use super::flight::Answer;
 use super::probe::{self, CustomChecks};
@@ -51,8 +53,21 @@ pub async fn respond(
     answer(db, endpoint, custom).await.rendered.to_response()
 }
 
-/// The answer for `endpoint`: cached, in flight, or from a new probe.
+/// The answer for `endpoint`: cached, in flight, or from a new probe; for readiness once a
+/// shutdown began, `process:shutdown` failed, with no probe.
 async fn answer(db: &Db, endpoint: &'static Endpoint, custom: Option<CustomChecks>) -> Arc<Answer> {
+    if endpoint.kind == Kind::Readiness
+        && let Some(check) = builtin::shutting_down(db)
+    {
+        // Not cached nor recorded for metrics: a deploy is not an outage.
+        let report = Report::new(
+            Kind::Readiness,
+            vec![check],
+            SystemTime::now(),
+            Duration::ZERO,
+        );
+        return Arc::new(Answer::new(Arc::new(report), endpoint.detail));
+    }
     let options = Options::resolve(endpoint, &db.config().health);
     let flight = db.health_registry().flight(endpoint.id.get());
     flight
