@@ -257,12 +257,13 @@ where
         Some(deadline) => runtime.shutdown_timeout(stop::remaining(deadline)),
         None => drop(runtime),
     }
-    if embedded.is_some() {
-        tracing::info!("stopping the embedded PostgreSQL");
-    }
-    drop(embedded);
     if let Some(since) = since {
-        tracing::info!(took = ?since.elapsed(), "stopped");
+        tracing::info!(took = ?since.elapsed(), "shut down: requests ended, pools closed");
+    }
+    if let Some(cluster) = embedded {
+        let stopping = std::time::Instant::now();
+        drop(cluster);
+        tracing::info!(took = ?stopping.elapsed(), "embedded PostgreSQL stopped and removed");
     }
     match ended {
         stop::Ended::Returned(output) | stop::Ended::ReturnedAfterSignal(output) => output,
