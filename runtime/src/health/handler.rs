@@ -33,9 +33,15 @@ impl Db {
     }
 
     /// The newest readiness report of any endpoint, if younger than `[health] cache`; else a
-    /// new probe through [`Db::health`].
+    /// new probe through [`Db::health`]. Once a shutdown began no probe runs, and the newest
+    /// report stands, whatever its age: a deploy is not an outage on the dashboards.
     pub(crate) async fn recent_health(&self) -> Arc<Report> {
-        match self.health_registry().latest(self.config().health.cache) {
+        let max_age = if self.is_shutting_down() {
+            Duration::MAX
+        } else {
+            self.config().health.cache
+        };
+        match self.health_registry().latest(max_age) {
             Some(report) => report,
             None => self.health().await,
         }
