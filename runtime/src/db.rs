@@ -350,8 +350,8 @@ impl Db {
     /// axum then stops accepting and waits for the requests in flight. Under
     /// `#[migrated_pool]`, `main`'s body gets `[shutdown] grace` to return; then the pools
     /// close and the process exits with status 0. A body that never asked for this future is
-    /// dropped when the drain ends instead. The future is `'static`: any number may wait, in
-    /// any task.
+    /// dropped when the drain ends instead, and the exit status is the signal's (128 + its
+    /// number). The future is `'static`: any number may wait, in any task.
     pub fn shutdown_signal(&self) -> impl Future<Output = ()> + Send + 'static {
         self.inner.shutdown.signal()
     }

@@ -218,11 +218,12 @@ async fn embedded_cluster(cfg: &config::Config, profile: &str) -> Result<Cluster
 /// status 1.
 ///
 /// On SIGTERM or SIGINT (Ctrl-C): readiness endpoints answer 503 at once; after `[shutdown]
-/// drain`, [`Db::shutdown_signal`] resolves and the body gets `[shutdown] grace` to return
-/// (a body that never asked for the signal is dropped when the drain ends); then the pools
-/// close within what is left of `grace`, the embedded cluster stops, and the process exits
-/// with the body's value, or status 0 when the body was dropped. A second signal drops the
-/// body at once and exits with 128 + the signal's number (130 for SIGINT, 143 for SIGTERM).
+/// drain`, [`Db::shutdown_signal`] resolves and the body gets `[shutdown] grace` to return;
+/// then the pools close within what is left of `grace`, the embedded cluster stops, and the
+/// process exits with the body's value, or status 0 when the body was still running at the
+/// bound. A body that never asked for the signal is dropped when the drain ends, and a second
+/// signal drops the body at once: both exit with 128 + the signal's number (130 for SIGINT,
+/// 143 for SIGTERM).
 pub fn run<F, Fut, T>(setup: Setup, body: F) -> T
 where
     F: FnOnce(Db) -> Fut,
@@ -267,8 +268,10 @@ where
     }
     match ended {
         stop::Ended::Returned(output) | stop::Ended::ReturnedAfterSignal(output) => output,
-        stop::Ended::Stopped => std::process::exit(0),
-        stop::Ended::Forced(signal) => std::process::exit(signal.exit_code()),
+        stop::Ended::Cut => std::process::exit(0),
+        stop::Ended::Interrupted(signal) | stop::Ended::Forced(signal) => {
+            std::process::exit(signal.exit_code())
+        }
     }
 }
 

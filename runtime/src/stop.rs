@@ -17,9 +17,13 @@ pub(crate) enum Ended<T> {
     Returned(T),
     /// It returned after a signal, within the bounds.
     ReturnedAfterSignal(T),
-    /// Dropped after a signal: it never asked for `shutdown_signal()` (dropped when the drain
-    /// ended), or it was still running when `grace` ran out.
-    Stopped,
+    /// It waited for `shutdown_signal()` but was still running when `grace` ran out: dropped,
+    /// the shutdown kept its bound (exit status 0).
+    Cut,
+    /// It never asked for `shutdown_signal()`, so nothing it does can end on purpose: dropped
+    /// when the drain ended, and the exit status says the signal stopped it, as it did before
+    /// pgready handled signals (a batch job's runner must not read that as success).
+    Interrupted(Signal),
     /// A second signal: dropped at once.
     Forced(Signal),
 }
@@ -62,7 +66,7 @@ pub(crate) async fn run<T>(db: &Db, body: impl Future<Output = T>) -> (Ended<T>,
              (pass the signal to `axum::serve(..).with_graceful_shutdown(..)` to let requests \
              in flight finish)"
         );
-        return (Ended::Stopped, Some(deadline));
+        return (Ended::Interrupted(first), Some(deadline));
     }
     tracing::info!(
         grace = ?config.grace,
@@ -76,7 +80,7 @@ pub(crate) async fn run<T>(db: &Db, body: impl Future<Output = T>) -> (Ended<T>,
                 "`main` was still running when `[shutdown] grace` ran out: stopping it, with \
                  the requests still in flight"
             );
-            (Ended::Stopped, Some(deadline))
+            (Ended::Cut, Some(deadline))
         }
         signal = signals.recv() => forced(signal, since),
     }
