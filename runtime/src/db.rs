@@ -1,5 +1,6 @@
 //! `pgready::Db`: the handle a service holds.
 
+use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -10,6 +11,7 @@ use crate::embedded::Cluster;
 use crate::health::Registry;
 use crate::migrate::{MigrationState, Migrator};
 use crate::retry::RetryCounts;
+use crate::shutdown::{Phase, Shutdown};
 use crate::{Classify, Error, ErrorClass, Pool, Transaction, TransactionOptions};
 
 /// The database as the service sees it: a write pool, a read pool (the replica when
@@ -64,6 +66,8 @@ struct Inner {
     health: Registry,
     /// `transaction_with`'s retries and give-ups, for `pgready::metrics`.
     retries: RetryCounts,
+    /// Serving, draining or stopping: readiness and `shutdown_signal()` follow it.
+    shutdown: Shutdown,
 }
 
 impl Db {
@@ -78,6 +82,7 @@ impl Db {
         migrator: Migrator,
         embedded: Option<Cluster>,
     ) -> Db {
+        let shutdown = Shutdown::new(config.shutdown.drain);
         Db {
             inner: Arc::new(Inner {
                 write,
@@ -89,6 +94,7 @@ impl Db {
                 migrator,
                 health: Registry::default(),
                 retries: RetryCounts::default(),
+                shutdown,
             }),
         }
     }
@@ -300,16 +306,83 @@ impl Db {
         &self.inner.retries
     }
 
-    /// Closes both pools and waits for their connections to close, at most
-    /// [`Pool::CLOSE_GRACE`] (30 s) for those still in use; past it, logs
-    /// which pool still had how many and returns (see [`Pool::close`]).
+    /// Closes both pools and waits for their connections to close, at most `[shutdown] grace`
+    /// (30 s by default) for those still in use; past it, logs which pool still had how many
+    /// and returns (see [`Pool::close_within`]).
+    ///
+    /// `#[migrated_pool]` calls it when `main`'s body returns.
     pub async fn close(&self) {
-        let read = async {
-            if let Some(read) = &self.inner.read {
-                read.close().await;
+        self.close_within(self.config().shutdown.grace).await;
+    }
+
+    /// [`close`](Self::close) with its own bound; logs a warning for a pool that still had
+    /// connections in use past it.
+    pub(crate) async fn close_within(&self, grace: Duration) {
+        let close = |pool: &Pool| {
+            let pool = pool.clone();
+            async move {
+                if let Err(e) = pool.close_within(grace).await {
+                    tracing::warn!("{e}");
+                }
             }
         };
-        tokio::join!(self.inner.write.close(), read);
+        let read = async {
+            if let Some(read) = &self.inner.read {
+                close(read).await;
+            }
+        };
+        tokio::join!(close(&self.inner.write), read);
+    }
+
+    /// A future that resolves when the service should stop accepting requests: after SIGTERM
+    /// or Ctrl-C (or [`begin_shutdown`](Self::begin_shutdown)) and then `[shutdown] drain`,
+    /// during which readiness endpoints already answer 503 so that load balancers stop
+    /// sending. Hand it to axum's graceful shutdown:
+    ///
+    /// ```no_run
+    /// # async fn f(db: pgready::Db, listener: tokio::net::TcpListener, app: axum::Router) -> std::io::Result<()> {
+    /// axum::serve(listener, app)
+    ///     .with_graceful_shutdown(db.shutdown_signal())
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// axum then stops accepting and waits for the requests in flight. Under
+    /// `#[migrated_pool]`, `main`'s body gets `[shutdown] grace` to return; then the pools
+    /// close and the process exits with status 0. A body that never asked for this future is
+    /// dropped when the drain ends instead, and the exit status is the signal's (128 + its
+    /// number). The future is `'static`: any number may wait, in any task.
+    pub fn shutdown_signal(&self) -> impl Future<Output = ()> + Send + 'static {
+        self.inner.shutdown.signal()
+    }
+
+    /// Starts the shutdown as SIGTERM does under `#[migrated_pool]`: readiness endpoints
+    /// answer 503 from now on, and [`shutdown_signal`](Self::shutdown_signal) resolves after
+    /// `[shutdown] drain`. For a service that runs its own signal handling (built on
+    /// [`pgready::start`](crate::start)), or that stops on another event. A second call does
+    /// nothing.
+    pub fn begin_shutdown(&self) {
+        if self.inner.shutdown.begin() {
+            tracing::info!(
+                drain = ?self.config().shutdown.drain,
+                "shutting down: readiness answers 503, the server is told to stop after the drain"
+            );
+        }
+    }
+
+    /// Whether a shutdown began: readiness endpoints answer 503.
+    pub fn is_shutting_down(&self) -> bool {
+        self.inner.shutdown.phase() != Phase::Serving
+    }
+
+    /// The shutdown's phase, for readiness.
+    pub(crate) fn shutdown_phase(&self) -> Phase {
+        self.inner.shutdown.phase()
+    }
+
+    /// The shutdown state, for the generated `main`.
+    pub(crate) fn shutdown(&self) -> &Shutdown {
+        &self.inner.shutdown
     }
 
     /// The migrations built into the binary.

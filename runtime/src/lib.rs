@@ -27,6 +27,8 @@
 // - `embedded`: the development and test clusters;
 // - `error`: `pgready::Error`, how a failed statement is described, its class, its HTTP answer;
 // - `session`: the session settings batch, identifier and literal quoting;
+// - `shutdown`: a shutdown's phase (serving, draining, stopping) and `shutdown_signal()`;
+// - `signal`: SIGTERM and SIGINT;
 // - `pool`: the pool engine, pooled connections, transactions, acquire latency;
 // - `retry`: `TransactionOptions`, the retry policy and its counters;
 // - `connect`: DSN to connections: retry, the migration connection, pools;
@@ -35,6 +37,7 @@
 // - `db`: `Db`, which holds the pools, the migrator and that health state;
 // - `health::{builtin, probe, handler}`: probing through a `Db`;
 // - `metrics`: Prometheus text from a `Db`;
+// - `stop`: the generated `main`'s ordered shutdown on a signal;
 // - `start`: `Setup`, `start`, the `main` runner;
 // - `testing`: `#[pgready::test]`'s databases, started through `start`.
 
@@ -52,8 +55,11 @@ mod otel;
 mod pool;
 mod retry;
 mod session;
+mod shutdown;
+mod signal;
 mod spans;
 mod start;
+mod stop;
 pub mod testing;
 
 pub use db::Db;

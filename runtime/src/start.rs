@@ -10,6 +10,7 @@ use crate::embedded::Cluster;
 use crate::error::lines;
 use crate::migrate::{EmbeddedFile, Migrator};
 use crate::pool::Role;
+use crate::stop;
 use crate::{Db, Error};
 
 /// Everything start-up needs: the config text and migrations the macro embedded, and where to
@@ -214,7 +215,15 @@ async fn embedded_cluster(cfg: &config::Config, profile: &str) -> Result<Cluster
 /// (and stops the embedded cluster, if one was started).
 ///
 /// A failure before the body runs prints one error line (password redacted) and exits with
-/// status 1. With an embedded cluster, Ctrl-C or SIGTERM also stops the cluster before exiting.
+/// status 1.
+///
+/// On SIGTERM or SIGINT (Ctrl-C): readiness endpoints answer 503 at once; after `[shutdown]
+/// drain`, [`Db::shutdown_signal`] resolves and the body gets `[shutdown] grace` to return;
+/// then the pools close within what is left of `grace`, the embedded cluster stops, and the
+/// process exits with the body's value, or status 0 when the body was still running at the
+/// bound. A body that never asked for the signal is dropped when the drain ends, and a second
+/// signal drops the body at once: both exit with 128 + the signal's number (130 for SIGINT,
+/// 143 for SIGTERM).
 pub fn run<F, Fut, T>(setup: Setup, body: F) -> T
 where
     F: FnOnce(Db) -> Fut,
@@ -233,53 +242,36 @@ where
         Err(e) => exit_with(&e.to_string()),
     };
     let embedded = db.take_embedded();
-    let output = runtime.block_on(async {
-        let output = if embedded.is_some() {
-            tokio::select! {
-                output = body(db.clone()) => Some(output),
-                () = shutdown_signal() => None,
-            }
-        } else {
-            Some(body(db.clone()).await)
-        };
-        db.close().await;
-        output
+    let (ended, deadline) = runtime.block_on(async {
+        let (ended, deadline) = stop::run(&db, body(db.clone())).await;
+        match deadline {
+            None => db.close().await,
+            Some(deadline) => db.close_within(stop::remaining(deadline)).await,
+        }
+        (ended, deadline)
     });
+    let since = db.shutdown_phase().since();
     drop(db);
-    drop(runtime);
-    match output {
-        Some(output) => {
-            drop(embedded);
-            output
-        }
-        None => {
-            tracing::info!("interrupted: stopping the embedded PostgreSQL");
-            drop(embedded);
-            std::process::exit(130)
-        }
+    match deadline {
+        // Tasks still running (a request past the bound) are dropped; blocking ones get what
+        // is left of the bound.
+        Some(deadline) => runtime.shutdown_timeout(stop::remaining(deadline)),
+        None => drop(runtime),
     }
-}
-
-async fn shutdown_signal() {
-    let interrupt = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        let terminate = async {
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(mut signal) => {
-                    signal.recv().await;
-                }
-                Err(_) => std::future::pending::<()>().await,
-            }
-        };
-        tokio::select! {
-            _ = interrupt => {}
-            () = terminate => {}
-        }
+    if let Some(since) = since {
+        tracing::info!(took = ?since.elapsed(), "shut down: requests ended, pools closed");
     }
-    #[cfg(not(unix))]
-    {
-        let _ = interrupt.await;
+    if let Some(cluster) = embedded {
+        let stopping = std::time::Instant::now();
+        drop(cluster);
+        tracing::info!(took = ?stopping.elapsed(), "embedded PostgreSQL stopped and removed");
+    }
+    match ended {
+        stop::Ended::Returned(output) | stop::Ended::ReturnedAfterSignal(output) => output,
+        stop::Ended::Cut => std::process::exit(0),
+        stop::Ended::Interrupted(signal) | stop::Ended::Forced(signal) => {
+            std::process::exit(signal.exit_code())
+        }
     }
 }
 

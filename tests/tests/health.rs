@@ -757,3 +757,75 @@ async fn a_probe_storm_costs_one_probe_per_cache_period() {
     );
     db.close().await;
 }
+
+/// Once a shutdown began, readiness answers 503 `draining` at once, from no probe (cached
+/// `pass` reports included), while liveness stays 200; `shutdown_signal()` resolves after
+/// `[shutdown] drain`. `examples/tests/shutdown.rs` runs the same through SIGTERM.
+#[tokio::test]
+async fn readiness_fails_at_once_when_a_shutdown_begins() {
+    let url = fresh_database("health_shutdown").await;
+    let db = start("[shutdown]\ndrain = \"1500ms\"\n", &url).await;
+    let addr = serve(app(&db)).await;
+    // A `pass` cached for a second, as a load balancer's probes would have left it.
+    assert_eq!(health_http::get(addr, "/health").await.status, 200);
+    let probes = metric(&db, "pgready_health_probes_total").await;
+    let signal = db.shutdown_signal();
+    assert!(!db.is_shutting_down());
+
+    db.begin_shutdown();
+    let began = Instant::now();
+    assert!(db.is_shutting_down());
+    for path in ["/health", "/uncached"] {
+        let r = health_http::get(addr, path).await;
+        assert_eq!(r.status, 503, "{path}: {}", r.body);
+        let body = r.json();
+        assert_eq!(body["status"], "fail", "{body}");
+        let check = &entries(&body, "process:shutdown")[0];
+        assert_eq!(check["status"], "fail", "{body}");
+        assert_eq!(check["phase"], "draining", "{body}");
+        assert_eq!(check["observedUnit"], "s", "{body}");
+        assert_eq!(
+            body["checks"].as_object().map(|c| c.len()),
+            Some(1),
+            "no probe: {body}"
+        );
+    }
+    let r = health_http::get(addr, "/terse").await;
+    assert_eq!((r.status, r.body.as_str()), (503, r#"{"status":"fail"}"#));
+    assert_eq!(db.health().await.status(), pgready::health::Status::Fail);
+    // No probe ran, and the metrics keep the last real one, past its cache period too: a
+    // deploy is not an outage.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let text = pgready::metrics::render(&db).await;
+    assert!(
+        text.contains("pgready_health_status{status=\"pass\"} 1"),
+        "{text}"
+    );
+    assert_eq!(metric(&db, "pgready_health_probes_total").await, probes);
+    // Liveness (a probe of the process only) still passes.
+    assert_eq!(health_http::get(addr, "/health/live").await.status, 200);
+
+    signal.await;
+    let drained = began.elapsed();
+    assert!(
+        drained >= Duration::from_millis(1500) && drained < Duration::from_secs(5),
+        "{drained:?}"
+    );
+    // Queries still work until the pools close.
+    let one: i32 = sqlx::query_scalar("SELECT 1")
+        .fetch_one(db.write())
+        .await
+        .unwrap();
+    assert_eq!(one, 1);
+    db.close().await;
+}
+
+/// A sample of `pgready::metrics::render`.
+async fn metric(db: &pgready::Db, series: &str) -> f64 {
+    let text = pgready::metrics::render(db).await;
+    text.lines()
+        .find_map(|line| line.strip_prefix(series)?.strip_prefix(' '))
+        .unwrap_or_else(|| panic!("no `{series}` in:\n{text}"))
+        .parse()
+        .unwrap()
+}

@@ -110,3 +110,44 @@ async fn an_error_from_the_body_is_returned_from_main() {
         stderr(&output)
     );
 }
+
+/// A `main` that does not wait for `db.shutdown_signal()` still drains, then is dropped, and
+/// its exit status is the signal's: it did not finish on its own.
+#[tokio::test]
+async fn a_main_that_ignores_the_shutdown_signal_exits_with_the_signal_after_the_drain() {
+    use std::io::{BufRead, BufReader};
+
+    let url = fresh_database("e2e_wait").await;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_e2e_service"))
+        .env("DATABASE_URL", &url)
+        .env("PGREADY_PROFILE", "quick_stop")
+        .env("E2E_WAIT", "1")
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("run e2e_service");
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    while !lines
+        .next()
+        .expect("e2e_service exited early")
+        .unwrap()
+        .contains("E2E waiting")
+    {}
+    let sent = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    let signalled = std::time::Instant::now();
+    let log: String = lines.map_while(Result::ok).map(|l| l + "\n").collect();
+    let status = child.wait().unwrap();
+    let took = signalled.elapsed();
+    assert_eq!(status.code(), Some(143), "128 + SIGTERM; log:\n{log}");
+    assert!(
+        log.contains("does not wait for `db.shutdown_signal()`"),
+        "{log}"
+    );
+    assert!(
+        took >= std::time::Duration::from_millis(200) && took < std::time::Duration::from_secs(10),
+        "stopped {took:?} after SIGTERM, drain 200ms; log:\n{log}"
+    );
+}

@@ -172,6 +172,11 @@ async fn metrics_pass_promtool_and_count_what_happened() {
             assert_eq!(sample(&text, &series), 0.0);
         }
     }
+    // So are dropped transactions' (`tests/transaction_drop.rs`).
+    assert_eq!(
+        sample(&text, "pgready_transaction_drops_total{pool=\"write\"}"),
+        0.0
+    );
     db.close().await;
 }
 

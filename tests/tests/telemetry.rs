@@ -367,10 +367,17 @@ async fn the_facade_carries_every_figure_under_opentelemetry_names() {
         0
     );
 
+    // A transaction dropped without `commit` or `rollback`, per pool.
+    assert_eq!(r.counter("pgready.transaction.drops", &pool), 0);
+    drop(db.write().begin().await.unwrap());
+    pgready::metrics::publish(&db);
+    assert_eq!(r.counter("pgready.transaction.drops", &pool), 1);
+
     let units = r.units.lock().unwrap().clone();
     assert_eq!(units["db.client.connection.wait_time"], Some(Unit::Seconds));
     assert_eq!(units["db.client.connection.count"], Some(Unit::Count));
     assert_eq!(units["pgready.transaction.retries"], Some(Unit::Count));
+    assert_eq!(units["pgready.transaction.drops"], Some(Unit::Count));
     db.close().await;
 }
 

@@ -1,8 +1,20 @@
-//! A transaction dropped without `commit` or `rollback` is rolled back and logged with a
-//! warning that names the line that began it; one that was ended on purpose is not.
+//! A transaction dropped without `commit` or `rollback` is rolled back, logged with a warning
+//! that names the line that began it, and counted in `pgready_transaction_drops_total`; one
+//! that was ended on purpose is not.
 
 use pgready_tests::{Captured, fresh_database, setup};
 use sqlx::Executor;
+
+/// `pgready_transaction_drops_total{pool="write"}` in `/metrics`'s text.
+async fn drops(db: &pgready::Db) -> f64 {
+    let text = pgready::metrics::render(db).await;
+    let series = "pgready_transaction_drops_total{pool=\"write\"} ";
+    text.lines()
+        .find_map(|line| line.strip_prefix(series))
+        .unwrap_or_else(|| panic!("no `{series}` in:\n{text}"))
+        .parse()
+        .unwrap()
+}
 
 #[tokio::test]
 async fn a_forgotten_commit_is_rolled_back_and_its_begin_named() {
@@ -20,6 +32,7 @@ async fn a_forgotten_commit_is_rolled_back_and_its_begin_named() {
     let db = pgready::start(&setup(config, &url)).await.expect("start");
     db.write().execute("CREATE TABLE t (id int)").await.unwrap();
     logs.take();
+    assert_eq!(drops(&db).await, 0.0);
 
     // Forgotten: rolled back, warned about with this file and line.
     let (mut tx, line) = (db.write().begin().await.unwrap(), line!());
@@ -36,6 +49,7 @@ async fn a_forgotten_commit_is_rolled_back_and_its_begin_named() {
         .await
         .unwrap();
     assert_eq!(rows, 0);
+    assert_eq!(drops(&db).await, 1.0, "the forgotten commit is counted");
 
     // A savepoint and a transaction on an acquired connection name their own lines.
     let mut conn = db.write().acquire().await.unwrap();
@@ -54,6 +68,11 @@ async fn a_forgotten_commit_is_rolled_back_and_its_begin_named() {
         "{warning}"
     );
     drop(conn);
+    assert_eq!(
+        drops(&db).await,
+        3.0,
+        "the savepoint and its transaction count too"
+    );
 
     // Ended on purpose, either way: no warning.
     let mut tx = db.write().begin().await.unwrap();
@@ -70,5 +89,30 @@ async fn a_forgotten_commit_is_rolled_back_and_its_begin_named() {
     .unwrap();
     let quiet = logs.take();
     assert!(!quiet.contains("dropped without"), "{quiet}");
+    assert_eq!(drops(&db).await, 3.0, "ended on purpose: not counted");
+
+    // A cancelled request's transaction (its future dropped mid-closure) is counted too.
+    let cancelled = db.transaction(|tx| {
+        Box::pin(async move {
+            tx.execute("INSERT INTO t VALUES (4)").await?;
+            std::future::pending::<()>().await;
+            Ok::<_, pgready::Error>(())
+        })
+    });
+    assert!(
+        tokio::time::timeout(std::time::Duration::from_millis(100), cancelled)
+            .await
+            .is_err()
+    );
+    assert_eq!(drops(&db).await, 4.0);
+    // Not while a panic unwinds: that is the panic's to report.
+    let db2 = db.clone();
+    let panicked = tokio::spawn(async move {
+        let _tx = db2.write().begin().await.unwrap();
+        panic!("a handler panics inside a transaction");
+    })
+    .await;
+    assert!(panicked.is_err());
+    assert_eq!(drops(&db).await, 4.0);
     db.close().await;
 }

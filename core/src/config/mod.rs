@@ -32,6 +32,7 @@ mod resolve;
 mod schema;
 mod secrets;
 mod session;
+mod shutdown;
 
 use toml::de::DeTable;
 
@@ -42,6 +43,7 @@ pub use migrations::{Migrations, OnStartup, OutOfOrder};
 pub use pool::Pool;
 pub use profile::{BUILT_IN_PROFILES, ConfigFile};
 pub use session::Session;
+pub use shutdown::Shutdown;
 
 use diagnostic::LineIndex;
 use layer::Reader;
@@ -79,6 +81,8 @@ pub struct Config {
     pub migrations: Migrations,
     /// `[health]`
     pub health: Health,
+    /// `[shutdown]`
+    pub shutdown: Shutdown,
 }
 
 impl Config {
@@ -92,6 +96,7 @@ impl Config {
             session: Session::defaults(crate_name),
             migrations: Migrations::default(),
             health: Health::default(),
+            shutdown: Shutdown::default(),
         }
     }
 
@@ -108,6 +113,7 @@ impl Config {
             session: Session::build(resolved, crate_name),
             migrations: Migrations::build(resolved),
             health: Health::build(resolved),
+            shutdown: Shutdown::build(resolved),
         };
         let mut checker = Checker {
             resolved,
@@ -126,6 +132,7 @@ impl Config {
         config.session.validate(&mut checker);
         config.migrations.validate(&mut checker);
         config.health.validate(&mut checker);
+        config.shutdown.validate(&mut checker);
         config
     }
 }
@@ -274,6 +281,10 @@ timeout = "2s"                      # a probe never waits longer
 cache = "1s"                        # concurrent and repeated probes share one result
 max_replica_lag = "60s"             # above: warn
 pool_saturation_warn = 0.9
+
+[shutdown]
+drain = "5s"                        # readiness 503 before the server stops accepting
+grace = "30s"                       # bound on in-flight work and pool close
 
 [profiles.production.pool]          # a profile overrides any section; chosen at run time by
 max_connections = 50                # PGREADY_PROFILE (default "development"); all validated at compile time

@@ -14,6 +14,7 @@ pub(crate) enum Section {
     Session,
     Migrations,
     Health,
+    Shutdown,
 }
 
 /// The type a key accepts.
@@ -121,6 +122,8 @@ const HEALTH: &[Key] = &[
     key("pool_saturation_warn", Kind::Ratio),
 ];
 
+const SHUTDOWN: &[Key] = &[key("drain", Kind::Duration), key("grace", Kind::Duration)];
+
 /// Names people reach for from other tools, mapped to pgready's key (`section.key`).
 const RENAMED: &[(&str, &str)] = &[
     ("max_size", "max_connections"),
@@ -134,6 +137,10 @@ const RENAMED: &[(&str, &str)] = &[
     ("timezone", "time_zone"),
     ("migrations_dir", "dir"),
     ("source", "dir"),
+    ("grace_period", "grace"),
+    ("shutdown_timeout", "grace"),
+    ("drain_time", "drain"),
+    ("shutdown_delay", "drain"),
 ];
 
 /// Keys that would hold a DSN: the hint is to name an environment variable instead.
@@ -146,13 +153,14 @@ const DSN_KEYS: &[&str] = &[
 ];
 
 impl Section {
-    pub(crate) const ALL: [Section; 6] = [
+    pub(crate) const ALL: [Section; 7] = [
         Section::Database,
         Section::Pool,
         Section::ReadPool,
         Section::Session,
         Section::Migrations,
         Section::Health,
+        Section::Shutdown,
     ];
 
     pub(crate) fn name(self) -> &'static str {
@@ -163,6 +171,7 @@ impl Section {
             Section::Session => "session",
             Section::Migrations => "migrations",
             Section::Health => "health",
+            Section::Shutdown => "shutdown",
         }
     }
 
@@ -177,6 +186,7 @@ impl Section {
             Section::Session => SESSION,
             Section::Migrations => MIGRATIONS,
             Section::Health => HEALTH,
+            Section::Shutdown => SHUTDOWN,
         }
     }
 
@@ -194,7 +204,7 @@ pub(crate) fn unknown_section(name: &str, profile: Option<&str>, is_table: bool)
     let sections = Section::ALL.map(Section::name);
     if name == "profiles" && in_profile {
         return "profiles cannot be nested: a profile overrides the sections `[database]`, \
-                `[pool]`, `[read_pool]`, `[session]`, `[migrations]` and `[health]`"
+                `[pool]`, `[read_pool]`, `[session]`, `[migrations]`, `[health]` and `[shutdown]`"
             .to_owned();
     }
     let mut known: Vec<&str> = sections.to_vec();
@@ -341,6 +351,6 @@ mod tests {
             stray.starts_with("unknown key `colour` at the top level"),
             "{stray}"
         );
-        assert!(stray.ends_with("`[health]` or `[profiles]`"), "{stray}");
+        assert!(stray.ends_with("`[shutdown]` or `[profiles]`"), "{stray}");
     }
 }

@@ -10,6 +10,10 @@
 //! ```
 //!
 //! With no `DATABASE_URL`, pgready starts an embedded PostgreSQL and applies `migrations/`.
+//!
+//! On SIGTERM or Ctrl-C, `/health` answers 503 for `[shutdown] drain` (1 s here) while
+//! requests are still served; then the server stops accepting, requests in flight finish
+//! (within `[shutdown] grace`), the pools close, and the process exits with status 0.
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -41,11 +45,15 @@ async fn main(db: pgready::Db) -> Result<(), Box<dyn std::error::Error>> {
         .route("/health", get(health))
         .route("/health/live", get(live))
         .route("/metrics", get(pgready::metrics::handler))
-        .with_state(db);
+        .with_state(db.clone());
     let addr = std::env::var("QUICKSTART_ADDR").unwrap_or_else(|_| "127.0.0.1:8080".to_owned());
     let listener = tokio::net::TcpListener::bind(&addr).await?;
     println!("quickstart listening on http://{}", listener.local_addr()?);
-    axum::serve(listener, app).await?;
+    // `shutdown_signal()` resolves after SIGTERM or Ctrl-C and the drain: axum stops
+    // accepting, lets requests in flight finish, and `main` returns.
+    axum::serve(listener, app)
+        .with_graceful_shutdown(db.shutdown_signal())
+        .await?;
     Ok(())
 }
 

@@ -1,5 +1,6 @@
 //! The built-in checks: `postgres:connectivity`, `postgres:pool`, `migrations:status`,
-//! `postgres:replication` (readiness) and `process:uptime` (liveness).
+//! `postgres:replication` (readiness), `process:uptime` (liveness), and `process:shutdown`,
+//! readiness's only check once a shutdown began.
 
 use std::time::{Duration, Instant};
 
@@ -17,6 +18,7 @@ pub(crate) const POOL: &str = "postgres:pool";
 pub(crate) const MIGRATIONS: &str = "migrations:status";
 pub(crate) const REPLICATION: &str = "postgres:replication";
 pub(crate) const UPTIME: &str = "process:uptime";
+pub(crate) const SHUTDOWN: &str = "process:shutdown";
 
 /// What the primary's task reports.
 pub(crate) const PRIMARY: &[(&str, Option<&str>)] =
@@ -267,6 +269,21 @@ pub(crate) fn uptime(db: &Db) -> (String, Check) {
             .with_component_type("system")
             .with_observed(round(up.as_secs_f64(), 3), "s"),
     )
+}
+
+/// `process:shutdown`, failed, once a shutdown began: `phase` is `draining` (readiness 503,
+/// the server still serves) or `stopping` (the server was told to stop); the observed value
+/// is the time since the signal. `None` while serving.
+pub(crate) fn shutting_down(db: &Db) -> Option<(String, Check)> {
+    let phase = db.shutdown_phase();
+    let (name, since) = (phase.name()?, phase.since()?);
+    let check = Check::fail(format!(
+        "shutting down ({name}): this instance takes no new work"
+    ))
+    .with_component_type("system")
+    .with_observed(round(since.elapsed().as_secs_f64(), 3), "s")
+    .field("phase", name);
+    Some((SHUTDOWN.to_owned(), check))
 }
 
 /// A probe connection: the pool's options (same user, TLS and `application_name`), with the

@@ -3,10 +3,12 @@
 //! flight, or from a new probe.
 
 use std::sync::Arc;
+use std::time::{Duration, SystemTime};
 
 use axum::response::Response;
 use tracing::Instrument as _;
 
+use super::builtin;
 use super::endpoint::{Detail, Endpoint, Kind, Options};
 use super::flight::Answer;
 use super::probe::{self, CustomChecks};
@@ -31,9 +33,15 @@ impl Db {
     }
 
     /// The newest readiness report of any endpoint, if younger than `[health] cache`; else a
-    /// new probe through [`Db::health`].
+    /// new probe through [`Db::health`]. Once a shutdown began no probe runs, and the newest
+    /// report stands, whatever its age: a deploy is not an outage on the dashboards.
     pub(crate) async fn recent_health(&self) -> Arc<Report> {
-        match self.health_registry().latest(self.config().health.cache) {
+        let max_age = if self.is_shutting_down() {
+            Duration::MAX
+        } else {
+            self.config().health.cache
+        };
+        match self.health_registry().latest(max_age) {
             Some(report) => report,
             None => self.health().await,
         }
@@ -51,8 +59,21 @@ pub async fn respond(
     answer(db, endpoint, custom).await.rendered.to_response()
 }
 
-/// The answer for `endpoint`: cached, in flight, or from a new probe.
+/// The answer for `endpoint`: cached, in flight, or from a new probe; for readiness once a
+/// shutdown began, `process:shutdown` failed, with no probe.
 async fn answer(db: &Db, endpoint: &'static Endpoint, custom: Option<CustomChecks>) -> Arc<Answer> {
+    if endpoint.kind == Kind::Readiness
+        && let Some(check) = builtin::shutting_down(db)
+    {
+        // Not cached nor recorded for metrics: a deploy is not an outage.
+        let report = Report::new(
+            Kind::Readiness,
+            vec![check],
+            SystemTime::now(),
+            Duration::ZERO,
+        );
+        return Arc::new(Answer::new(Arc::new(report), endpoint.detail));
+    }
     let options = Options::resolve(endpoint, &db.config().health);
     let flight = db.health_registry().flight(endpoint.id.get());
     flight

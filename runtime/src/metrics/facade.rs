@@ -43,6 +43,7 @@ const RESPONSE_TIME: &str = "pgready.health.response_time";
 const REPLICA_LAG: &str = "pgready.replica.lag";
 const RETRIES: &str = "pgready.transaction.retries";
 const GIVE_UPS: &str = "pgready.transaction.give_ups";
+const DROPS: &str = "pgready.transaction.drops";
 
 const STATE: &str = "db.client.connection.state";
 const DISCARD_REASON: &str = "pgready.connection.discard_reason";
@@ -59,7 +60,7 @@ enum Instrument {
 }
 
 /// Every instrument: name, kind, unit, description.
-const DESCRIPTIONS: [(&str, Instrument, Unit, &str); 17] = [
+const DESCRIPTIONS: [(&str, Instrument, Unit, &str); 18] = [
     (
         COUNT,
         Instrument::Gauge,
@@ -162,6 +163,12 @@ const DESCRIPTIONS: [(&str, Instrument, Unit, &str); 17] = [
         Unit::Count,
         "Retried transactions that gave up at their bounds, by the last SQLSTATE.",
     ),
+    (
+        DROPS,
+        Instrument::Counter,
+        Unit::Count,
+        "Transactions dropped without commit or rollback, and so rolled back.",
+    ),
 ];
 
 /// Publishes every pgready figure of `db` through the `metrics` facade now (the `Db` does so
@@ -212,6 +219,7 @@ fn publish_to(r: &dyn Recorder, db: &Db) {
         for (why, count) in p.discarded() {
             series.counter(DISCARDED, &[(DISCARD_REASON, why.as_str())], count);
         }
+        series.counter(DROPS, &[], p.dropped_transactions());
     }
 
     let namespace = db.write().acquire_times().namespace.clone();

@@ -26,6 +26,7 @@
 //! | `pgready_replica_lag_seconds` | gauge | with a read replica |
 //! | `pgready_transaction_retries_total` | counter | `sqlstate`: attempts of [`Db::transaction_with`] run again (`40001`, `40P01`, `08006` for a lost connection) |
 //! | `pgready_transaction_give_ups_total` | counter | `sqlstate`: [`Db::transaction_with`] calls that gave up at their bounds |
+//! | `pgready_transaction_drops_total` | counter | `pool`: transactions dropped without `commit` or `rollback` (rolled back; not while a panic unwinds) |
 //!
 //! The health figures come from the latest readiness probe of any endpoint while it is younger
 //! than `[health] cache`; otherwise rendering runs one (cached, single flight) through
@@ -76,7 +77,7 @@ pub async fn render(db: &Db) -> String {
     pool_metrics(&mut t, &pools);
     migration_metrics(&mut t, db, &report);
     health_metrics(&mut t, db, &report);
-    transaction_metrics(&mut t, db);
+    transaction_metrics(&mut t, db, &pools);
     t.finish()
 }
 
@@ -250,7 +251,7 @@ fn health_metrics(t: &mut Text, db: &Db, report: &Report) {
     }
 }
 
-fn transaction_metrics(t: &mut Text, db: &Db) {
+fn transaction_metrics(t: &mut Text, db: &Db, pools: &[(&str, &Pool)]) {
     let counts = db.retry_counts().snapshot();
     let name = "pgready_transaction_retries_total";
     t.family(
@@ -269,5 +270,14 @@ fn transaction_metrics(t: &mut Text, db: &Db) {
     );
     for (sqlstate, _, give_ups) in counts {
         t.sample(name, &[("sqlstate", sqlstate)], give_ups as f64);
+    }
+    let name = "pgready_transaction_drops_total";
+    t.family(
+        name,
+        "counter",
+        "Transactions dropped without commit or rollback, and so rolled back.",
+    );
+    for (pool, p) in pools {
+        t.sample(name, &[("pool", pool)], p.dropped_transactions() as f64);
     }
 }

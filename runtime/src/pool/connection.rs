@@ -152,6 +152,14 @@ impl TrackedConnection {
     pub(crate) fn set_state(&mut self, state: State) {
         self.state = state;
     }
+
+    /// Counts a transaction on this connection dropped without `commit` or `rollback`, in
+    /// its pool's `pgready_transaction_drops_total`.
+    pub(crate) fn count_dropped_transaction(&self) {
+        if let Some(pool) = self.object.as_ref().and_then(Object::pool) {
+            pool.manager().count_dropped_transaction();
+        }
+    }
 }
 
 impl Deref for PoolConnection {

@@ -74,6 +74,8 @@ pub(crate) struct Manager {
     open: Arc<Semaphore>,
     pub(crate) spares: Arc<Spares>,
     discarded: [AtomicU64; Discard::ALL.len()],
+    /// Transactions dropped without `commit` or `rollback`.
+    dropped_transactions: AtomicU64,
 }
 
 impl Manager {
@@ -85,6 +87,7 @@ impl Manager {
             spares: Arc::default(),
             limits,
             discarded: Default::default(),
+            dropped_transactions: AtomicU64::new(0),
         }
     }
 
@@ -99,6 +102,15 @@ impl Manager {
     pub(crate) fn count_discard(&self, why: Discard) {
         self.discarded[why as usize].fetch_add(1, Ordering::Relaxed);
         tracing::debug!(reason = why.as_str(), "discarded a pooled connection");
+    }
+
+    pub(crate) fn count_dropped_transaction(&self) {
+        self.dropped_transactions.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Transactions dropped without `commit` or `rollback` so far.
+    pub(crate) fn dropped_transactions(&self) -> u64 {
+        self.dropped_transactions.load(Ordering::Relaxed)
     }
 
     /// Connections discarded so far, per reason.

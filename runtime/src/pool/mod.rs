@@ -97,10 +97,9 @@ pub struct PoolStats {
 }
 
 impl Pool {
-    /// How long [`close`](Self::close) and [`Db::close`](crate::Db::close) wait for
-    /// connections still in use: 30 s, the design's `[shutdown] grace` default
-    /// (`pgready.toml` has no `[shutdown]` section yet). [`close_within`](Self::close_within)
-    /// takes another bound.
+    /// How long [`close`](Self::close) waits for connections still in use: 30 s, the default
+    /// of `[shutdown] grace`, which [`Db::close`](crate::Db::close) waits instead.
+    /// [`close_within`](Self::close_within) takes another bound.
     pub const CLOSE_GRACE: Duration = Duration::from_secs(30);
 
     /// Builds a pool: every new connection runs the `settings` batch. One connection is opened
@@ -178,6 +177,11 @@ impl Pool {
     /// Connections closed so far, per reason.
     pub(crate) fn discarded(&self) -> [(Discard, u64); 4] {
         self.engine.manager().discarded()
+    }
+
+    /// Transactions on this pool's connections dropped without `commit` or `rollback`.
+    pub(crate) fn dropped_transactions(&self) -> u64 {
+        self.engine.manager().dropped_transactions()
     }
 
     /// How this pool connects (the health probe opens its own connection the same way).

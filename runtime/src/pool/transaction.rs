@@ -26,7 +26,8 @@ type Tm = <Postgres as sqlx::Database>::TransactionManager;
 /// before its connection runs anything else: at once when the connection goes back to the
 /// pool, or with the connection's next statement; and, unless a panic is unwinding, a
 /// `tracing::warn!` names where it was begun, since an open transaction that is dropped is
-/// usually a forgotten `commit` (a cancelled request's is not).
+/// usually a forgotten `commit` (a cancelled request's is not), and
+/// `pgready_transaction_drops_total` counts it.
 ///
 /// `'c` is how long the connection is borrowed: `Transaction<'static>` from
 /// [`Pool::begin`](super::Pool::begin) owns its connection and returns it to the pool when it
@@ -171,6 +172,7 @@ impl<'c> Transaction<'c> {
 impl Drop for Transaction<'_> {
     fn drop(&mut self) {
         if self.open && !self.ending && !std::thread::panicking() {
+            self.conn.tracked().count_dropped_transaction();
             let at = self.begun_at;
             tracing::warn!(
                 "a transaction begun at {}:{}:{} was dropped without `commit` or `rollback`: \

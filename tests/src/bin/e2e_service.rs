@@ -20,5 +20,10 @@ async fn main(db: pgready::Db) -> Result<(), sqlx::Error> {
     if std::env::var_os("E2E_FAIL").is_some() {
         return Err(sqlx::Error::RowNotFound);
     }
+    if std::env::var_os("E2E_WAIT").is_some() {
+        // A `main` that never asks for `db.shutdown_signal()`: it ends only by a signal.
+        println!("E2E waiting");
+        std::future::pending::<()>().await;
+    }
     Ok(())
 }
