@@ -11,6 +11,7 @@ use syn::{Data, DeriveInput, Fields, LitStr, Type};
 
 use crate::diagnostic::combine;
 use crate::query::{project, tracked, types};
+use pgready_core::schema::rust_types::RustTypes;
 
 /// `#[pgready(table = "…")]` on the struct, `#[pgready(rename = "…")]` on a field.
 fn attr_value(attrs: &[syn::Attribute], key: &str) -> syn::Result<Option<LitStr>> {
@@ -87,6 +88,15 @@ fn known_form(ty: &Type) -> Option<String> {
         "PgInterval",
         "PgMoney",
         "IpNetwork",
+        "IpNet",
+        "IpAddr",
+        "MacAddress",
+        "BitVec",
+        "PgTimeTz",
+        "PgRange",
+        "PgLTree",
+        "PgLQuery",
+        "PgHstore",
         "Oid",
         "Box",
         "Arc",
@@ -379,33 +389,35 @@ fn check_field(
     let Some(written) = known_form(value_ty) else {
         return Ok(());
     };
-    match types::map(&sql, &replay.catalog) {
-        Ok(mapped) if mapped.accepted.contains(&written) => Ok(()),
-        Ok(mapped) => Err(syn::Error::new(
+    match types::rust_types(&sql, &replay.catalog) {
+        RustTypes::Decodes(accepted) => {
+            if RustTypes::Decodes(accepted.clone()).accepts(&written) {
+                return Ok(());
+            }
+            let names: Vec<String> = accepted
+                .iter()
+                .map(|t| format!("`{}`", t.path.replace("sqlx::types::", "")))
+                .collect();
+            Err(syn::Error::new(
+                value_ty.span(),
+                format!(
+                    "column `{shown}.{column_name}` is `{sql}`, which sqlx decodes as {}; not `{written}`",
+                    names.join(" or ")
+                ),
+            ))
+        }
+        RustTypes::Enum { type_name, .. } | RustTypes::Composite { type_name, .. } => {
+            Err(syn::Error::new(
+                value_ty.span(),
+                format!(
+                    "column `{shown}.{column_name}` is of your type `{type_name}`: use your \
+                     `#[derive(sqlx::Type)] #[sqlx(type_name = \"{type_name}\")]` type, not `{written}`"
+                ),
+            ))
+        }
+        RustTypes::Unsupported { hint, .. } => Err(syn::Error::new(
             value_ty.span(),
-            format!(
-                "column `{shown}.{column_name}` is `{sql}`, which sqlx decodes as {}; not `{written}`",
-                mapped
-                    .accepted
-                    .iter()
-                    .map(|a| format!("`{a}`"))
-                    .collect::<Vec<_>>()
-                    .join(" or ")
-            ),
-        )),
-        Err(types::Unmapped::Enum(name)) => Err(syn::Error::new(
-            value_ty.span(),
-            format!(
-                "column `{shown}.{column_name}` is the enum `{name}`: use your \
-                 `#[derive(sqlx::Type)] #[sqlx(type_name = \"{name}\")]` enum, not `{written}`"
-            ),
-        )),
-        Err(why) => Err(syn::Error::new(
-            value_ty.span(),
-            format!(
-                "column `{shown}.{column_name}`: {}",
-                types::explain(&sql, &why)
-            ),
+            format!("column `{shown}.{column_name}`: {hint}"),
         )),
     }
 }

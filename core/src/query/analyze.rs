@@ -3,8 +3,11 @@
 
 use squawk_syntax::{SyntaxKind as K, SyntaxNode, SyntaxToken};
 
-use super::functions::{self, Binary};
+use super::functions;
 use super::{Analysis, OutputColumn, QueryError, without_typmod};
+use crate::schema::builtins::{
+    Arg, FunctionKind, SqlType, resolve_function, resolve_operator, select_common_type,
+};
 use crate::schema::names::{ident, parts};
 use crate::schema::replay::{child, children, resolve_written};
 use crate::schema::types::{is_type, written};
@@ -1675,24 +1678,15 @@ impl Cx<'_> {
                 self.coerce(&ty, "boolean", start(&operand))?;
                 Ok(Ty::known("boolean", ty.nullable))
             }
-            Some(K::MINUS | K::PLUS) => match self.resolved(&ty) {
-                Some(t)
-                    if matches!(
-                        t.as_str(),
-                        "smallint"
-                            | "integer"
-                            | "bigint"
-                            | "numeric"
-                            | "real"
-                            | "double precision"
-                            | "interval"
-                    ) =>
-                {
-                    Ok(Ty::known(t, ty.nullable))
+            Some(op @ (K::MINUS | K::PLUS)) => {
+                let name = if op == K::MINUS { "-" } else { "+" };
+                if matches!(ty.kind, T::Param(_)) {
+                    return Err(cast_needed(at, "the operand of a unary operator"));
                 }
-                Some(t) => Err(QueryError::at(at, format!("no unary minus for `{t}`"))),
-                None => Err(cast_needed(at, "the operand of unary minus")),
-            },
+                let call = resolve_operator(name, None, &self.arg(&ty))
+                    .map_err(|e| QueryError::at(at, format!("{e}: cast the operand")))?;
+                Ok(Ty::known(call.returns.to_string(), ty.nullable))
+            }
             _ => Err(QueryError::at(
                 at,
                 "pgready cannot type this prefix operator: cast the result",
@@ -1723,7 +1717,11 @@ impl Cx<'_> {
             .map(|t| t.text().to_string())
             .collect::<Vec<_>>()
             .join(" ");
-        let op = upper_words(&op);
+        let op = if op.chars().any(char::is_alphabetic) {
+            upper_words(&op)
+        } else {
+            op.split_whitespace().collect()
+        };
         let op = match op.as_str() {
             "- >" => "->".to_owned(),
             "- > >" => "->>".to_owned(),
@@ -1780,8 +1778,7 @@ impl Cx<'_> {
                 self.unify(&[left, right], &operands, &op)?;
                 return Ok(Ty::known("boolean", None));
             }
-            "LIKE" | "NOT LIKE" | "ILIKE" | "NOT ILIKE" | "~~" | "!~~" | "~~*" | "!~~*" | "~"
-            | "~*" | "!~" | "!~*" | "SIMILAR TO" | "NOT SIMILAR TO" => {
+            "SIMILAR TO" | "NOT SIMILAR TO" => {
                 for (ty, n) in [(&left, left_node), (&right, right_node)] {
                     let t = self.coerce(ty, "text", start(n))?;
                     if !matches!(
@@ -1798,70 +1795,91 @@ impl Cx<'_> {
             }
             _ => {}
         }
-        // infer a parameter from the other side
-        let (l, r) = (self.resolved(&left), self.resolved(&right));
-        let (l, r) = match (l, r) {
-            (Some(l), Some(r)) => (l, r),
-            (Some(l), None) => {
-                let r = match right.kind {
-                    T::Param(_) => {
-                        let t = functions::param_beside(&op, &l)
-                            .ok_or_else(|| cast_needed(start(right_node), "this parameter"))?;
-                        self.coerce(&right, &t, start(right_node))?
-                    }
-                    _ => self.coerce(&right, &l, start(right_node))?,
-                };
-                (l, r)
-            }
-            (None, Some(r)) => {
-                let l = match left.kind {
-                    T::Param(_) => {
-                        let t = functions::param_beside(&op, &r)
-                            .ok_or_else(|| cast_needed(start(left_node), "this parameter"))?;
-                        self.coerce(&left, &t, start(left_node))?
-                    }
-                    _ => self.coerce(&left, &r, start(left_node))?,
-                };
-                (l, r)
-            }
-            (None, None) => {
-                if matches!(left.kind, T::Param(_)) {
-                    return Err(cast_needed(start(left_node), "this parameter"));
-                }
-                if matches!(right.kind, T::Param(_)) {
-                    return Err(cast_needed(start(right_node), "this parameter"));
-                }
-                ("text".to_owned(), "text".to_owned())
-            }
+        self.operator(&op, (&left, left_node), (&right, right_node), nullable, at)
+    }
+
+    /// `left op right` resolved as PostgreSQL resolves it (the generated operator table): the
+    /// operator chosen types the parameters beside it and gives the result type.
+    fn operator(
+        &mut self,
+        op: &str,
+        (left, left_node): (&Ty, &SyntaxNode),
+        (right, right_node): (&Ty, &SyntaxNode),
+        nullable: Option<String>,
+        at: usize,
+    ) -> Result<Ty> {
+        let name = match op {
+            "LIKE" => "~~",
+            "NOT LIKE" => "!~~",
+            "ILIKE" => "~~*",
+            "NOT ILIKE" => "!~~*",
+            "!=" => "<>",
+            other => other,
         };
-        match functions::binary(&op, &l, &r) {
-            Some(Binary::Comparison) => {
-                if !comparable(&l, &r) {
-                    return Err(QueryError::at(
-                        at,
-                        format!("cannot compare `{l}` with `{r}` (`{op}`): cast one side"),
-                    ));
+        let (l, r) = (self.arg(left), self.arg(right));
+        match resolve_operator(name, Some(&l), &r) {
+            Ok(call) => {
+                if let (T::Param(n), Some(t)) = (&left.kind, &call.left) {
+                    self.param_takes(*n, t, start(left_node))?;
                 }
-                Ok(Ty::known("boolean", nullable))
-            }
-            Some(Binary::Typed(t, total)) => {
-                let nullable = if total {
+                if let T::Param(n) = &right.kind {
+                    self.param_takes(*n, &call.right, start(right_node))?;
+                }
+                let nullable = if functions::total_operator(name) && call.operator.strict {
                     nullable
                 } else {
                     Some(format!(
                         "`{op}` can return NULL (a missing key, an empty result)"
                     ))
                 };
-                Ok(Ty::known(t, nullable))
+                Ok(Ty::known(call.returns.to_string(), nullable))
             }
-            None => Err(QueryError::at(
+            // an extension's type (`citext`) is outside the generated table: a comparison with
+            // it types a parameter beside it as that type, as PostgreSQL's own operators do
+            Err(_)
+                if functions::comparison(name)
+                    && matches!(
+                        (&l, &r),
+                        (Arg::Typed(SqlType::Other(_)), _) | (_, Arg::Typed(SqlType::Other(_)))
+                    ) =>
+            {
+                let other = match (&l, &r) {
+                    (Arg::Typed(t @ SqlType::Other(_)), _)
+                    | (_, Arg::Typed(t @ SqlType::Other(_))) => t.clone(),
+                    _ => unreachable!("matched above"),
+                };
+                for (ty, node) in [(left, left_node), (right, right_node)] {
+                    if let T::Param(n) = ty.kind {
+                        self.param_takes(n, &other, start(node))?;
+                    }
+                }
+                Ok(Ty::known("boolean", nullable))
+            }
+            Err(e) => Err(QueryError::at(
                 at,
-                format!(
-                    "pgready cannot type `{l} {op} {r}` (the operator is not in pgready's \
-                     table): cast the operands or the result (`(…)::type`)"
-                ),
+                format!("{e}: cast the operands (`x::type`) so an operator matches"),
             )),
         }
+    }
+
+    /// The argument a typed expression is for resolution.
+    fn arg(&self, ty: &Ty) -> Arg {
+        match &ty.kind {
+            T::Literal | T::Null => Arg::Literal,
+            _ => match self.resolved(ty) {
+                Some(t) => Arg::Typed(SqlType::from_catalog(&t, self.catalog)),
+                None => Arg::Param,
+            },
+        }
+    }
+
+    /// `$n` takes the type resolution chose for it; `unknown` (an argument declared `"any"`)
+    /// leaves it untyped, as in PostgreSQL: it needs a cast.
+    fn param_takes(&mut self, n: usize, t: &SqlType, at: usize) -> Result<()> {
+        if *t == SqlType::Unknown {
+            return Err(cast_needed(at, &format!("${}", n + 1)));
+        }
+        self.set_param(n, &t.to_string(), at)
     }
 
     fn in_list(
@@ -1982,8 +2000,8 @@ impl Cx<'_> {
     /// Operands that must have one type (`IN`, `BETWEEN`, `CASE` results, `COALESCE`): the
     /// first known type types the parameters and literals; known types must be comparable.
     fn unify(&mut self, tys: &[Ty], nodes: &[SyntaxNode], what: &str) -> Result<Option<String>> {
-        let known: Option<String> = tys.iter().find_map(|t| self.resolved(t));
-        let Some(known) = known else {
+        let types: Vec<SqlType> = tys.iter().map(|t| self.arg(t).sql_type()).collect();
+        if types.iter().all(|t| *t == SqlType::Unknown) {
             if let Some((_, n)) = tys
                 .iter()
                 .zip(nodes)
@@ -1992,19 +2010,41 @@ impl Cx<'_> {
                 return Err(cast_needed(start(n), "this parameter"));
             }
             return Ok(None);
-        };
-        let mut result = known.clone();
-        for (ty, node) in tys.iter().zip(nodes) {
-            let t = self.coerce(ty, &known, start(node))?;
-            if !comparable(&t, &known) {
+        }
+        // PostgreSQL's `select_common_type`, as for UNION, CASE, COALESCE and IN
+        let common = match select_common_type(&types) {
+            Ok(common) => common,
+            // an extension's type (`citext`) is outside the generated table: with types of
+            // its own family, the first one stays, as PostgreSQL's casts between them make it
+            Err(_)
+                if types.iter().any(|t| matches!(t, SqlType::Other(_)))
+                    && types.iter().filter(|t| **t != SqlType::Unknown).all(|t| {
+                        let first = types.iter().find(|t| **t != SqlType::Unknown);
+                        first.is_some_and(|f| comparable(&f.to_string(), &t.to_string()))
+                    }) =>
+            {
+                types
+                    .iter()
+                    .find(|t| **t != SqlType::Unknown)
+                    .cloned()
+                    .expect("not all unknown")
+            }
+            Err(e) => {
                 return Err(QueryError::at(
-                    start(node),
-                    format!("`{what}` mixes `{known}` and `{t}`: cast one of them"),
+                    nodes.first().map_or(0, start),
+                    format!(
+                        "`{what}` mixes `{}` and `{}`: cast one of them",
+                        e.first, e.second
+                    ),
                 ));
             }
-            result = wider(&result, &t);
+        };
+        for (ty, node) in tys.iter().zip(nodes) {
+            if let T::Param(n) = ty.kind {
+                self.param_takes(n, &common, start(node))?;
+            }
         }
-        Ok(Some(result))
+        Ok(Some(common.to_string()))
     }
 
     fn call(&mut self, node: &SyntaxNode, scope: &Scope<'_>) -> Result<Ty> {
@@ -2016,6 +2056,12 @@ impl Cx<'_> {
                 .ok_or_else(|| QueryError::at(at, "EXISTS of nothing"))?;
             self.query(&inner, Some(scope))?;
             return Ok(Ty::known("boolean", None).named("exists", 2));
+        }
+        if let Some(special) = node
+            .children()
+            .find(|n| matches!(n.kind(), K::SUBSTRING_FN | K::EXTRACT_FN | K::POSITION_FN))
+        {
+            return self.special_call(&special, scope);
         }
         let name_node = child(node, K::NAME_REF).ok_or_else(|| {
             QueryError::at(
@@ -2096,67 +2142,136 @@ impl Cx<'_> {
             }
             _ => {}
         }
-        if over.is_some()
-            && args.is_empty()
-            && let Some(t) = functions::window(&name)
-        {
-            return Ok(named(Ty::known(t, None)));
-        }
-        if functions::is_aggregate(&name) || star {
-            if name == "count" {
-                return Ok(named(Ty::known("bigint", None)));
-            }
-            let mut types = Vec::new();
-            for (ty, n) in args.iter().zip(&arg_nodes) {
-                types.push(match &ty.kind {
-                    T::Literal => "text".to_owned(),
-                    _ => self
-                        .resolved(ty)
-                        .ok_or_else(|| cast_needed(start(n), "this argument"))?,
-                });
-            }
-            let result = functions::aggregate(&name, &types).ok_or_else(|| {
-                QueryError::at(
+        if star {
+            // `count(*)`, the one aggregate written with `*`
+            if name != "count" {
+                return Err(QueryError::at(
                     at,
-                    format!(
-                        "pgready cannot type `{name}({})`: cast its result (`{name}(…)::type`)",
-                        types.join(", ")
-                    ),
-                )
-            })?;
-            let why = if over.is_some() {
-                format!("`{name}` over a window frame can be NULL")
-            } else {
-                format!("`{name}` is NULL over no rows (or only NULLs)")
-            };
-            return Ok(named(Ty::known(result, Some(why))));
+                    format!("`{name}(*)` is not a function call PostgreSQL takes"),
+                ));
+            }
+            return Ok(named(Ty::known("bigint", None)));
         }
-        let mut types = Vec::new();
-        for (ty, n) in args.iter().zip(&arg_nodes) {
-            types.push(match &ty.kind {
-                T::Literal => "text".to_owned(),
-                _ => self
-                    .resolved(ty)
-                    .ok_or_else(|| cast_needed(start(n), "this argument"))?,
+        self.resolved_call(&name, &args, &arg_nodes, over.is_some(), at)
+    }
+
+    /// `substring(…)`, `extract(field FROM x)`, `position(a IN b)`: SQL's own syntax for the
+    /// functions of those names.
+    fn special_call(&mut self, node: &SyntaxNode, scope: &Scope<'_>) -> Result<Ty> {
+        let at = start(node);
+        let exprs = |n: &SyntaxNode| -> Vec<SyntaxNode> {
+            n.descendants()
+                .filter(|d| is_expr(d.kind()))
+                .filter(|d| {
+                    // the outermost expressions only
+                    d.ancestors()
+                        .skip(1)
+                        .take_while(|a| a != n)
+                        .all(|a| !is_expr(a.kind()))
+                })
+                .collect()
+        };
+        let (name, mut nodes, field) = match node.kind() {
+            K::SUBSTRING_FN => ("substring", exprs(node), false),
+            K::EXTRACT_FN => ("extract", exprs(node), true),
+            // `position(a IN b)` is `position(b, a)`
+            _ => {
+                let mut e = exprs(node);
+                e.reverse();
+                ("position", e, false)
+            }
+        };
+        let mut args = Vec::new();
+        if field {
+            // the field (`year`) is a text argument
+            args.push(Ty {
+                kind: T::Literal,
+                nullable: None,
+                name: None,
+                source: None,
             });
         }
-        let Some((result, total)) = functions::scalar(&name, &types) else {
+        for n in &nodes {
+            args.push(self.expr(n, scope)?);
+        }
+        if field {
+            nodes.insert(0, node.clone());
+        }
+        let ty = self.resolved_call(name, &args, &nodes, false, at)?;
+        // `substring(text FROM pattern)` is NULL when the pattern does not match
+        let regex = name == "substring"
+            && args.get(1).is_some_and(|a| {
+                matches!(a.kind, T::Literal) || self.resolved(a).as_deref() == Some("text")
+            });
+        let nullable = if regex {
+            Some("`substring` with a pattern is NULL when it does not match".to_owned())
+        } else {
+            args.iter().find_map(|a| a.nullable.clone())
+        };
+        Ok(Ty { nullable, ..ty })
+    }
+
+    /// A call resolved against PostgreSQL's built-in functions: its parameters take the types
+    /// the function chosen gives them.
+    fn resolved_call(
+        &mut self,
+        name: &str,
+        args: &[Ty],
+        arg_nodes: &[SyntaxNode],
+        over: bool,
+        at: usize,
+    ) -> Result<Ty> {
+        let named = |ty: Ty| ty.named(name, 2);
+        let call_args: Vec<Arg> = args.iter().map(|a| self.arg(a)).collect();
+        let call = resolve_function(name, &call_args).map_err(|e| {
+            let hint = match &e {
+                crate::schema::builtins::ResolveError::NotFound {
+                    known_name: false, ..
+                } => {
+                    format!(
+                        "function `{name}` is not in pgready's table (PostgreSQL's built-in \
+                         functions; functions the migrations create are not typed): cast its \
+                         result (`{name}(…)::type`) and override its nullability with \
+                         `AS \"name!\"` or `AS \"name?\"`"
+                    )
+                }
+                e => format!("{e}: cast the arguments (`x::type`) so one function matches"),
+            };
+            QueryError::at(at, hint)
+        })?;
+        if call.returns_set() {
             return Err(QueryError::at(
                 at,
                 format!(
-                    "function `{name}({})` is not in pgready's table: cast its result \
-                     (`{name}(…)::type`) and override its nullability with `AS \"name!\"` or \
-                     `AS \"name?\"`",
-                    types.join(", ")
+                    "`{name}` returns a set of rows: pgready does not check set-returning \
+                     functions; use `sqlx::query` (unchecked)"
                 ),
             ));
-        };
-        let nullable = if !total {
-            Some(format!("`{name}` can return NULL"))
-        } else {
-            args.iter()
-                .find_map(|a| a.nullable.clone())
-                .filter(|_| name != "concat")
+        }
+        for ((ty, node), t) in args.iter().zip(arg_nodes).zip(&call.args) {
+            if let T::Param(n) = ty.kind {
+                self.param_takes(n, t, start(node))?;
+            }
+        }
+        let result = call.returns.to_string();
+        let nullable = match call.kind() {
+            FunctionKind::Aggregate if name == "count" => None,
+            FunctionKind::Aggregate if over => {
+                Some(format!("`{name}` over a window frame can be NULL"))
+            }
+            FunctionKind::Aggregate => {
+                Some(format!("`{name}` is NULL over no rows (or only NULLs)"))
+            }
+            FunctionKind::Window if functions::never_null_window(name) => None,
+            FunctionKind::Window => Some(format!("`{name}` can be NULL at the frame's edges")),
+            FunctionKind::Normal if functions::total_function(name) => {
+                if call.strict() {
+                    args.iter().find_map(|a| a.nullable.clone())
+                } else {
+                    None
+                }
+            }
+            FunctionKind::Normal => Some(format!("`{name}` can return NULL")),
         };
         Ok(named(Ty::known(result, nullable)))
     }

@@ -186,7 +186,7 @@ fn column_type(
         None => match types::map(&column.type_name, catalog) {
             Ok(mapped) => mapped.output,
             // `query_as!` may leave an enum to the struct's field type
-            Err(types::Unmapped::Enum(_)) if kind == Kind::As => return Ok(None),
+            Err(types::Unmapped::UserType(_)) if kind == Kind::As => return Ok(None),
             Err(why) => {
                 return Err(syn::Error::new(
                     span,
@@ -245,7 +245,7 @@ fn expand_input(input: &Input, kind: Kind) -> syn::Result<TokenStream> {
         let param_ty = match types::map(param, catalog) {
             Ok(mapped) => mapped.input,
             // an enum parameter is the user's type: sqlx checks it by name at run time
-            Err(types::Unmapped::Enum(_)) => continue,
+            Err(types::Unmapped::UserType(_)) => continue,
             Err(why) => {
                 return Err(syn::Error::new(
                     expr.span(),
