@@ -74,8 +74,9 @@ fn corpus() -> Vec<Entry> {
     entries
 }
 
-/// One query per known column of every table: read plainly, and from the nullable side of a
-/// LEFT JOIN that matches nothing (every value NULL).
+/// Queries per known column of every table: read plainly, from the nullable side of a LEFT
+/// JOIN that matches nothing (every value NULL), assigned a parameter (`SET col = $1`) and
+/// compared with one (`WHERE col = $1`: `json` has no `=`).
 fn generated(catalog: &Catalog) -> Vec<Entry> {
     let mut entries = Vec::new();
     for (schema_name, schema) in &catalog.schemas {
@@ -93,6 +94,35 @@ fn generated(catalog: &Catalog) -> Vec<Entry> {
                     params: None,
                     expect_error: None,
                 });
+                // a parameter typed by an assignment, and by a comparison
+                let value = match column.type_name.as_deref() {
+                    Some(t) if t.ends_with("[]") => "'{}'",
+                    Some("jsonb" | "json") => "'{}'",
+                    Some("boolean") => "true",
+                    Some("uuid") => "'00000000-0000-0000-0000-000000000000'",
+                    Some(t) if t.starts_with("timestamp") || t == "date" => "'2024-01-01'",
+                    Some("order_state") => "'open'",
+                    Some(t) if t.starts_with("character") || t == "text" || t == "citext" => "'x'",
+                    _ => "1",
+                };
+                if !column.generated && column.identity != pgready_core::schema::Identity::Always {
+                    entries.push(Entry {
+                        construct: "generated: assignment".to_owned(),
+                        sql: format!(
+                            "UPDATE {table_ref} SET \"{name}\" = $1 WHERE false RETURNING \"{name}\""
+                        ),
+                        params: Some(value.to_owned()),
+                        expect_error: None,
+                    });
+                }
+                if !matches!(column.type_name.as_deref(), Some("json")) {
+                    entries.push(Entry {
+                        construct: "generated: comparison".to_owned(),
+                        sql: format!("SELECT count(*) AS n FROM {table_ref} WHERE \"{name}\" = $1"),
+                        params: Some(value.to_owned()),
+                        expect_error: None,
+                    });
+                }
                 entries.push(Entry {
                     construct: "generated: left join".to_owned(),
                     sql: format!(
