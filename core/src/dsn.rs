@@ -84,6 +84,22 @@ pub fn has_password(dsn: &str) -> bool {
         .any(|s| !s.decoded(&dsn[s.range.clone()]).is_empty())
 }
 
+/// The password `dsn` carries (decoded), for handing to a PostgreSQL client tool through its
+/// environment (`PGPASSWORD`), never through its command line. The last one wins, as in libpq.
+///
+/// ```
+/// use pgready_core::dsn::password;
+/// assert_eq!(password("postgres://app:p%40ss@db/app").as_deref(), Some("p@ss"));
+/// assert_eq!(password("host=db password='s3 cret'").as_deref(), Some("s3 cret"));
+/// assert_eq!(password("postgres://app@db/app"), None);
+/// ```
+pub fn password(dsn: &str) -> Option<String> {
+    secrets(dsn)
+        .iter()
+        .map(|s| s.decoded(&dsn[s.range.clone()]))
+        .rfind(|p| !p.is_empty())
+}
+
 /// Whether `value` looks like a connection string rather than, say, an environment variable name.
 ///
 /// True for anything with a URL scheme (`://`), a libpq `host=` key or a password.

@@ -20,6 +20,7 @@
 //! assert_eq!(production.map(|c| c.pool.max_connections), Ok(50));
 //! ```
 
+mod backup;
 mod database;
 mod diagnostic;
 mod health;
@@ -36,6 +37,7 @@ mod shutdown;
 
 use toml::de::DeTable;
 
+pub use backup::{Backup, Compression};
 pub use database::{DEFAULT_RESERVED_CONNECTIONS, Database, Embedded};
 pub use diagnostic::{Diagnostic, Severity};
 pub use health::Health;
@@ -83,6 +85,8 @@ pub struct Config {
     pub health: Health,
     /// `[shutdown]`
     pub shutdown: Shutdown,
+    /// `[backup]`: the operations CLI's backups
+    pub backup: Backup,
 }
 
 impl Config {
@@ -97,6 +101,7 @@ impl Config {
             migrations: Migrations::default(),
             health: Health::default(),
             shutdown: Shutdown::default(),
+            backup: Backup::default(),
         }
     }
 
@@ -114,6 +119,7 @@ impl Config {
             migrations: Migrations::build(resolved),
             health: Health::build(resolved),
             shutdown: Shutdown::build(resolved),
+            backup: Backup::build(resolved),
         };
         let mut checker = Checker {
             resolved,
@@ -133,6 +139,7 @@ impl Config {
         config.migrations.validate(&mut checker);
         config.health.validate(&mut checker);
         config.shutdown.validate(&mut checker);
+        config.backup.validate(&mut checker);
         config
     }
 }
@@ -285,6 +292,11 @@ pool_saturation_warn = 0.9
 [shutdown]
 drain = "5s"                        # readiness 503 before the server stops accepting
 grace = "30s"                       # bound on in-flight work and pool close
+
+[backup]
+dir = "backups"                     # relative to pgready.toml
+compression = "gzip"                # gzip | zstd | lz4 (pg_dump 16+) | none
+keep = 30                           # backups kept by `backup prune` (also `keep_days`)
 
 [profiles.production.pool]          # a profile overrides any section; chosen at run time by
 max_connections = 50                # PGREADY_PROFILE (default "development"); all validated at compile time

@@ -1,7 +1,7 @@
 //! Which sections and keys `pgready.toml` has, what type each key takes, and the hints given for
 //! a key that is not one of them.
 
-use super::{Embedded, OnStartup, OutOfOrder};
+use super::{Compression, Embedded, OnStartup, OutOfOrder};
 use crate::message::one_of;
 use crate::suggest::closest;
 
@@ -15,6 +15,7 @@ pub(crate) enum Section {
     Migrations,
     Health,
     Shutdown,
+    Backup,
 }
 
 /// The type a key accepts.
@@ -123,6 +124,13 @@ const HEALTH: &[Key] = &[
 ];
 
 const SHUTDOWN: &[Key] = &[key("drain", Kind::Duration), key("grace", Kind::Duration)];
+const BACKUP: &[Key] = &[
+    key("dir", Kind::Str),
+    key("compression", Kind::Word(Compression::VALID)),
+    key("compression_level", Kind::Count),
+    key("keep", Kind::Count),
+    key("keep_days", Kind::Count),
+];
 
 /// Names people reach for from other tools, mapped to pgready's key (`section.key`).
 const RENAMED: &[(&str, &str)] = &[
@@ -141,6 +149,13 @@ const RENAMED: &[(&str, &str)] = &[
     ("shutdown_timeout", "grace"),
     ("drain_time", "drain"),
     ("shutdown_delay", "drain"),
+    ("directory", "dir"),
+    ("path", "dir"),
+    ("compress", "compression"),
+    ("level", "compression_level"),
+    ("retention", "keep"),
+    ("retention_days", "keep_days"),
+    ("max_age_days", "keep_days"),
 ];
 
 /// Keys that would hold a DSN: the hint is to name an environment variable instead.
@@ -153,7 +168,7 @@ const DSN_KEYS: &[&str] = &[
 ];
 
 impl Section {
-    pub(crate) const ALL: [Section; 7] = [
+    pub(crate) const ALL: [Section; 8] = [
         Section::Database,
         Section::Pool,
         Section::ReadPool,
@@ -161,6 +176,7 @@ impl Section {
         Section::Migrations,
         Section::Health,
         Section::Shutdown,
+        Section::Backup,
     ];
 
     pub(crate) fn name(self) -> &'static str {
@@ -172,6 +188,7 @@ impl Section {
             Section::Migrations => "migrations",
             Section::Health => "health",
             Section::Shutdown => "shutdown",
+            Section::Backup => "backup",
         }
     }
 
@@ -187,6 +204,7 @@ impl Section {
             Section::Migrations => MIGRATIONS,
             Section::Health => HEALTH,
             Section::Shutdown => SHUTDOWN,
+            Section::Backup => BACKUP,
         }
     }
 
@@ -204,7 +222,7 @@ pub(crate) fn unknown_section(name: &str, profile: Option<&str>, is_table: bool)
     let sections = Section::ALL.map(Section::name);
     if name == "profiles" && in_profile {
         return "profiles cannot be nested: a profile overrides the sections `[database]`, \
-                `[pool]`, `[read_pool]`, `[session]`, `[migrations]`, `[health]` and `[shutdown]`"
+                `[pool]`, `[read_pool]`, `[session]`, `[migrations]`, `[health]`, `[shutdown]` and `[backup]`"
             .to_owned();
     }
     let mut known: Vec<&str> = sections.to_vec();
@@ -351,6 +369,6 @@ mod tests {
             stray.starts_with("unknown key `colour` at the top level"),
             "{stray}"
         );
-        assert!(stray.ends_with("`[shutdown]` or `[profiles]`"), "{stray}");
+        assert!(stray.ends_with("`[backup]` or `[profiles]`"), "{stray}");
     }
 }
