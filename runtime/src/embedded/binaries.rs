@@ -67,7 +67,7 @@ impl Binaries {
     /// 4. the newest `<versioned_root>/<version>/bin` (numeric order, so 15 beats 9.6).
     pub fn discover_in(env: &SearchEnv) -> Result<Self, EmbeddedError> {
         if let Some(dir) = &env.pg_bin {
-            let missing = missing_in(dir);
+            let missing = missing_in(dir, &REQUIRED);
             return if missing.is_empty() {
                 Ok(Self { dir: dir.clone() })
             } else {
@@ -78,61 +78,54 @@ impl Binaries {
             };
         }
 
+        let places = Places::of(env);
         let mut searched = Vec::new();
-        let path_dirs: Vec<PathBuf> = env
-            .path
-            .as_ref()
-            .map(|path| {
-                std::env::split_paths(path)
-                    .filter(|d| d.is_absolute())
-                    .collect()
-            })
-            .unwrap_or_default();
-
-        match path_dirs
-            .iter()
-            .map(|d| d.join("pg_config"))
-            .find(|p| is_executable(p))
-        {
+        match &places.pg_config {
             None => searched.push("`pg_config --bindir` (no `pg_config` on PATH)".to_owned()),
-            Some(pg_config) => match bindir_of(&pg_config) {
-                Some(dir) => {
-                    let missing = missing_in(&dir);
-                    if missing.is_empty() {
-                        return Ok(Self { dir });
-                    }
-                    searched.push(format!(
-                        "`{} --bindir` = `{}` (lacks {})",
-                        pg_config.display(),
-                        dir.display(),
-                        missing.join(", ")
-                    ));
+            Some((pg_config, Some(dir))) => {
+                let missing = missing_in(dir, &REQUIRED);
+                if missing.is_empty() {
+                    return Ok(Self { dir: dir.clone() });
                 }
-                None => searched.push(format!("`{} --bindir` (failed)", pg_config.display())),
-            },
+                searched.push(format!(
+                    "`{} --bindir` = `{}` (lacks {})",
+                    pg_config.display(),
+                    dir.display(),
+                    missing.join(", ")
+                ));
+            }
+            Some((pg_config, None)) => {
+                searched.push(format!("`{} --bindir` (failed)", pg_config.display()));
+            }
         }
 
-        if let Some(dir) = path_dirs.iter().find(|d| missing_in(d).is_empty()) {
+        if let Some(dir) = places
+            .path_dirs
+            .iter()
+            .find(|d| missing_in(d, &REQUIRED).is_empty())
+        {
             return Ok(Self { dir: dir.clone() });
         }
-        searched.push(if path_dirs.is_empty() {
+        searched.push(if places.path_dirs.is_empty() {
             "PATH (empty)".to_owned()
         } else {
             format!(
                 "PATH ({} directories, none holds all three)",
-                path_dirs.len()
+                places.path_dirs.len()
             )
         });
 
-        let mut versions = installed_versions(&env.versioned_root);
-        versions.sort_by(|a, b| b.0.cmp(&a.0));
-        if let Some((_, dir)) = versions.iter().find(|(_, dir)| missing_in(dir).is_empty()) {
+        if let Some((_, dir)) = places
+            .versions
+            .iter()
+            .find(|(_, dir)| missing_in(dir, &REQUIRED).is_empty())
+        {
             return Ok(Self { dir: dir.clone() });
         }
         searched.push(format!(
             "`{}/<version>/bin` ({})",
             env.versioned_root.display(),
-            if versions.is_empty() {
+            if places.versions.is_empty() {
                 "no version installed"
             } else {
                 "no complete version"
@@ -170,9 +163,207 @@ impl Binaries {
     }
 }
 
-fn missing_in(dir: &Path) -> Vec<&'static str> {
-    REQUIRED
-        .into_iter()
+/// The places the search looks at, in its order: `pg_config --bindir`, each directory on
+/// `PATH`, each `<versioned_root>/<version>/bin` (newest first). `PGREADY_PG_BIN`, when set,
+/// replaces them all and is handled by each search.
+struct Places {
+    /// the first `pg_config` on `PATH`, and what its `--bindir` printed (`None`: it failed)
+    pg_config: Option<(PathBuf, Option<PathBuf>)>,
+    path_dirs: Vec<PathBuf>,
+    /// newest first
+    versions: Vec<(Vec<u32>, PathBuf)>,
+}
+
+impl Places {
+    fn of(env: &SearchEnv) -> Places {
+        let path_dirs: Vec<PathBuf> = env
+            .path
+            .as_ref()
+            .map(|path| {
+                std::env::split_paths(path)
+                    .filter(|d| d.is_absolute())
+                    .collect()
+            })
+            .unwrap_or_default();
+        let pg_config = path_dirs
+            .iter()
+            .map(|d| d.join("pg_config"))
+            .find(|p| is_executable(p))
+            .map(|pg_config| {
+                let dir = bindir_of(&pg_config);
+                (pg_config, dir)
+            });
+        let mut versions = installed_versions(&env.versioned_root);
+        versions.sort_by(|a, b| b.0.cmp(&a.0));
+        Places {
+            pg_config,
+            path_dirs,
+            versions,
+        }
+    }
+
+    /// Every directory, in search order, each once.
+    fn dirs(&self) -> Vec<PathBuf> {
+        let mut dirs: Vec<PathBuf> = Vec::new();
+        let all = self
+            .pg_config
+            .iter()
+            .filter_map(|(_, dir)| dir.clone())
+            .chain(self.path_dirs.iter().cloned())
+            .chain(self.versions.iter().map(|(_, dir)| dir.clone()));
+        for dir in all {
+            if !dirs.contains(&dir) {
+                dirs.push(dir);
+            }
+        }
+        dirs
+    }
+}
+
+/// The client tools `pgready backup`, `restore` and `backup verify` run.
+const CLIENT_TOOLS: [&str; 2] = ["pg_dump", "pg_restore"];
+
+/// A directory holding PostgreSQL's `pg_dump` and `pg_restore`, of a major version that suits
+/// a given server, found in the same places and order as the server [`Binaries`].
+///
+/// A `pg_dump` refuses a server newer than itself, and the best dump of a server comes from its
+/// own major version, so the search takes the first directory whose tools have exactly the
+/// server's major version, else the one with the closest newer major version (`pg_dump` reads
+/// older servers). `PGREADY_PG_BIN`, when set, is the only place looked at.
+///
+/// ```no_run
+/// let tools = pgready::embedded::ClientTools::discover(16)?;
+/// println!("pg_dump {} from {}", tools.version(), tools.dir().display());
+/// # Ok::<(), pgready::embedded::EmbeddedError>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientTools {
+    dir: PathBuf,
+    version: String,
+    major: u32,
+}
+
+impl ClientTools {
+    /// Finds the client tools for a server of major version `server_major` (`15` for
+    /// PostgreSQL 15.x, `server_version_num / 10000`) from this process's environment.
+    pub fn discover(server_major: u32) -> Result<Self, EmbeddedError> {
+        Self::discover_in(&SearchEnv::from_process(), server_major)
+    }
+
+    /// Finds the client tools for a server of major version `server_major`, looking where
+    /// [`Binaries::discover_in`] looks.
+    pub fn discover_in(env: &SearchEnv, server_major: u32) -> Result<Self, EmbeddedError> {
+        let dirs = match &env.pg_bin {
+            Some(dir) => vec![dir.clone()],
+            None => Places::of(env).dirs(),
+        };
+        let mut found = Vec::new();
+        let mut searched = Vec::new();
+        for dir in dirs {
+            let missing = missing_in(&dir, &CLIENT_TOOLS);
+            if !missing.is_empty() {
+                // a directory with neither tool is not worth naming, unless it is the only one
+                if missing.len() < CLIENT_TOOLS.len() || env.pg_bin.is_some() {
+                    searched.push(format!(
+                        "`{}` (lacks {})",
+                        dir.display(),
+                        missing.join(", ")
+                    ));
+                }
+                continue;
+            }
+            match version_of(&dir.join("pg_dump")) {
+                Some((version, major)) => {
+                    searched.push(format!("`{}` (version {version})", dir.display()));
+                    found.push(ClientTools {
+                        dir,
+                        version,
+                        major,
+                    });
+                }
+                None => searched.push(format!("`{}` (`pg_dump --version` failed)", dir.display())),
+            }
+        }
+        let exact = found.iter().position(|t| t.major == server_major);
+        let newer = found
+            .iter()
+            .enumerate()
+            .filter(|(_, t)| t.major > server_major)
+            .min_by_key(|(_, t)| t.major)
+            .map(|(i, _)| i);
+        match exact.or(newer) {
+            Some(i) => Ok(found.swap_remove(i)),
+            None => {
+                if searched.is_empty() {
+                    searched.push(format!(
+                        "`pg_config --bindir`, PATH and `{}/<version>/bin` (none holds them)",
+                        env.versioned_root.display()
+                    ));
+                }
+                Err(EmbeddedError::ClientToolsNotFound {
+                    server_major,
+                    searched,
+                })
+            }
+        }
+    }
+
+    /// The directory holding the tools.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The `pg_dump` binary.
+    pub fn pg_dump(&self) -> PathBuf {
+        self.dir.join("pg_dump")
+    }
+
+    /// The `pg_restore` binary.
+    pub fn pg_restore(&self) -> PathBuf {
+        self.dir.join("pg_restore")
+    }
+
+    /// The tools' version as `pg_dump --version` prints it, e.g. `15.18`.
+    pub fn version(&self) -> &str {
+        &self.version
+    }
+
+    /// The tools' major version, e.g. `15`.
+    pub fn major(&self) -> u32 {
+        self.major
+    }
+}
+
+/// `(version, major)` from `<program> --version` (`pg_dump (PostgreSQL) 15.18 (Debian …)`).
+fn version_of(program: &Path) -> Option<(String, u32)> {
+    let output = Command::new(program)
+        .arg("--version")
+        .stdin(Stdio::null())
+        .stderr(Stdio::null())
+        .output()
+        .ok()?;
+    if !output.status.success() {
+        return None;
+    }
+    parse_version(&String::from_utf8_lossy(&output.stdout))
+}
+
+/// `(version, major)` from a `--version` line: the first word after `(PostgreSQL)`.
+fn parse_version(line: &str) -> Option<(String, u32)> {
+    let after = line.split_once(')').map_or(line, |(_, rest)| rest);
+    let version = after.split_whitespace().next()?;
+    let major = version
+        .split(|c: char| !c.is_ascii_digit())
+        .next()?
+        .parse()
+        .ok()?;
+    Some((version.to_owned(), major))
+}
+
+fn missing_in(dir: &Path, names: &[&'static str]) -> Vec<&'static str> {
+    names
+        .iter()
+        .copied()
         .filter(|name| !is_executable(&dir.join(name)))
         .collect()
 }
@@ -391,6 +582,105 @@ mod tests {
             Some(root.join("full").join("pg_dump"))
         );
         fs::remove_dir_all(root).unwrap();
+    }
+
+    fn fake_client(dir: &Path, version: &str) {
+        fake_install(dir, &["pg_restore"]);
+        let pg_dump = dir.join("pg_dump");
+        fs::write(
+            &pg_dump,
+            format!("#!/bin/sh\necho 'pg_dump (PostgreSQL) {version} (Debian {version}-1)'\n"),
+        )
+        .unwrap();
+        fs::set_permissions(&pg_dump, fs::Permissions::from_mode(0o755)).unwrap();
+    }
+
+    #[test]
+    fn client_tools_of_the_servers_major_version_win_over_newer_ones() {
+        let root = scratch("client-exact");
+        for v in ["14.9", "15.4", "16.2", "17.0"] {
+            let major = v.split('.').next().unwrap();
+            fake_client(&root.join(major).join("bin"), v);
+        }
+        let env = SearchEnv {
+            pg_bin: None,
+            path: None,
+            versioned_root: root.clone(),
+        };
+        let tools = ClientTools::discover_in(&env, 15).unwrap();
+        assert_eq!(tools.dir(), root.join("15").join("bin"));
+        assert_eq!((tools.version(), tools.major()), ("15.4", 15));
+        assert_eq!(
+            tools.pg_restore(),
+            root.join("15").join("bin").join("pg_restore")
+        );
+        // no 13: the closest newer one reads an older server
+        assert_eq!(ClientTools::discover_in(&env, 13).unwrap().major(), 14);
+        fs::remove_dir_all(root).unwrap();
+    }
+
+    #[test]
+    fn client_tools_older_than_the_server_are_refused_with_what_to_install() {
+        let root = scratch("client-old");
+        fake_client(&root.join("on-path"), "15.4");
+        fake_install(&root.join("half"), &["pg_dump"]);
+        let env = SearchEnv {
+            pg_bin: None,
+            path: Some(std::env::join_paths([root.join("on-path"), root.join("half")]).unwrap()),
+            versioned_root: root.join("none"),
+        };
+        let err = ClientTools::discover_in(&env, 17).unwrap_err();
+        let message = err.to_string();
+        assert!(message.contains("for PostgreSQL 17"), "{message}");
+        assert!(message.contains("on-path` (version 15.4)"), "{message}");
+        assert!(message.contains("half` (lacks pg_restore)"), "{message}");
+        assert!(
+            message.contains("`apt-get install postgresql-client-17`"),
+            "{message}"
+        );
+        // the same directory suits a PostgreSQL 15 server
+        assert_eq!(
+            ClientTools::discover_in(&env, 15).unwrap().dir(),
+            root.join("on-path")
+        );
+        fs::remove_dir_all(root).unwrap();
+    }
+
+    #[test]
+    fn client_tools_from_pg_bin_only() {
+        let root = scratch("client-pg-bin");
+        fake_client(&root.join("explicit"), "16.1");
+        fake_client(&root.join("15").join("bin"), "15.4");
+        let env = SearchEnv {
+            pg_bin: Some(root.join("explicit")),
+            path: None,
+            versioned_root: root.clone(),
+        };
+        assert_eq!(ClientTools::discover_in(&env, 15).unwrap().major(), 16);
+        let err = ClientTools::discover_in(&env, 17).unwrap_err().to_string();
+        assert!(err.contains("explicit` (version 16.1)"), "{err}");
+        fs::remove_dir_all(root).unwrap();
+    }
+
+    #[test]
+    fn versions_are_read_from_the_version_line() {
+        assert_eq!(
+            parse_version("pg_dump (PostgreSQL) 15.18 (Debian 15.18-0+deb12u1)\n"),
+            Some(("15.18".to_owned(), 15))
+        );
+        assert_eq!(
+            parse_version("pg_dump (PostgreSQL) 17beta1\n"),
+            Some(("17beta1".to_owned(), 17))
+        );
+        assert_eq!(parse_version("garbage"), None);
+    }
+
+    #[test]
+    fn this_machine_has_client_tools_for_its_server() {
+        let binaries = Binaries::discover().unwrap();
+        let version = version_of(&binaries.postgres()).unwrap();
+        let tools = ClientTools::discover(version.1).unwrap();
+        assert_eq!(tools.major(), version.1, "{tools:?}");
     }
 
     #[test]

@@ -36,6 +36,21 @@ pub enum EmbeddedError {
         missing: Vec<&'static str>,
     },
 
+    /// No `pg_dump`/`pg_restore` of a major version that can work with the server was found.
+    #[error(
+        "no `pg_dump` and `pg_restore` for PostgreSQL {server_major} found; looked at: {}; \
+         install PostgreSQL {server_major}'s client tools (e.g. `apt-get install \
+         postgresql-client-{server_major}`; a newer major version works too) or set \
+         PGREADY_PG_BIN to the directory that holds them",
+        .searched.join("; ")
+    )]
+    ClientToolsNotFound {
+        /// The server's major version.
+        server_major: u32,
+        /// Each place looked at, with what it holds.
+        searched: Vec<String>,
+    },
+
     /// Running as root, and no unprivileged OS user exists to run the server as.
     #[error(
         "running as root and neither the `postgres` nor the `nobody` OS user exists, while \

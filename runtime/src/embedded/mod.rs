@@ -6,7 +6,9 @@
 //! - [`Cluster::shared`]: one cluster in a known directory, shared by every test process of a
 //!   run (created or restarted by whichever process comes first);
 //! - [`Binaries`]: where the server binaries were found (`PGREADY_PG_BIN`,
-//!   `pg_config --bindir`, `PATH`, the newest `/usr/lib/postgresql/<version>/bin`).
+//!   `pg_config --bindir`, `PATH`, the newest `/usr/lib/postgresql/<version>/bin`);
+//! - [`ClientTools`]: `pg_dump` and `pg_restore` for a server's major version, from the same
+//!   places (the operations CLI's backups).
 //!
 //! PostgreSQL refuses to run as root, so a root process runs the server as the `postgres` OS
 //! user (else `nobody`). Clusters left behind by a process that died before dropping its
@@ -40,6 +42,6 @@ mod user;
 #[cfg(test)]
 mod tests;
 
-pub use binaries::{Binaries, PG_BIN_ENV, SearchEnv};
+pub use binaries::{Binaries, ClientTools, PG_BIN_ENV, SearchEnv};
 pub use cluster::Cluster;
 pub use error::EmbeddedError;
