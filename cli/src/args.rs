@@ -4,7 +4,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-/// Production-ready PostgreSQL for sqlx services: migrations from the command line.
+/// Production-ready PostgreSQL for sqlx services: migrations, schema and the production runbook
+/// from the command line.
 #[derive(Debug, Parser)]
 #[command(name = "pgready", version, about)]
 pub struct Cli {
@@ -28,6 +29,99 @@ pub enum Command {
     /// The schema the migrations build, replayed without a database, and its drift from one.
     #[command(subcommand)]
     Schema(Schema),
+    /// Dump the database with `pg_dump` into `[backup] dir`, with a manifest beside the dump;
+    /// `backup list|prune|verify` manage the dumps.
+    Backup(BackupArgs),
+    /// Restore a backup with `pg_restore` into a database, after checking its checksum.
+    Restore(RestoreArgs),
+}
+
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct BackupArgs {
+    #[command(subcommand)]
+    pub command: Option<Backup>,
+    #[command(flatten)]
+    pub create: BackupCreateArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Backup {
+    /// List the backups in `[backup] dir`, newest first, with their last verification.
+    List(FormatArgs),
+    /// Delete old backups: keep the newest `--keep` (`[backup] keep`) and those younger than
+    /// `--keep-days` (`[backup] keep_days`), and always the newest verified one. A dry run
+    /// unless `--yes`.
+    Prune(PruneArgs),
+    /// Restore a backup (the newest by default) into a scratch database, check its checksum,
+    /// row counts and migrations, drop the scratch database and record the result beside the
+    /// backup.
+    Verify(VerifyArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BackupCreateArgs {
+    /// Dump only this table (`name` or `schema.name`, as SQL resolves it with the search path
+    /// `[session] schema`); repeatable.
+    #[arg(long, value_name = "TABLE")]
+    pub table: Vec<String>,
+    #[command(flatten)]
+    pub output: FormatArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct FormatArgs {
+    /// Output format: lines for people, or one JSON document on stdout.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+}
+
+#[derive(Debug, Args)]
+pub struct PruneArgs {
+    /// Keep the newest N backups [default: `[backup] keep`].
+    #[arg(long, value_name = "N")]
+    pub keep: Option<u32>,
+    /// Also keep every backup completed within D days [default: `[backup] keep_days`].
+    #[arg(long, value_name = "D", value_parser = clap::value_parser!(u32).range(1..))]
+    pub keep_days: Option<u32>,
+    /// Delete; without it, only say what would be deleted.
+    #[arg(long)]
+    pub yes: bool,
+    #[command(flatten)]
+    pub output: FormatArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// The backup: its name (as `backup list` shows it) or the path of its dump or manifest
+    /// [default: the newest].
+    pub backup: Option<String>,
+    #[command(flatten)]
+    pub output: FormatArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct RestoreArgs {
+    /// The backup: its name (as `backup list` shows it) or the path of its dump or manifest
+    /// [default: the newest].
+    pub backup: Option<String>,
+    /// The database to restore into [default: the DSN's database].
+    #[arg(long, short = 'd', value_name = "NAME")]
+    pub database: Option<String>,
+    /// Create the database first (with `--clean`: drop it first if it exists).
+    #[arg(long, short = 'C')]
+    pub create: bool,
+    /// Drop the backup's objects before recreating them (`pg_restore --clean --if-exists`).
+    #[arg(long, short = 'c')]
+    pub clean: bool,
+    /// Restore into (or drop) a database that is not empty.
+    #[arg(long)]
+    pub force: bool,
+    /// Do not restore ownership (`pg_restore --no-owner`): objects belong to the DSN's role.
+    #[arg(long)]
+    pub no_owner: bool,
+    #[command(flatten)]
+    pub output: FormatArgs,
 }
 
 #[derive(Debug, Subcommand)]
@@ -108,9 +202,10 @@ pub struct LintArgs {
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum Format {
-    /// `file:line: level[rule]: message`, one finding per line.
+    /// Lines for people (`migrate lint`: `file:line: level[rule]: message`).
     Text,
-    /// A JSON array of `{"file","line","rule","level","message"}` objects.
+    /// One JSON document on stdout (`migrate lint`: an array of
+    /// `{"file","line","rule","level","message"}` objects).
     Json,
 }
 

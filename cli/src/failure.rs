@@ -8,6 +8,9 @@ pub enum Failure {
     /// The command found problems and already printed them (lint findings, ledger errors,
     /// versions not applied cleanly).
     Reported,
+    /// The command line asks for something that cannot be done as asked (clap's own usage
+    /// errors exit 2 the same way); `main` prints `error: <message>` and exits 2.
+    Usage(String),
 }
 
 impl From<String> for Failure {

@@ -3,15 +3,20 @@
 //! `pgready init` adopts pgready in an existing sqlx crate; `pgready migrate
 //! add|run|revert|status|lint|lock` works on the same `pgready.toml` and the same
 //! migrations directory as the service, through the same `pgready-core` and runtime functions the
-//! service runs at compile time and at start-up.
+//! service runs at compile time and at start-up. `pgready backup|restore` run the production
+//! runbook's backups with PostgreSQL's own `pg_dump` and `pg_restore`.
 //!
 //! Exit codes: 0 ok, 1 a problem was found or the operation failed (the message is on stderr),
 //! 2 a usage error.
 
 mod args;
+mod backup;
 mod failure;
 mod init;
 mod migrate;
+mod output;
+mod postgres;
+mod progress;
 mod project;
 mod schema;
 mod schema_live;
@@ -29,6 +34,8 @@ fn main() -> ExitCode {
         Command::Init(args) => init::run(&args),
         Command::Migrate(cmd) => migrate::run(cli.config.as_deref(), cmd),
         Command::Schema(cmd) => schema::run(cli.config.as_deref(), cmd),
+        Command::Backup(args) => backup::run(cli.config.as_deref(), args),
+        Command::Restore(args) => backup::restore::run(cli.config.as_deref(), &args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -36,6 +43,10 @@ fn main() -> ExitCode {
         Err(Failure::Error(message)) => {
             eprintln!("error: {message}");
             ExitCode::FAILURE
+        }
+        Err(Failure::Usage(message)) => {
+            eprintln!("error: {message}");
+            ExitCode::from(2)
         }
     }
 }
