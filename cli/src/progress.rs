@@ -49,11 +49,6 @@ impl Progress {
     pub fn inc(&self, steps: u64) {
         self.bar.inc(steps);
     }
-
-    /// A new label.
-    pub fn message(&self, message: &str) {
-        self.bar.set_message(message.to_owned());
-    }
 }
 
 impl Drop for Progress {

@@ -211,8 +211,12 @@ impl Places {
             .filter_map(|(_, dir)| dir.clone())
             .chain(self.path_dirs.iter().cloned())
             .chain(self.versions.iter().map(|(_, dir)| dir.clone()));
+        // `/bin` is often `/usr/bin`: each directory once, by its real path
+        let mut seen: Vec<PathBuf> = Vec::new();
         for dir in all {
-            if !dirs.contains(&dir) {
+            let real = dir.canonicalize().unwrap_or_else(|_| dir.clone());
+            if !seen.contains(&real) {
+                seen.push(real);
                 dirs.push(dir);
             }
         }
@@ -273,6 +277,14 @@ impl ClientTools {
                 continue;
             }
             match version_of(&dir.join("pg_dump")) {
+                // the first exact match ends the search (each probe runs a process)
+                Some((version, major)) if major == server_major => {
+                    return Ok(ClientTools {
+                        dir,
+                        version,
+                        major,
+                    });
+                }
                 Some((version, major)) => {
                     searched.push(format!("`{}` (version {version})", dir.display()));
                     found.push(ClientTools {
@@ -284,14 +296,13 @@ impl ClientTools {
                 None => searched.push(format!("`{}` (`pg_dump --version` failed)", dir.display())),
             }
         }
-        let exact = found.iter().position(|t| t.major == server_major);
         let newer = found
             .iter()
             .enumerate()
             .filter(|(_, t)| t.major > server_major)
             .min_by_key(|(_, t)| t.major)
             .map(|(i, _)| i);
-        match exact.or(newer) {
+        match newer {
             Some(i) => Ok(found.swap_remove(i)),
             None => {
                 if searched.is_empty() {
