@@ -584,3 +584,20 @@ fn missing_dsn_and_empty_directory() {
         backup.stderr
     );
 }
+
+#[test]
+fn connection_errors_never_show_the_password() {
+    let project = Project::new("backup-password", "");
+    let url = pgready_tests::url("no_such_database_for_backup");
+    for args in [&["backup"][..], &["backup", "--format", "json"][..]] {
+        let out = project.pgready_with_env(args, &[(support::URL_ENV, &url)]);
+        assert_eq!(out.code, 1);
+        no_password(&out);
+        assert!(
+            out.stderr
+                .contains("cannot connect to database `no_such_database_for_backup`"),
+            "{}",
+            out.stderr
+        );
+    }
+}

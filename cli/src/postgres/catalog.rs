@@ -223,9 +223,12 @@ pub async fn create_database(conn: &mut PgConnection, name: &str) -> Result<(), 
     .await
     .map(drop)
     .map_err(|e| {
-        Failure::Error(format!(
-            "cannot create database `{name}`: {e} (the DSN's role needs `CREATEDB`)"
-        ))
+        let hint = match e.as_database_error().and_then(|d| d.code()).as_deref() {
+            Some("42501") => " (the DSN's role needs `CREATEDB`)",
+            Some("25006") => " (the DSN points at a read-only server, such as a replica)",
+            _ => "",
+        };
+        Failure::Error(format!("cannot create database `{name}`: {e}{hint}"))
     })
 }
 
