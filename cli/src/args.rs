@@ -34,6 +34,46 @@ pub enum Command {
     Backup(BackupArgs),
     /// Restore a backup with `pg_restore` into a database, after checking its checksum.
     Restore(RestoreArgs),
+    /// Recommended `postgresql.conf` values (PGTune's formulas) for the machine and workload;
+    /// with `--live`, only what the database's `pg_settings` has differently.
+    Tune(TuneArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct TuneArgs {
+    /// The server's RAM, e.g. `16GB`, `512MB`.
+    #[arg(long, value_name = "AMOUNT")]
+    pub memory: String,
+    /// The server's CPUs (parallel workers; none below 4).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub cpus: Option<u32>,
+    /// The connections to allow [default: PGTune's for the workload].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub connections: Option<u32>,
+    /// The data directory's storage.
+    #[arg(long, value_enum, default_value_t = crate::tune::Storage::Ssd)]
+    pub storage: crate::tune::Storage,
+    /// What the database mostly does.
+    #[arg(long, value_enum, default_value_t = crate::tune::Workload::Web)]
+    pub workload: crate::tune::Workload,
+    /// The server's operating system.
+    #[arg(long, value_enum, default_value_t = crate::tune::Os::Linux)]
+    pub os: crate::tune::Os,
+    /// The PostgreSQL major version [default: the server's with `--live`, else 18].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(10..))]
+    pub pg_version: Option<u32>,
+    /// Compare with the database's `pg_settings` (DSN from `[database] url_env`): show only
+    /// what differs, and exit 1 when anything does.
+    #[arg(long)]
+    pub live: bool,
+    /// How far a number may be from the advice and still count as equal (0.1 = 10%).
+    #[arg(long, value_name = "FRACTION", default_value_t = 0.1)]
+    pub tolerance: f64,
+    /// Print `ALTER SYSTEM SET …;` statements instead of `postgresql.conf` lines.
+    #[arg(long)]
+    pub alter_system: bool,
+    #[command(flatten)]
+    pub output: FormatArgs,
 }
 
 #[derive(Debug, Args)]

@@ -20,6 +20,7 @@ mod progress;
 mod project;
 mod schema;
 mod schema_live;
+mod tune;
 
 use std::process::ExitCode;
 
@@ -36,6 +37,7 @@ fn main() -> ExitCode {
         Command::Schema(cmd) => schema::run(cli.config.as_deref(), cmd),
         Command::Backup(args) => backup::run(cli.config.as_deref(), args),
         Command::Restore(args) => backup::restore::run(cli.config.as_deref(), &args),
+        Command::Tune(args) => tune::run(cli.config.as_deref(), &args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
