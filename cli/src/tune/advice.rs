@@ -825,7 +825,7 @@ mod tests {
         assert!(parse_memory("16").is_err());
         assert!(parse_memory("1.5GB").is_err());
         assert!(parse_memory("0GB").is_err());
-        assert_eq!(warning(128 * KB_PER_MB).is_some(), true);
+        assert!(warning(128 * KB_PER_MB).is_some());
         assert_eq!(warning(16 * KB_PER_GB), None);
     }
 

@@ -30,11 +30,14 @@ pub struct Difference {
     pub restart: bool,
 }
 
+/// A `pg_settings` row: name, setting, unit, context.
+type Row = (String, String, Option<String>, String);
+
 /// The server's major version and its settings.
 pub async fn read(server: &Server) -> Result<(u32, BTreeMap<String, Current>), Failure> {
     let mut conn = server.connect(&server.database()).await?;
     let version = server::version(&mut conn).await;
-    let rows: Result<Vec<(String, String, Option<String>, String)>, _> =
+    let rows: Result<Vec<Row>, _> =
         sqlx::query_as("SELECT name::text, setting, unit, context::text FROM pg_settings")
             .fetch_all(&mut conn)
             .await;
