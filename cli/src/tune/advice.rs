@@ -267,7 +267,7 @@ pub fn advise(m: &Machine) -> Vec<Setting> {
         set(
             "effective_io_concurrency",
             Value::Int(eic),
-            format!("concurrent reads {} sustains", m.storage),
+            format!("the concurrent reads {} storage sustains", m.storage),
         );
     }
 
