@@ -37,6 +37,55 @@ pub enum Command {
     /// Recommended `postgresql.conf` values (PGTune's formulas) for the machine and workload;
     /// with `--live`, only what the database's `pg_settings` has differently.
     Tune(TuneArgs),
+    /// Pool sizes from the expected load (Little's law plus headroom), and whether every
+    /// instance's pools fit the server's `max_connections`.
+    PoolSize(PoolSizeArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct PoolSizeArgs {
+    /// Requests per second over all instances that use the write pool [default: size from
+    /// `[pool] max_connections` instead].
+    #[arg(long, value_name = "N")]
+    pub rps: Option<f64>,
+    /// How long a request holds its connection, e.g. `20ms`.
+    #[arg(long, value_name = "DURATION", default_value = "20ms", value_parser = parse_duration)]
+    pub hold: std::time::Duration,
+    /// Requests per second over all instances that use the read pool [default: size from
+    /// `[read_pool] max_connections` instead].
+    #[arg(long, value_name = "N")]
+    pub read_rps: Option<f64>,
+    /// How long a read holds its connection [default: `--hold`].
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub read_hold: Option<std::time::Duration>,
+    /// Service instances (processes), each with its own pools.
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
+    pub instances: u32,
+    /// Spare capacity on top of the average (0.5 = 50% more connections than Little's law).
+    #[arg(long, value_name = "FRACTION", default_value_t = 0.5)]
+    pub headroom: f64,
+    /// The read pool connects to a replica, so only the write pool counts against this
+    /// server.
+    #[arg(long)]
+    pub replica: bool,
+    /// The server's `max_connections` [default: `[database] server_max_connections`, or the
+    /// server's with `--live`].
+    #[arg(long, value_name = "N")]
+    pub server_max_connections: Option<u32>,
+    /// Slots only superusers (and `pg_use_reserved_connections`) may use [default:
+    /// `[database] reserved_connections`, or the server's with `--live`].
+    #[arg(long, value_name = "N")]
+    pub reserved: Option<u32>,
+    /// Read `max_connections` and the reserved slots from the database (DSN from
+    /// `[database] url_env`).
+    #[arg(long)]
+    pub live: bool,
+    #[command(flatten)]
+    pub output: FormatArgs,
+}
+
+fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
+    humantime::parse_duration(text).map_err(|e| format!("{e}: write it as `20ms` or `1s`"))
 }
 
 #[derive(Debug, Args)]

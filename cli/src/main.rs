@@ -15,6 +15,7 @@ mod failure;
 mod init;
 mod migrate;
 mod output;
+mod pool_size;
 mod postgres;
 mod progress;
 mod project;
@@ -38,6 +39,7 @@ fn main() -> ExitCode {
         Command::Backup(args) => backup::run(cli.config.as_deref(), args),
         Command::Restore(args) => backup::restore::run(cli.config.as_deref(), &args),
         Command::Tune(args) => tune::run(cli.config.as_deref(), &args),
+        Command::PoolSize(args) => pool_size::run(cli.config.as_deref(), &args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
