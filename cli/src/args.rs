@@ -40,6 +40,25 @@ pub enum Command {
     /// Pool sizes from the expected load (Little's law plus headroom), and whether every
     /// instance's pools fit the server's `max_connections`.
     PoolSize(PoolSizeArgs),
+    /// The production checklist against the live database: each check with its status, the
+    /// evidence and the fix. Exits 1 when a check fails.
+    Doctor(DoctorArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    /// A session active or idle in a transaction longer than this is reported (pghero's
+    /// `long_running_query_sec`).
+    #[arg(long, value_name = "DURATION", default_value = "1m", value_parser = parse_duration)]
+    pub long_running: std::time::Duration,
+    /// The server's RAM: also compare the settings with `pgready tune`'s advice.
+    #[arg(long, value_name = "AMOUNT")]
+    pub memory: Option<String>,
+    /// Service instances, for the connection budget.
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
+    pub instances: u32,
+    #[command(flatten)]
+    pub output: FormatArgs,
 }
 
 #[derive(Debug, Args)]

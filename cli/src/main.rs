@@ -11,6 +11,7 @@
 
 mod args;
 mod backup;
+mod doctor;
 mod failure;
 mod init;
 mod migrate;
@@ -40,6 +41,7 @@ fn main() -> ExitCode {
         Command::Restore(args) => backup::restore::run(cli.config.as_deref(), &args),
         Command::Tune(args) => tune::run(cli.config.as_deref(), &args),
         Command::PoolSize(args) => pool_size::run(cli.config.as_deref(), &args),
+        Command::Doctor(args) => doctor::run(cli.config.as_deref(), &args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

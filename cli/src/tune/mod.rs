@@ -9,7 +9,8 @@ use std::path::Path;
 
 use serde::Serialize;
 
-pub use advice::{Machine, Os, Setting, Storage, Workload, advise};
+pub use advice::{Machine, Os, Setting, Storage, Workload, advise, parse_memory};
+pub use live::{compare, read as read_settings};
 
 use crate::args::{Format, TuneArgs};
 use crate::failure::Failure;
