@@ -16,6 +16,7 @@
 
 pub mod project;
 
+pub mod backup;
 pub mod config;
 pub mod lint;
 pub mod migrations;

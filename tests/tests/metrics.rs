@@ -210,3 +210,56 @@ async fn a_read_replica_gets_its_own_series() {
     assert_eq!(sample(&text, "pgready_health_status{status=\"pass\"}"), 1.0);
     db.close().await;
 }
+
+#[tokio::test]
+async fn backup_freshness_comes_from_the_backup_directory() {
+    let url = fresh_database("metrics_backups").await;
+    let dir = std::env::temp_dir().join(format!("pgready-metrics-backups-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let config = format!("[backup]\ndir = \"{}\"\n", dir.display());
+    let db = pgready::start(&setup(&config, &url)).await.unwrap();
+    let text = pgready::metrics::render(&db).await;
+    assert!(
+        !text.contains("pgready_backup"),
+        "no directory, no figures:\n{text}"
+    );
+
+    std::fs::create_dir_all(&dir).unwrap();
+    let text = pgready::metrics::render(&db).await;
+    promtool_check(&text);
+    assert_eq!(sample(&text, "pgready_backups"), 0.0);
+    assert_eq!(
+        sample(&text, "pgready_backup_last_success_timestamp_seconds"),
+        0.0
+    );
+
+    let manifest = serde_json::json!({
+        "manifest_version": 1, "dump": "app-1.dump", "database": "app", "scope": "database",
+        "started_at": "2025-01-31T01:59:58.000Z", "completed_at": "2025-01-31T02:00:00.500Z",
+        "duration_ms": 2500, "sha256": "00", "size": 1, "compression": "gzip",
+        "server_version": "15", "server_version_num": 150000, "pg_dump_version": "15",
+        "migrations_table": "_sqlx_migrations", "migration_version": null, "tables": []
+    });
+    std::fs::write(dir.join("app-1.json"), manifest.to_string()).unwrap();
+    let verified = serde_json::json!({"verifications": [
+        {"verified_at": "2025-01-31T03:00:00.000Z", "ok": true, "duration_ms": 1,
+         "problems": [], "tables_checked": 0, "rows_checked": 0},
+        {"verified_at": "2025-02-01T03:00:00.000Z", "ok": false, "duration_ms": 1,
+         "problems": ["x"], "tables_checked": 0, "rows_checked": 0}
+    ]});
+    std::fs::write(dir.join("app-1.verify.json"), verified.to_string()).unwrap();
+    let text = pgready::metrics::render(&db).await;
+    promtool_check(&text);
+    assert_eq!(sample(&text, "pgready_backups"), 1.0);
+    assert_eq!(
+        sample(&text, "pgready_backup_last_success_timestamp_seconds"),
+        1_738_288_800.5
+    );
+    assert_eq!(
+        sample(&text, "pgready_backup_last_verified_timestamp_seconds"),
+        1_738_292_400.0,
+        "the failed verification after it does not count"
+    );
+    db.close().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}

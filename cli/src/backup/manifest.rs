@@ -14,87 +14,9 @@ use crate::args::Format;
 use crate::failure::Failure;
 use crate::progress::Progress;
 
-/// The manifest format this version writes and reads.
-pub const MANIFEST_VERSION: u32 = 1;
-
-/// What a dump holds and how it was made.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
-pub struct Manifest {
-    /// [`MANIFEST_VERSION`]
-    pub manifest_version: u32,
-    /// The dump's file name, in the manifest's directory.
-    pub dump: String,
-    /// The database dumped.
-    pub database: String,
-    /// `database`: the whole database; `tables`: only the tables listed (`--table`).
-    pub scope: Scope,
-    /// When `pg_dump` started, RFC 3339 UTC.
-    pub started_at: String,
-    /// When the dump was complete and checksummed; backups are ordered by it.
-    pub completed_at: String,
-    pub duration_ms: u64,
-    /// SHA-256 of the dump, lowercase hex.
-    pub sha256: String,
-    /// The dump's size in bytes.
-    pub size: u64,
-    /// The `--compress` method (and level) given to `pg_dump`: `gzip`, `gzip:9`, `zstd:3`,
-    /// `none`.
-    pub compression: String,
-    /// `SHOW server_version`
-    pub server_version: String,
-    /// `SHOW server_version_num`
-    pub server_version_num: i32,
-    /// The `pg_dump` version, e.g. `15.18`.
-    pub pg_dump_version: String,
-    /// The migrations table (`[migrations] table`) and the newest version applied in it when
-    /// the dump was taken.
-    pub migrations_table: String,
-    pub migration_version: Option<i64>,
-    /// Every table the dump holds rows for.
-    pub tables: Vec<TableRows>,
-}
-
-/// Whether a dump holds the whole database or chosen tables.
-#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
-#[serde(rename_all = "snake_case")]
-pub enum Scope {
-    Database,
-    Tables,
-}
-
-/// A table and its rows in the dump.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
-pub struct TableRows {
-    pub schema: String,
-    pub name: String,
-    /// Exact: `count(*)` in the very snapshot `pg_dump` dumped (`pg_dump --snapshot`).
-    pub rows: i64,
-    /// The planner's estimate (`pg_class.reltuples`) at the time; `null` when the table was
-    /// never analyzed.
-    pub rows_estimate: Option<i64>,
-}
-
-/// One `backup verify` run.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
-pub struct Verification {
-    /// When the verification finished, RFC 3339 UTC.
-    pub verified_at: String,
-    /// `true` when every check passed.
-    pub ok: bool,
-    pub duration_ms: u64,
-    /// What failed, one sentence each.
-    pub problems: Vec<String>,
-    /// Tables whose row counts were compared.
-    pub tables_checked: usize,
-    /// Rows restored in them.
-    pub rows_checked: i64,
-}
-
-/// The verifications of one backup, oldest first (`<name>.verify.json`).
-#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
-pub struct Verifications {
-    pub verifications: Vec<Verification>,
-}
+pub use pgready_core::backup::{
+    MANIFEST_VERSION, Manifest, Scope, TableRows, Verification, Verifications,
+};
 
 /// Reads a JSON file written by this module.
 pub fn read<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<T, String> {

@@ -27,6 +27,13 @@
 //! | `pgready_transaction_retries_total` | counter | `sqlstate`: attempts of [`Db::transaction_with`] run again (`40001`, `40P01`, `08006` for a lost connection) |
 //! | `pgready_transaction_give_ups_total` | counter | `sqlstate`: [`Db::transaction_with`] calls that gave up at their bounds |
 //! | `pgready_transaction_drops_total` | counter | `pool`: transactions dropped without `commit` or `rollback` (rolled back; not while a panic unwinds) |
+//! | `pgready_backups` | gauge | backups (manifests) in `[backup] dir` |
+//! | `pgready_backup_last_success_timestamp_seconds` | gauge | completion time of the newest backup (0: none) |
+//! | `pgready_backup_last_verified_timestamp_seconds` | gauge | the newest passed `pgready backup verify` (0: none) |
+//!
+//! The backup figures are read from `[backup] dir` (relative to the working directory) on each
+//! render, and left out when the directory does not exist: a service whose backups are kept
+//! elsewhere does not report them.
 //!
 //! The health figures come from the latest readiness probe of any endpoint while it is younger
 //! than `[health] cache`; otherwise rendering runs one (cached, single flight) through
@@ -78,7 +85,42 @@ pub async fn render(db: &Db) -> String {
     migration_metrics(&mut t, db, &report);
     health_metrics(&mut t, db, &report);
     transaction_metrics(&mut t, db, &pools);
+    let dir = std::path::PathBuf::from(&db.config().backup.dir);
+    let freshness = tokio::task::spawn_blocking(move || pgready_core::backup::freshness(&dir))
+        .await
+        .ok()
+        .flatten();
+    if let Some(f) = freshness {
+        backup_metrics(&mut t, &f);
+    }
     t.finish()
+}
+
+fn backup_metrics(t: &mut Text, f: &pgready_core::backup::Freshness) {
+    let seconds = |at: Option<std::time::SystemTime>| {
+        at.and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+            .map_or(0.0, |d| d.as_secs_f64())
+    };
+    t.family(
+        "pgready_backups",
+        "gauge",
+        "Backups (manifests) in `[backup] dir`.",
+    );
+    t.sample("pgready_backups", &[], f.backups as f64);
+    let name = "pgready_backup_last_success_timestamp_seconds";
+    t.family(
+        name,
+        "gauge",
+        "Unix time the newest backup in `[backup] dir` completed; 0 when there is none.",
+    );
+    t.sample(name, &[], seconds(f.last_backup));
+    let name = "pgready_backup_last_verified_timestamp_seconds";
+    t.family(
+        name,
+        "gauge",
+        "Unix time of the newest passed `pgready backup verify` (a restore test); 0 when none.",
+    );
+    t.sample(name, &[], seconds(f.last_verified));
 }
 
 /// A pool gauge: name, help, and how to read it.
