@@ -43,6 +43,22 @@ pub enum Command {
     /// The production checklist against the live database: each check with its status, the
     /// evidence and the fix. Exits 1 when a check fails.
     Doctor(DoctorArgs),
+    /// Prometheus alerting rules over pgready's metrics (each with its runbook: the matching
+    /// `doctor` check), and a Grafana dashboard.
+    Alerts(AlertsArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct AlertsArgs {
+    /// Write `pgready-alerts.yml` and `pgready-dashboard.json` into this directory instead of
+    /// printing the rules.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Print the Grafana dashboard instead of the rules.
+    #[arg(long, conflicts_with = "out")]
+    pub dashboard: bool,
+    #[command(flatten)]
+    pub output: FormatArgs,
 }
 
 #[derive(Debug, Args)]

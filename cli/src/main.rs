@@ -9,6 +9,7 @@
 //! Exit codes: 0 ok, 1 a problem was found or the operation failed (the message is on stderr),
 //! 2 a usage error.
 
+mod alerts;
 mod args;
 mod backup;
 mod doctor;
@@ -42,6 +43,7 @@ fn main() -> ExitCode {
         Command::Tune(args) => tune::run(cli.config.as_deref(), &args),
         Command::PoolSize(args) => pool_size::run(cli.config.as_deref(), &args),
         Command::Doctor(args) => doctor::run(cli.config.as_deref(), &args),
+        Command::Alerts(args) => alerts::run(cli.config.as_deref(), &args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
