@@ -28,6 +28,12 @@ pub struct Database {
     pub embedded: Embedded,
     /// running behind PgBouncer in transaction pooling: no statement cache, no session state
     pub pgbouncer: bool,
+    /// environment variable that holds a direct DSN for migrations (default
+    /// `DATABASE_MIGRATIONS_URL`); unset at run time → migrations use `url_env`'s DSN. `None`
+    /// (`migrations_url_env = false`) means always `url_env`'s
+    pub migrations_url_env: Option<String>,
+    /// where reads go while the replica is down or lags past `[health] max_replica_lag`
+    pub read_fallback: ReadFallback,
     /// the server's `max_connections`, when known: bounds the pools' sizes
     pub server_max_connections: Option<u32>,
     /// connections the pools must leave free on the server (default 3 when
@@ -45,8 +51,19 @@ words! {
     }
 }
 
+words! {
+    /// `database.read_fallback`: where `db.read()` goes while the replica cannot serve.
+    pub enum ReadFallback {
+        /// to the primary, until the replica answers and has caught up again
+        Primary = "primary",
+        /// nowhere else: a replica down at start-up refuses to start, and reads stay on it
+        Error = "error",
+    }
+}
+
 const URL_ENV: KeyRef = (Section::Database, "url_env");
 const READ_URL_ENV: KeyRef = (Section::Database, "read_url_env");
+const MIGRATIONS_URL_ENV: KeyRef = (Section::Database, "migrations_url_env");
 pub(crate) const PGBOUNCER: KeyRef = (Section::Database, "pgbouncer");
 pub(crate) const SERVER_MAX: KeyRef = (Section::Database, "server_max_connections");
 pub(crate) const RESERVED: KeyRef = (Section::Database, "reserved_connections");
@@ -60,6 +77,8 @@ impl Default for Database {
             connect_retry: Duration::from_secs(30),
             embedded: Embedded::Auto,
             pgbouncer: false,
+            migrations_url_env: Some("DATABASE_MIGRATIONS_URL".to_owned()),
+            read_fallback: ReadFallback::Primary,
             server_max_connections: None,
             reserved_connections: None,
         }
@@ -90,6 +109,11 @@ impl Database {
             connect_retry: r.duration(key("connect_retry"), d.connect_retry),
             embedded: r.word(key("embedded")).unwrap_or(d.embedded),
             pgbouncer: r.boolean(PGBOUNCER, d.pgbouncer),
+            migrations_url_env: match &d.migrations_url_env {
+                Some(default) => r.opt_string(MIGRATIONS_URL_ENV, default),
+                None => None,
+            },
+            read_fallback: r.word(key("read_fallback")).unwrap_or(d.read_fallback),
             server_max_connections: r.count(SERVER_MAX),
             reserved_connections: r.count(RESERVED),
         }
@@ -99,6 +123,12 @@ impl Database {
         c.check(URL_ENV, check_url_env("url_env", &self.url_env));
         if let Some(read) = &self.read_url_env {
             c.check(READ_URL_ENV, check_url_env("read_url_env", read));
+        }
+        if let Some(migrations) = &self.migrations_url_env {
+            c.check(
+                MIGRATIONS_URL_ENV,
+                check_url_env("migrations_url_env", migrations),
+            );
         }
         if let Some(max) = self.server_max_connections {
             if max == 0 {
@@ -121,7 +151,7 @@ impl Database {
     }
 }
 
-/// `url_env` and `read_url_env` name a variable: a DSN (or anything like one) is refused
+/// `url_env`, `read_url_env` and `migrations_url_env` name a variable: a DSN (or anything like one) is refused
 /// without being repeated, since it may carry a password.
 fn check_url_env(key: &str, value: &str) -> Result<(), String> {
     if dsn::looks_like_dsn(value) {
@@ -135,7 +165,7 @@ fn check_url_env(key: &str, value: &str) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use crate::config::testing::{errors, only_error, parse_ok};
-    use crate::config::{Embedded, secrets};
+    use crate::config::{Embedded, ReadFallback, secrets};
 
     #[test]
     fn defaults() {
@@ -146,6 +176,11 @@ mod tests {
         assert_eq!(db.connect_retry.as_secs(), 30);
         assert_eq!(db.embedded, Embedded::Auto);
         assert!(!db.pgbouncer);
+        assert_eq!(
+            db.migrations_url_env.as_deref(),
+            Some("DATABASE_MIGRATIONS_URL")
+        );
+        assert_eq!(db.read_fallback, ReadFallback::Primary);
         assert_eq!(db.server_max_connections, None);
         assert_eq!(db.reserved_connections, None);
         assert_eq!(db.connection_limit(), None);
@@ -156,6 +191,7 @@ mod tests {
         let db = parse_ok(
             "[database]\nurl_env = \"PRIMARY\"\nread_url_env = false\nrequire_tls = true\n\
              connect_retry = \"2m\"\nembedded = \"never\"\npgbouncer = true\n\
+             migrations_url_env = \"DIRECT\"\nread_fallback = \"error\"\n\
              server_max_connections = 200\nreserved_connections = 10\n",
         )
         .database;
@@ -165,7 +201,11 @@ mod tests {
         assert_eq!(db.connect_retry.as_secs(), 120);
         assert_eq!(db.embedded, Embedded::Never);
         assert!(db.pgbouncer);
+        assert_eq!(db.migrations_url_env.as_deref(), Some("DIRECT"));
+        assert_eq!(db.read_fallback, ReadFallback::Error);
         assert_eq!(db.connection_limit(), Some(190));
+        let off = parse_ok("[database]\nmigrations_url_env = false\n").database;
+        assert_eq!(off.migrations_url_env, None);
     }
 
     #[test]
@@ -191,6 +231,8 @@ mod tests {
             );
             assert!(!d.to_string().contains("hunter2"));
         }
+        let d = only_error("[database]\nmigrations_url_env = \"postgres://direct/app\"\n");
+        assert_eq!(d.key, "database.migrations_url_env");
         let d = only_error("[database]\nread_url_env = \"postgresql://x:y@replica/app\"\n");
         assert_eq!(d.key, "database.read_url_env");
         assert!(
@@ -224,6 +266,16 @@ mod tests {
         );
         let d = only_error("[database]\nembedded = \"Never\"\n");
         assert!(d.message.contains("did you mean `\"never\"`?"), "{d}");
+    }
+
+    #[test]
+    fn read_fallback_lists_valid_values() {
+        let d = only_error("[database]\nread_fallback = \"replica\"\n");
+        assert_eq!(d.key, "database.read_fallback");
+        assert!(
+            d.message.contains("expected `\"primary\"` or `\"error\"`"),
+            "{d}"
+        );
     }
 
     #[test]

@@ -38,13 +38,13 @@ mod shutdown;
 use toml::de::DeTable;
 
 pub use backup::{Backup, Compression};
-pub use database::{DEFAULT_RESERVED_CONNECTIONS, Database, Embedded};
+pub use database::{DEFAULT_RESERVED_CONNECTIONS, Database, Embedded, ReadFallback};
 pub use diagnostic::{Diagnostic, Severity};
 pub use health::Health;
 pub use migrations::{Migrations, OnStartup, OutOfOrder};
 pub use pool::Pool;
 pub use profile::{BUILT_IN_PROFILES, ConfigFile};
-pub use session::Session;
+pub use session::{RoleSetting, Session};
 pub use shutdown::Shutdown;
 
 use diagnostic::LineIndex;
@@ -253,6 +253,8 @@ require_tls = false                 # true: refuse a DSN whose sslmode is not re
 connect_retry = "30s"               # keep retrying a refused connection this long at start-up
 embedded = "auto"                   # auto: no DSN and profile != production → throw-away local cluster
 pgbouncer = false                   # true: statement cache off; session settings must live on the role
+migrations_url_env = "DATABASE_MIGRATIONS_URL"  # optional direct DSN for migrations (required behind a transaction pooler)
+read_fallback = "primary"           # replica down or lagging: primary | error
 
 [pool]                              # write pool
 max_connections = 20
@@ -508,7 +510,7 @@ max_connections = 50                # PGREADY_PROFILE (default "development"); a
 
     #[test]
     fn warnings_do_not_refuse_the_file() {
-        let parsed = parse("[database]\npgbouncer = true\n[session]\ntime_zone = \"UTC\"\n");
+        let parsed = parse("[database]\npgbouncer = true\n[session]\nlock_timeout = \"1s\"\n");
         assert_eq!(parsed.map(|p| p.warnings.len()), Ok(1));
     }
 }

@@ -1,7 +1,7 @@
 //! Which sections and keys `pgready.toml` has, what type each key takes, and the hints given for
 //! a key that is not one of them.
 
-use super::{Compression, Embedded, OnStartup, OutOfOrder};
+use super::{Compression, Embedded, OnStartup, OutOfOrder, ReadFallback};
 use crate::message::one_of;
 use crate::suggest::closest;
 
@@ -78,6 +78,8 @@ const DATABASE: &[Key] = &[
     key("connect_retry", Kind::Duration),
     key("embedded", Kind::Word(Embedded::VALID)),
     key("pgbouncer", Kind::Bool),
+    key("migrations_url_env", Kind::OptStr),
+    key("read_fallback", Kind::Word(ReadFallback::VALID)),
     key("server_max_connections", Kind::Count),
     key("reserved_connections", Kind::Count),
 ];
@@ -165,6 +167,7 @@ const DSN_KEYS: &[&str] = &[
     "database_url",
     "connection_string",
     "read_url",
+    "migrations_url",
 ];
 
 impl Section {

@@ -82,7 +82,7 @@ impl Session {
         }
         c.check(TIME_ZONE, ident::check_time_zone(&self.time_zone));
         c.check(SCHEMA, ident::check_schema(&self.schema));
-        warn_pgbouncer(c);
+        warn_pgbouncer(c, self);
     }
 }
 
@@ -113,8 +113,9 @@ pub(crate) fn check_lock_within_statement(
 }
 
 /// Behind PgBouncer in transaction pooling, a `SET` lands on whichever server connection runs
-/// the transaction: the settings must live on the role instead.
-fn warn_pgbouncer(c: &mut Checker<'_>) {
+/// the transaction: the settings PgBouncer does not track per client must live on the role
+/// instead. Each one set in the file is named with the statement that moves it there.
+fn warn_pgbouncer(c: &mut Checker<'_>, session: &Session) {
     if !c.resolved.boolean(PGBOUNCER, false) {
         return;
     }
@@ -122,20 +123,16 @@ fn warn_pgbouncer(c: &mut Checker<'_>) {
         .resolved
         .setting(PGBOUNCER)
         .and_then(|s| s.origin.profile.clone());
-    for key in [
-        STATEMENT_TIMEOUT,
-        LOCK_TIMEOUT,
-        IDLE_TIMEOUT,
-        APPLICATION_NAME,
-        TIME_ZONE,
-        SCHEMA,
-    ] {
+    for wanted in session.role_settings() {
+        let key = (Section::Session, wanted.key);
         let Some(setting) = c.resolved.setting(key) else {
             continue;
         };
-        let mut message = "with `pgbouncer = true` session settings are not kept per client: \
-                           set them on the role (`ALTER ROLE … SET …`)"
-            .to_owned();
+        let mut message = format!(
+            "with `pgbouncer = true` this setting is not kept per client: set it on the role \
+             instead (`{}`)",
+            wanted.statement("<role>")
+        );
         // say where pgbouncer was turned on when it is not next to this setting
         if let Some(profile) = &from_profile
             && setting.origin.profile.as_ref() != Some(profile)
@@ -144,6 +141,138 @@ fn warn_pgbouncer(c: &mut Checker<'_>) {
         }
         c.warning(key, message);
     }
+}
+
+/// A `[session]` setting that PgBouncer's transaction pooling does not keep per client, as the
+/// role must hold it (`ALTER ROLE … SET`). `application_name` and `time_zone` are not among
+/// them: PgBouncer tracks those two per client.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RoleSetting {
+    /// the `[session]` key
+    pub key: &'static str,
+    /// PostgreSQL's name for the parameter
+    pub parameter: &'static str,
+    wanted: Wanted,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Wanted {
+    Timeout(Duration),
+    Schema(String),
+}
+
+impl Session {
+    /// The settings a role must hold for this session behind a transaction pooler.
+    pub fn role_settings(&self) -> Vec<RoleSetting> {
+        let timeout = |key, parameter, d| RoleSetting {
+            key,
+            parameter,
+            wanted: Wanted::Timeout(d),
+        };
+        vec![
+            timeout("statement_timeout", "statement_timeout", self.statement_timeout),
+            timeout("lock_timeout", "lock_timeout", self.lock_timeout),
+            timeout(
+                "idle_in_transaction_timeout",
+                "idle_in_transaction_session_timeout",
+                self.idle_in_transaction_timeout,
+            ),
+            RoleSetting {
+                key: "schema",
+                parameter: "search_path",
+                wanted: Wanted::Schema(self.schema.clone()),
+            },
+        ]
+    }
+}
+
+impl RoleSetting {
+    /// The value as `SET` takes it: `'30s'`, `'0'`, `"app"`.
+    pub fn value(&self) -> String {
+        match &self.wanted {
+            Wanted::Timeout(d) => format!("'{}'", pg_duration(*d)),
+            Wanted::Schema(schema) => quote_identifier(schema),
+        }
+    }
+
+    /// `ALTER ROLE "<role>" SET <parameter> = <value>` (`role` quoted unless it is a
+    /// placeholder such as `<role>`).
+    pub fn statement(&self, role: &str) -> String {
+        let role = if role.starts_with('<') {
+            role.to_owned()
+        } else {
+            quote_identifier(role)
+        };
+        format!("ALTER ROLE {role} SET {} = {}", self.parameter, self.value())
+    }
+
+    /// Whether this setting is given by one of a role's `pg_db_role_setting.setconfig`
+    /// entries (`name=value`), `entries` being those of the role in this database and in all
+    /// databases, in that order. An unset `search_path` satisfies `schema = "public"` (the
+    /// server's default puts `public` first unless a schema named after the role exists).
+    pub fn is_satisfied_by<'a>(&self, entries: impl IntoIterator<Item = &'a str>) -> bool {
+        let value = entries.into_iter().find_map(|entry| {
+            let (name, value) = entry.split_once('=')?;
+            name.trim()
+                .eq_ignore_ascii_case(self.parameter)
+                .then(|| value.trim())
+        });
+        match (&self.wanted, value) {
+            (Wanted::Timeout(want), Some(have)) => parse_pg_duration(have) == Some(*want),
+            (Wanted::Schema(want), Some(have)) => first_schema(have).as_deref() == Some(want),
+            (Wanted::Schema(want), None) => want == "public",
+            (Wanted::Timeout(_), None) => false,
+        }
+    }
+}
+
+/// A duration in PostgreSQL's units: whole minutes as `min`, whole seconds as `s`, else `ms`.
+fn pg_duration(d: Duration) -> String {
+    let ms = d.as_millis();
+    if ms == 0 {
+        "0".to_owned()
+    } else if ms % 60_000 == 0 {
+        format!("{}min", ms / 60_000)
+    } else if ms % 1000 == 0 {
+        format!("{}s", ms / 1000)
+    } else {
+        format!("{ms}ms")
+    }
+}
+
+/// A timeout as PostgreSQL reads one: a number with an optional unit (`us`, `ms`, `s`, `min`,
+/// `h`, `d`), milliseconds without; rounded to the millisecond.
+fn parse_pg_duration(text: &str) -> Option<Duration> {
+    let text = text.trim().trim_matches('\'');
+    let split = text
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let number: f64 = number.parse().ok()?;
+    let ms_per_unit = match unit.trim() {
+        "" | "ms" => 1.0,
+        "us" => 0.001,
+        "s" => 1000.0,
+        "min" => 60_000.0,
+        "h" => 3_600_000.0,
+        "d" => 86_400_000.0,
+        _ => return None,
+    };
+    let ms = (number * ms_per_unit).round();
+    (ms.is_finite() && ms >= 0.0).then(|| Duration::from_millis(ms as u64))
+}
+
+/// The first schema of a `search_path` value, unquoted.
+fn first_schema(search_path: &str) -> Option<String> {
+    let first = search_path.split(',').next()?.trim();
+    match first.strip_prefix('"').and_then(|s| s.strip_suffix('"')) {
+        Some(quoted) => Some(quoted.replace("\"\"", "\"")),
+        None => Some(first.to_ascii_lowercase()),
+    }
+}
+
+fn quote_identifier(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
 }
 
 #[cfg(test)]
@@ -282,14 +411,27 @@ mod tests {
         );
         for w in &parsed.warnings {
             assert_eq!(w.severity, Severity::Warning);
-            assert_eq!(
-                w.message,
-                "with `pgbouncer = true` session settings are not kept per client: set them on \
-                 the role (`ALTER ROLE … SET …`)"
-            );
         }
-        // defaults only, or no pgbouncer: nothing to say
+        assert_eq!(
+            parsed.warnings[0].message,
+            "with `pgbouncer = true` this setting is not kept per client: set it on the role \
+             instead (`ALTER ROLE <role> SET statement_timeout = '10s'`)"
+        );
+        assert!(
+            parsed.warnings[1]
+                .message
+                .ends_with("(`ALTER ROLE <role> SET search_path = \"app\"`)"),
+            "{}",
+            parsed.warnings[1]
+        );
+        // defaults only, settings PgBouncer keeps per client, or no pgbouncer: nothing to say
         let quiet = parse("[database]\npgbouncer = true\n").map(|p| p.warnings.len());
+        assert_eq!(quiet, Ok(0));
+        let quiet = parse(
+            "[database]\npgbouncer = true\n[session]\ntime_zone = \"Europe/Paris\"\n\
+             application_name = \"api\"\n",
+        )
+        .map(|p| p.warnings.len());
         assert_eq!(quiet, Ok(0));
         let quiet = parse("[session]\nschema = \"app\"\n").map(|p| p.warnings.len());
         assert_eq!(quiet, Ok(0));
@@ -311,5 +453,50 @@ mod tests {
                 .message
                 .ends_with("(`pgbouncer = true` in profile `production`)")
         );
+    }
+
+    #[test]
+    fn role_settings_and_their_statements() {
+        let s = parse_ok(
+            "[session]\nstatement_timeout = \"1m\"\nlock_timeout = \"1500ms\"\n\
+             idle_in_transaction_timeout = \"0\"\nschema = \"billing\"\n",
+        )
+        .session;
+        let statements: Vec<String> = s
+            .role_settings()
+            .iter()
+            .map(|r| r.statement("app \"x\""))
+            .collect();
+        assert_eq!(
+            statements,
+            [
+                "ALTER ROLE \"app \"\"x\"\"\" SET statement_timeout = '1min'",
+                "ALTER ROLE \"app \"\"x\"\"\" SET lock_timeout = '1500ms'",
+                "ALTER ROLE \"app \"\"x\"\"\" SET idle_in_transaction_session_timeout = '0'",
+                "ALTER ROLE \"app \"\"x\"\"\" SET search_path = \"billing\"",
+            ]
+        );
+    }
+
+    #[test]
+    fn role_settings_are_read_as_postgresql_stores_them() {
+        let s = parse_ok("[session]\nschema = \"billing\"\n").session;
+        let [statement, lock, idle, schema] = s.role_settings().try_into().unwrap();
+        assert!(statement.is_satisfied_by(["statement_timeout=30s"]));
+        assert!(statement.is_satisfied_by(["statement_timeout=30000"]));
+        assert!(statement.is_satisfied_by(["Statement_Timeout = 0.5min"]));
+        assert!(!statement.is_satisfied_by(["statement_timeout=31s"]));
+        assert!(!statement.is_satisfied_by(["lock_timeout=30s"]));
+        assert!(!statement.is_satisfied_by([]));
+        // the entry for this database comes first and wins
+        assert!(lock.is_satisfied_by(["lock_timeout=5s", "lock_timeout=1s"]));
+        assert!(!lock.is_satisfied_by(["lock_timeout=1s", "lock_timeout=5s"]));
+        assert!(idle.is_satisfied_by(["idle_in_transaction_session_timeout=1min"]));
+        assert!(schema.is_satisfied_by(["search_path=billing, public"]));
+        assert!(schema.is_satisfied_by(["search_path=\"billing\""]));
+        assert!(!schema.is_satisfied_by(["search_path=public, billing"]));
+        assert!(!schema.is_satisfied_by([]));
+        let public = parse_ok("").session.role_settings().pop().unwrap();
+        assert!(public.is_satisfied_by([]));
     }
 }
