@@ -170,7 +170,11 @@ impl Session {
             wanted: Wanted::Timeout(d),
         };
         vec![
-            timeout("statement_timeout", "statement_timeout", self.statement_timeout),
+            timeout(
+                "statement_timeout",
+                "statement_timeout",
+                self.statement_timeout,
+            ),
             timeout("lock_timeout", "lock_timeout", self.lock_timeout),
             timeout(
                 "idle_in_transaction_timeout",
@@ -203,7 +207,11 @@ impl RoleSetting {
         } else {
             quote_identifier(role)
         };
-        format!("ALTER ROLE {role} SET {} = {}", self.parameter, self.value())
+        format!(
+            "ALTER ROLE {role} SET {} = {}",
+            self.parameter,
+            self.value()
+        )
     }
 
     /// Whether this setting is given by one of a role's `pg_db_role_setting.setconfig`

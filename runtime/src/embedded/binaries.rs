@@ -155,6 +155,13 @@ impl Binaries {
         self.dir.join("postgres")
     }
 
+    /// The `pg_basebackup` client of the same installation, when the directory holds one: it
+    /// makes [`Cluster::replica_of`](super::Cluster::replica_of)'s copy.
+    pub fn pg_basebackup(&self) -> Option<PathBuf> {
+        let path = self.dir.join("pg_basebackup");
+        is_executable(&path).then_some(path)
+    }
+
     /// The `pg_dump` client of the same installation, when the directory holds one (a
     /// server-only installation may lack it), so a dump always matches the server's version.
     pub fn pg_dump(&self) -> Option<PathBuf> {

@@ -88,6 +88,8 @@ fn owner_of(root: &Path, name: &str) -> Option<Owner> {
 }
 
 fn remove_cluster(root: &Path, owner: u32, ctl: &Ctl) {
+    // A bouncer's directory holds no cluster, only maybe its PgBouncer.
+    super::bouncer::stop_stale(root);
     let data_dir = root.join("data");
     if let Err(error) = ctl.stop(root, &data_dir, StopMode::Immediate, STOP_TIMEOUT) {
         // Removing the files of a running server would leave it running on deleted files.

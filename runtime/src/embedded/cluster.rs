@@ -128,6 +128,106 @@ impl Cluster {
         Ok(cluster)
     }
 
+    /// A streaming replica of `primary` in a fresh directory next to it, started: a
+    /// `pg_basebackup -R` copy (run as the server's OS user) with its own port, which connects
+    /// to the primary with a replication slot of its own (`pgready_replica_<hex>`) and serves
+    /// reads as a hot standby. Stopped and removed on drop, like [`Cluster::init`]'s clusters;
+    /// its slot stays on the primary (drop it with `pg_drop_replication_slot` when the primary
+    /// outlives the replica).
+    ///
+    /// ```no_run
+    /// use pgready::embedded::Cluster;
+    ///
+    /// let primary = Cluster::start_temporary()?;
+    /// let mut replica = Cluster::replica_of(&primary)?;
+    /// // reads on replica.url("postgres"); later, a failover:
+    /// replica.promote()?;
+    /// # Ok::<(), pgready::embedded::EmbeddedError>(())
+    /// ```
+    pub fn replica_of(primary: &Cluster) -> Result<Self, EmbeddedError> {
+        let started = Instant::now();
+        let ctl = primary.ctl.clone();
+        let parent = primary
+            .root
+            .parent()
+            .map_or_else(default_parent, |p| Ok(p.to_path_buf()))?;
+        let root = parent.join(cleanup::new_cluster_name()?);
+        DirBuilder::new()
+            .mode(0o700)
+            .create(&root)
+            .map_err(|e| EmbeddedError::io("create directory", &root, e))?;
+        let mut cluster = Self {
+            data_dir: root.join(DATA_DIR),
+            root,
+            port: 0,
+            password: primary.password.clone(),
+            ctl,
+            temporary: true,
+        };
+        // From here on an error drops `cluster`, which removes the directory.
+        cleanup::record_owner(&cluster.root)?;
+        cluster.ctl.user.chown(&cluster.root)?;
+        let password_file = cluster.root.join(PASSWORD_FILE);
+        write_private(&password_file, &cluster.password)?;
+        cluster.ctl.user.chown(&password_file)?;
+        let slot = format!("pgready_replica_{}", random::hex(6)?);
+        cluster.ctl.basebackup(
+            &cluster.root,
+            primary.port,
+            &primary.password,
+            &cluster.data_dir,
+            &slot,
+        )?;
+        // The copy holds the primary's log and its `pgready.conf` (the primary's port).
+        for log in [LOG_FILE.to_owned(), format!("{LOG_FILE}.old")] {
+            let _ = fs::remove_file(cluster.data_dir.join(log));
+        }
+        cluster.move_port()?;
+        cluster.start()?;
+        tracing::debug!(
+            data_dir = %cluster.data_dir.display(),
+            primary_port = primary.port,
+            elapsed = ?started.elapsed(),
+            "embedded PostgreSQL replica created"
+        );
+        Ok(cluster)
+    }
+
+    /// Ends recovery on this replica (`pg_ctl promote`, waiting until it accepts writes): it
+    /// becomes a primary of its own, as in a failover.
+    pub fn promote(&mut self) -> Result<(), EmbeddedError> {
+        let started = Instant::now();
+        self.ctl
+            .promote(&self.root, &self.data_dir, START_TIMEOUT)?;
+        tracing::debug!(
+            data_dir = %self.data_dir.display(),
+            elapsed = ?started.elapsed(),
+            "embedded PostgreSQL promoted"
+        );
+        Ok(())
+    }
+
+    /// Freezes the running server with `SIGSTOP`, the postmaster and every backend: open
+    /// connections stop answering and new ones hang, as with a hung machine. Nothing happens
+    /// when the server does not run. [`Cluster::resume`] (or [`Cluster::stop`]) ends it.
+    pub fn pause(&self) {
+        if let Some(pid) = self.postmaster_pid() {
+            postmaster::signal_tree(pid, libc::SIGSTOP);
+        }
+    }
+
+    /// Lets a server frozen by [`Cluster::pause`] run again (`SIGCONT`).
+    pub fn resume(&self) {
+        if let Some(pid) = self.postmaster_pid() {
+            postmaster::signal_tree(pid, libc::SIGCONT);
+        }
+    }
+
+    /// Whether the postmaster is frozen by [`Cluster::pause`].
+    pub fn is_paused(&self) -> bool {
+        self.postmaster_pid().is_some_and(postmaster::is_stopped)
+    }
+
     /// Starts the cluster living in `dir`, or reuses it when it already runs; creates it
     /// (initdb) when `dir` is absent or empty, and restarts it after a crash.
     ///

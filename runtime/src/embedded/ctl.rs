@@ -112,9 +112,9 @@ impl Ctl {
         if !postmaster::process_alive(pid_file.pid) {
             return Ok(());
         }
-        // A test may have frozen the server with SIGSTOP; a stopped process never handles
-        // the shutdown signal.
-        postmaster::signal(pid_file.pid, libc::SIGCONT);
+        // A test may have frozen the server with SIGSTOP (`Cluster::pause`); a stopped process
+        // never handles the shutdown signal, and a stopped backend never exits.
+        postmaster::signal_tree(pid_file.pid, libc::SIGCONT);
         let mut command = self.user.command(&self.binaries.pg_ctl(), cwd);
         command
             .arg("stop")
@@ -127,6 +127,76 @@ impl Ctl {
             Ok(())
         } else {
             Err(EmbeddedError::Stop {
+                data_dir: data_dir.to_path_buf(),
+                output: printed(&output).trim().to_owned(),
+            })
+        }
+    }
+}
+
+impl Ctl {
+    /// `pg_basebackup -R` of the server on `127.0.0.1:port` into `data_dir`: streams the WAL it
+    /// needs, creates the replication slot `slot` on the primary and writes `standby.signal`
+    /// and `primary_conninfo` (with the password), so the copy starts as its streaming replica.
+    pub(crate) fn basebackup(
+        &self,
+        cwd: &Path,
+        port: u16,
+        password: &str,
+        data_dir: &Path,
+        slot: &str,
+    ) -> Result<(), EmbeddedError> {
+        let program = self
+            .binaries
+            .pg_basebackup()
+            .ok_or_else(|| EmbeddedError::Replica {
+                data_dir: data_dir.to_path_buf(),
+                output: format!(
+                    "no `pg_basebackup` in `{}`: install PostgreSQL's client binaries of the same \
+                     version (Debian: `postgresql-client-<version>`)",
+                    self.binaries.dir().display()
+                ),
+            })?;
+        let mut command = self.user.command(&program, cwd);
+        command
+            .args(["--host", "127.0.0.1", "--port"])
+            .arg(port.to_string())
+            .args(["--username", SUPERUSER, "--no-password"])
+            .arg("--pgdata")
+            .arg(data_dir)
+            .args(["--write-recovery-conf", "--create-slot", "--slot", slot])
+            .args(["--wal-method=stream", "--checkpoint=fast", "--no-sync"])
+            .env("PGPASSWORD", password);
+        let output = run(command, &program)?;
+        if output.status.success() {
+            Ok(())
+        } else {
+            Err(EmbeddedError::Replica {
+                data_dir: data_dir.to_path_buf(),
+                output: format!("pg_basebackup said:\n{}", tail(&printed(&output), 20)),
+            })
+        }
+    }
+
+    /// `pg_ctl promote -w`: the standby in `data_dir` ends recovery and becomes a primary.
+    pub(crate) fn promote(
+        &self,
+        cwd: &Path,
+        data_dir: &Path,
+        timeout: Duration,
+    ) -> Result<(), EmbeddedError> {
+        let mut command = self.user.command(&self.binaries.pg_ctl(), cwd);
+        command
+            .arg("promote")
+            .arg("--pgdata")
+            .arg(data_dir)
+            .args(["--wait", "--silent", "--timeout"])
+            .arg(timeout.as_secs().max(1).to_string());
+        let output = run(command, &self.binaries.pg_ctl())?;
+        if output.status.success() {
+            Ok(())
+        } else {
+            Err(EmbeddedError::Promote {
                 data_dir: data_dir.to_path_buf(),
                 output: printed(&output).trim().to_owned(),
             })

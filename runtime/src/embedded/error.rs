@@ -162,6 +162,52 @@ pub enum EmbeddedError {
         /// What `pg_ctl stop` printed.
         output: String,
     },
+
+    /// A streaming replica could not be made.
+    #[error("could not make a streaming replica in `{}`: {output}", .data_dir.display())]
+    Replica {
+        /// The replica's data directory.
+        data_dir: PathBuf,
+        /// What failed, with what the tool printed.
+        output: String,
+    },
+
+    /// `pg_ctl promote` failed.
+    #[error(
+        "could not promote the replica in `{}`: {output}; its server log says why",
+        .data_dir.display()
+    )]
+    Promote {
+        /// The replica's data directory.
+        data_dir: PathBuf,
+        /// What `pg_ctl promote` printed.
+        output: String,
+    },
+
+    /// No `pgbouncer` binary was found.
+    #[error(
+        "no `pgbouncer` binary found; looked at: {}; install PgBouncer (e.g. `apt-get install \
+         pgbouncer`) or set PGREADY_PGBOUNCER to the binary's path",
+        .searched.join("; ")
+    )]
+    PgBouncerNotFound {
+        /// Each place looked at.
+        searched: Vec<String>,
+    },
+
+    /// PgBouncer did not start or did not accept connections in time.
+    #[error(
+        "PgBouncer did not start: {reason}; its log `{}` ends with:\n{log_tail}",
+        .log_file.display()
+    )]
+    PgBouncerStart {
+        /// What failed.
+        reason: String,
+        /// PgBouncer's log file.
+        log_file: PathBuf,
+        /// Its last lines.
+        log_tail: String,
+    },
 }
 
 impl EmbeddedError {

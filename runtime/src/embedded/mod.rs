@@ -5,6 +5,9 @@
 //!   on drop;
 //! - [`Cluster::shared`]: one cluster in a known directory, shared by every test process of a
 //!   run (created or restarted by whichever process comes first);
+//! - [`Cluster::replica_of`]: a streaming replica of a cluster (`pg_basebackup -R`), which
+//!   [`Cluster::promote`] turns into a primary; [`Cluster::pause`] freezes a server;
+//! - [`Bouncer`]: PgBouncer in front of a cluster, from the machine's `pgbouncer` binary;
 //! - [`Binaries`]: where the server binaries were found (`PGREADY_PG_BIN`,
 //!   `pg_config --bindir`, `PATH`, the newest `/usr/lib/postgresql/<version>/bin`);
 //! - [`ClientTools`]: `pg_dump` and `pg_restore` for a server's major version, from the same
@@ -30,6 +33,7 @@
 //! ```
 
 mod binaries;
+mod bouncer;
 mod cleanup;
 mod cluster;
 mod ctl;
@@ -43,5 +47,6 @@ mod user;
 mod tests;
 
 pub use binaries::{Binaries, ClientTools, PG_BIN_ENV, SearchEnv};
+pub use bouncer::{Bouncer, PGBOUNCER_ENV, PoolMode};
 pub use cluster::Cluster;
 pub use error::EmbeddedError;

@@ -24,9 +24,10 @@ impl PidFile {
         })
     }
 
-    /// The postmaster process exists and says it accepts connections.
+    /// The postmaster process exists and says it accepts connections: `ready`, or `standby`
+    /// for a hot standby (a replica) that reached a consistent state.
     pub(crate) fn is_ready(&self) -> bool {
-        self.status.as_deref() == Some("ready") && process_alive(self.pid)
+        matches!(self.status.as_deref(), Some("ready" | "standby")) && process_alive(self.pid)
     }
 }
 
@@ -54,6 +55,33 @@ pub(crate) fn signal(pid: u32, signal: libc::c_int) {
     }
 }
 
+/// Sends `signal` to `pid` and to each of its child processes (a postmaster's backends and
+/// auxiliary processes), the parent first: a postmaster stopped first cannot fork a child that
+/// the scan would miss.
+pub(crate) fn signal_tree(pid: u32, signal: libc::c_int) {
+    self::signal(pid, signal);
+    for child in children(pid) {
+        self::signal(child, signal);
+    }
+}
+
+/// The processes whose parent is `pid`.
+fn children(pid: u32) -> Vec<u32> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(Result::ok)
+        .filter_map(|entry| entry.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|&child| proc_stat(child).is_some_and(|stat| stat.parent == pid))
+        .collect()
+}
+
+/// Whether `pid` is stopped (`SIGSTOP`), as `/proc` says.
+pub(crate) fn is_stopped(pid: u32) -> bool {
+    proc_stat(pid).is_some_and(|stat| stat.state == 'T')
+}
+
 /// A pid that `kill` reads as one process: 0 and negative values address process groups.
 fn signalable(pid: u32) -> Option<libc::pid_t> {
     libc::pid_t::try_from(pid).ok().filter(|&pid| pid > 0)
@@ -61,18 +89,25 @@ fn signalable(pid: u32) -> Option<libc::pid_t> {
 
 struct ProcStat {
     state: char,
+    parent: u32,
     start_time: u64,
 }
 
 fn proc_stat(pid: u32) -> Option<ProcStat> {
     let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // The command name (field 2) may hold spaces and parentheses: fields resume after the
-    // last `)`. Field 3 is the state, field 22 the start time.
+    // last `)`. Field 3 is the state, field 4 the parent, field 22 the start time.
     let rest = &text[text.rfind(')')? + 1..];
     let mut fields = rest.split_whitespace();
     let state = fields.next()?.chars().next()?;
-    let start_time = fields.nth(18)?.parse().ok()?;
-    Some(ProcStat { state, start_time })
+    let parent = fields.next()?.parse().ok()?;
+    // field 4 was the parent; field 22 is 17 further on
+    let start_time = fields.nth(17)?.parse().ok()?;
+    Some(ProcStat {
+        state,
+        parent,
+        start_time,
+    })
 }
 
 /// Something accepts TCP connections on `127.0.0.1:port`.
@@ -96,6 +131,30 @@ mod tests {
         assert!(!process_alive(pid));
         assert!(!process_alive(0), "pid 0 is a process group, not a process");
         assert!(!process_alive(u32::MAX));
+    }
+
+    #[test]
+    fn children_are_found_and_stopped_with_their_parent() {
+        let mut child = std::process::Command::new("sleep")
+            .arg("30")
+            .spawn()
+            .unwrap();
+        let pid = child.id();
+        assert!(children(std::process::id()).contains(&pid));
+        assert_eq!(proc_stat(pid).map(|s| s.parent), Some(std::process::id()));
+        signal(pid, libc::SIGSTOP);
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while !is_stopped(pid) {
+            assert!(std::time::Instant::now() < deadline, "not stopped");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        signal(pid, libc::SIGCONT);
+        while is_stopped(pid) {
+            assert!(std::time::Instant::now() < deadline, "not resumed");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        child.kill().unwrap();
+        child.wait().unwrap();
     }
 
     #[test]

@@ -435,3 +435,127 @@ fn child_leaves_cluster_behind() {
     // Exits without running destructors, as a crash or `process::exit` would.
     std::process::exit(0);
 }
+
+async fn scalar_i64(url: &str, sql: &'static str) -> Result<i64, sqlx::Error> {
+    let mut conn = PgConnection::connect(url).await?;
+    let value: i64 = sqlx::query_scalar(sql).fetch_one(&mut conn).await?;
+    conn.close().await?;
+    Ok(value)
+}
+
+#[tokio::test]
+async fn replica_streams_from_its_primary_freezes_and_is_promoted() {
+    let parent = TestDir::new("replica");
+    let primary = {
+        let mut primary = Cluster::init_in(&parent).unwrap();
+        primary.start().unwrap();
+        primary
+    };
+    let mut replica = Cluster::replica_of(&primary).unwrap();
+    assert_ne!(replica.port(), primary.port());
+    assert!(replica.is_running());
+    let mut conn = PgConnection::connect(&primary.url("postgres"))
+        .await
+        .unwrap();
+    sqlx::raw_sql("CREATE TABLE t (n int); INSERT INTO t VALUES (1), (2)")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let streaming: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM pg_stat_replication WHERE state = 'streaming'")
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
+    assert_eq!(streaming, 1);
+    conn.close().await.unwrap();
+    let replica_url = replica.url("postgres");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while scalar_i64(&replica_url, "SELECT count(*) FROM t")
+        .await
+        .ok()
+        != Some(2)
+    {
+        assert!(Instant::now() < deadline, "the replica never saw the rows");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(
+        scalar_i64(&replica_url, "SELECT pg_is_in_recovery()::int::bigint")
+            .await
+            .unwrap(),
+        1
+    );
+
+    // Frozen: a connection attempt hangs instead of being refused.
+    replica.pause();
+    assert!(replica.is_paused());
+    let hung = tokio::time::timeout(
+        Duration::from_millis(300),
+        scalar_i64(&replica_url, "SELECT 1::bigint"),
+    )
+    .await;
+    assert!(hung.is_err(), "a paused server answered: {hung:?}");
+    replica.resume();
+    assert!(!replica.is_paused());
+    assert_eq!(
+        scalar_i64(&replica_url, "SELECT 1::bigint").await.unwrap(),
+        1
+    );
+
+    let replica = tokio::task::spawn_blocking(move || {
+        replica.promote().unwrap();
+        replica
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        scalar_i64(&replica_url, "SELECT pg_is_in_recovery()::int::bigint")
+            .await
+            .unwrap(),
+        0
+    );
+    let root = replica.data_dir().parent().unwrap().to_path_buf();
+    drop(replica);
+    assert!(!root.exists());
+}
+
+#[tokio::test]
+async fn bouncer_pools_transactions_in_front_of_a_cluster() {
+    let parent = TestDir::new("bouncer");
+    let mut cluster = Cluster::init_in(&parent).unwrap();
+    cluster.start().unwrap();
+    let mut bouncer = super::Bouncer::start(&cluster, super::PoolMode::Transaction, 2).unwrap();
+    let pid = bouncer.pid().unwrap();
+    if euid() == 0 {
+        assert_ne!(uid_of(pid), 0, "PgBouncer runs as root");
+    }
+    let url = bouncer.url("postgres");
+    assert_eq!(scalar_i64(&url, "SELECT 41::bigint + 1").await.unwrap(), 42);
+    // The admin console answers for PgBouncer itself.
+    let mut admin = PgConnection::connect(&bouncer.admin_url()).await.unwrap();
+    let rows = sqlx::raw_sql("SHOW CONFIG")
+        .fetch_all(&mut admin)
+        .await
+        .unwrap();
+    let mode = rows.iter().find_map(|row| {
+        use sqlx::Row as _;
+        (row.get::<String, _>(0) == "pool_mode").then(|| row.get::<String, _>(1))
+    });
+    assert_eq!(mode.as_deref(), Some("transaction"));
+    drop(admin);
+
+    bouncer.stop().unwrap();
+    assert!(!postmaster::process_alive(pid));
+    assert!(scalar_i64(&url, "SELECT 1::bigint").await.is_err());
+    bouncer.restart().unwrap();
+    assert_eq!(
+        scalar_i64(&bouncer.url("postgres"), "SELECT 1::bigint")
+            .await
+            .unwrap(),
+        1
+    );
+    let root = bouncer.log_file().parent().unwrap().to_path_buf();
+    let pid = bouncer.pid().unwrap();
+    drop(bouncer);
+    assert!(!postmaster::process_alive(pid));
+    assert!(!root.exists());
+}
