@@ -110,6 +110,17 @@ impl Project {
             ))),
         }
     }
+
+    /// The DSN migrations run over and the variable it came from, as the service's start-up
+    /// picks them: `[database] migrations_url_env`'s variable when set (the direct DSN a
+    /// transaction pooler needs), else `url_env`'s.
+    pub fn migrations_url(&self) -> Result<(String, String), Failure> {
+        let direct = self.config.database.migrations_url_env.as_ref();
+        match direct.and_then(|name| env(name).map(|url| (name.clone(), url))) {
+            Some(found) => Ok(found),
+            None => Ok((self.config.database.url_env.clone(), self.database_url()?)),
+        }
+    }
 }
 
 /// An environment variable; empty counts as unset, as at the service's start-up.

@@ -6,16 +6,18 @@ use std::time::{Duration, Instant};
 
 use pgready_core::{config, dsn};
 use sqlx::postgres::{PgConnectOptions, PgConnection};
-use sqlx::{ConnectOptions, Connection, Executor, SqlSafeStr};
+use sqlx::{ConnectOptions, Connection, Executor, SqlSafeStr, SqlStr};
 
 use crate::error::{During, describe};
 use crate::pool::{Pool, Role};
-use crate::{Error, session};
+use crate::{Error, pooler, session};
 
 /// A DSN read from the environment, parsed, with its redacted form for messages.
 #[derive(Clone)]
 pub(crate) struct Target {
     pub(crate) options: PgConnectOptions,
+    /// The environment variable the DSN came from.
+    pub(crate) env: String,
     /// The DSN itself: used only to scrub it out of error text, never printed.
     secret: String,
     /// The DSN with its password replaced by `***`: safe for logs and errors.
@@ -44,9 +46,20 @@ impl Target {
             options: options
                 .application_name(application_name)
                 .disable_statement_logging(),
+            env: env.to_owned(),
             secret: url.to_owned(),
             redacted: dsn::redact(url),
         })
+    }
+
+    /// A failed connection attempt, as the error start-up returns.
+    pub(crate) fn connect_error(&self, e: &sqlx::Error) -> Error {
+        Error::Connect {
+            target: self.redacted.clone(),
+            attempts: 1,
+            elapsed: Duration::ZERO,
+            message: self.scrub(&describe(e)),
+        }
     }
 
     /// Removes this target's password from any text about it.
@@ -127,7 +140,7 @@ pub(crate) async fn wait_until_ready(
 }
 
 /// Errors that go away by themselves while a database starts.
-fn is_transient(e: &sqlx::Error) -> bool {
+pub(crate) fn is_transient(e: &sqlx::Error) -> bool {
     match e {
         sqlx::Error::Io(_) => true,
         // 57P03 cannot_connect_now: starting up, shutting down or in recovery
@@ -168,32 +181,84 @@ async fn ensure_schema(conn: &mut PgConnection, schema: &str) -> Result<(), Erro
 }
 
 /// Builds a pool with `[pool]`-style limits; every new connection runs the session batch.
+///
+/// With `[database] pgbouncer = true` the pool is built for a transaction pooler in between:
+/// sqlx's statement cache is off and statements are unnamed (the pool's business), sqlx's
+/// `extra_float_digits` startup parameter is left out (PgBouncer refuses unknown ones unless
+/// told to ignore them), and the batch holds only what PgBouncer keeps per client (`TimeZone`;
+/// `application_name` travels in the startup packet): the other settings are the role's.
 pub(crate) async fn pool(
     target: &Target,
     limits: &config::Pool,
-    session: &config::Session,
+    cfg: &config::Config,
     role: Role,
 ) -> Result<Pool, Error> {
-    let settings = sqlx::AssertSqlSafe(session::settings_sql(session)).into_sql_str();
-    Pool::connect(target.options.clone(), settings, limits, role)
+    let (options, settings) = pool_setup(target, cfg);
+    Pool::connect(options, settings, limits, role, cfg.database.pgbouncer)
         .await
-        .map_err(|e| Error::Connect {
-            target: target.redacted.clone(),
-            attempts: 1,
-            elapsed: Duration::ZERO,
-            message: target.scrub(&describe(&e)),
-        })
+        .map_err(|e| target.connect_error(&e))
+}
+
+/// [`pool`] without opening a connection first: for a replica that does not answer yet.
+pub(crate) async fn pool_later(
+    target: &Target,
+    limits: &config::Pool,
+    cfg: &config::Config,
+    role: Role,
+) -> Result<Pool, Error> {
+    let (options, settings) = pool_setup(target, cfg);
+    Pool::connect_later(options, settings, limits, role, cfg.database.pgbouncer)
+        .await
+        .map_err(|e| target.connect_error(&e))
+}
+
+fn pool_setup(target: &Target, cfg: &config::Config) -> (PgConnectOptions, SqlStr) {
+    if cfg.database.pgbouncer {
+        let options = target
+            .options
+            .clone()
+            .statement_cache_capacity(0)
+            .extra_float_digits(None);
+        let settings = session::pooled_settings_sql(&cfg.session);
+        (options, sqlx::AssertSqlSafe(settings).into_sql_str())
+    } else {
+        let settings = session::settings_sql(&cfg.session);
+        (
+            target.options.clone(),
+            sqlx::AssertSqlSafe(settings).into_sql_str(),
+        )
+    }
 }
 
 /// The migration connection, as start-up and `pgready migrate` make it: one connection,
-/// retried for `[database] connect_retry`, `session.schema` created if absent, `[migrations]`
-/// limits set. Errors never carry the DSN's password.
+/// retried for `[database] connect_retry`, refused through a transaction pooler (see
+/// `pooler.rs`), `session.schema` created if absent, `[migrations]` limits set. Errors never
+/// carry the DSN's password.
 pub(crate) async fn migration_connection(
     target: &Target,
     cfg: &config::Config,
 ) -> Result<PgConnection, Error> {
     let mut conn = wait_until_ready(target, cfg.database.connect_retry).await?;
     let prepared = async {
+        let pooled = pooler::shares_sessions(&mut conn, &target.options)
+            .await
+            .during("checking that the migration connection is not behind a transaction pooler")?;
+        if pooled {
+            return Err(Error::TransactionPooler {
+                env: target.env.clone(),
+                migrations_env: cfg
+                    .database
+                    .migrations_url_env
+                    .clone()
+                    .unwrap_or_else(|| "DATABASE_MIGRATIONS_URL".to_owned()),
+                hint: if cfg.database.migrations_url_env.is_some() {
+                    " (`[database] migrations_url_env`)"
+                } else {
+                    " and `[database] migrations_url_env = \"DATABASE_MIGRATIONS_URL\"` (it is \
+                     `false` now)"
+                },
+            });
+        }
         ensure_schema(&mut conn, &cfg.session.schema).await?;
         prepare_for_migrations(&mut conn, cfg).await
     }

@@ -10,12 +10,14 @@ use pgready_core::config::Config;
 use crate::embedded::Cluster;
 use crate::health::Registry;
 use crate::migrate::{MigrationState, Migrator};
+use crate::replica::Replica;
 use crate::retry::RetryCounts;
 use crate::shutdown::{Phase, Shutdown};
 use crate::{Classify, Error, ErrorClass, Pool, Transaction, TransactionOptions};
 
 /// The database as the service sees it: a write pool, a read pool (the replica when
-/// `[database] read_url_env` is set at run time, else the write pool), the validated config
+/// `[database] read_url_env` is set at run time and the replica serves, else the write pool),
+/// the validated config
 /// and the migration state found at start-up.
 ///
 /// Cloning is cheap (one `Arc`); every clone shares the same pools.
@@ -54,7 +56,7 @@ pub struct Db {
 
 struct Inner {
     write: Pool,
-    read: Option<Pool>,
+    read: Option<Replica>,
     config: Config,
     profile: String,
     migrations: MigrationState,
@@ -75,7 +77,7 @@ impl Db {
     /// what it found of them, and the development cluster if it started one.
     pub(crate) fn new(
         write: Pool,
-        read: Option<Pool>,
+        read: Option<Replica>,
         config: Config,
         profile: String,
         migrations: MigrationState,
@@ -110,14 +112,40 @@ impl Db {
         &self.inner.write
     }
 
-    /// The replica's pool when a read DSN is set, else the primary's.
+    /// Where reads go now: the replica's pool when a read DSN is set and the replica serves,
+    /// else the primary's.
+    ///
+    /// With `[database] read_fallback = "primary"` (the default) reads move to the primary
+    /// while the replica does not answer or lags more than `[health] max_replica_lag`, and
+    /// back once it answers and has caught up (checked every second; each switch is logged).
+    /// A replica may lag: reads that must see this process's own writes belong on
+    /// [`write`](Self::write) or in [`transaction`](Self::transaction).
     pub fn read(&self) -> &Pool {
-        self.inner.read.as_ref().unwrap_or(&self.inner.write)
+        match &self.inner.read {
+            Some(replica) if replica.serving() => replica.pool(),
+            _ => &self.inner.write,
+        }
     }
 
-    /// Whether reads go to a separate replica pool.
+    /// Whether a replica is configured (a read DSN was set at start-up), whether or not reads
+    /// go to it right now ([`reads_from_replica`](Self::reads_from_replica)).
     pub fn has_replica(&self) -> bool {
         self.inner.read.is_some()
+    }
+
+    /// The replica's pool, when a read DSN was set, wherever reads go now.
+    pub fn replica(&self) -> Option<&Pool> {
+        self.inner.read.as_ref().map(Replica::pool)
+    }
+
+    /// Whether [`read`](Self::read) goes to the replica right now.
+    pub fn reads_from_replica(&self) -> bool {
+        self.inner.read.as_ref().is_some_and(Replica::serving)
+    }
+
+    /// The replica's router, for the health check.
+    pub(crate) fn replica_routing(&self) -> Option<&Replica> {
+        self.inner.read.as_ref()
     }
 
     /// The configuration in force (the profile chosen by `PGREADY_PROFILE`).
@@ -328,7 +356,7 @@ impl Db {
         };
         let read = async {
             if let Some(read) = &self.inner.read {
-                close(read).await;
+                close(read.pool()).await;
             }
         };
         tokio::join!(close(&self.inner.write), read);
@@ -425,7 +453,8 @@ impl std::fmt::Debug for Db {
         f.debug_struct("Db")
             .field("profile", &self.inner.profile)
             .field("write", &self.inner.write)
-            .field("read", &self.inner.read)
+            .field("read", &self.inner.read.as_ref().map(Replica::pool))
+            .field("reads_from_replica", &self.reads_from_replica())
             .finish_non_exhaustive()
     }
 }

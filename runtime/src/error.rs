@@ -104,6 +104,23 @@ pub enum Error {
         message: String,
     },
 
+    /// The migration DSN reaches the server through a transaction pooler, where a migration
+    /// has no session of its own (its advisory lock, `SET`s and statements could each land on
+    /// another server connection).
+    #[error(
+        "migrations need a session of their own, and `{env}` reaches the server through a \
+         transaction pooler (two connections were served by one server process): set \
+         `{migrations_env}` to a direct DSN for migrations{hint}"
+    )]
+    TransactionPooler {
+        /// The variable that held the DSN.
+        env: String,
+        /// The variable `[database] migrations_url_env` names (or what to set).
+        migrations_env: String,
+        /// How to name it when `migrations_url_env = false`.
+        hint: &'static str,
+    },
+
     /// Another process held the migration lock longer than `[migrations] lock_wait`.
     #[error(
         "gave up after {waited:?} waiting for the migration lock of database `{database}` \

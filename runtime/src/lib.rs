@@ -31,7 +31,9 @@
 // - `signal`: SIGTERM and SIGINT;
 // - `pool`: the pool engine, pooled connections, transactions, acquire latency;
 // - `retry`: `TransactionOptions`, the retry policy and its counters;
+// - `pooler`: telling a transaction pooler is there; the role settings it needs;
 // - `connect`: DSN to connections: retry, the migration connection, pools;
+// - `replica`: the read replica's pool, where reads go, the watcher that decides;
 // - `migrate`: the migrator (`EmbeddedFile`, `Migrator`, `connection`);
 // - `health::{check, endpoint, report, flight, registry}`: health state, no `Db` needed;
 // - `db`: `Db`, which holds the pools, the migrator and that health state;
@@ -53,6 +55,8 @@ mod module_graph;
 #[cfg(feature = "metrics")]
 mod otel;
 mod pool;
+mod pooler;
+mod replica;
 mod retry;
 mod session;
 mod shutdown;

@@ -19,6 +19,14 @@ pub(crate) fn settings_sql(session: &config::Session) -> String {
     sql
 }
 
+/// The `SET` batch behind a transaction pooler (`[database] pgbouncer = true`): only
+/// `TimeZone`, which PgBouncer keeps per client and sets again on whichever server connection
+/// the client gets. A `SET` of anything else would stay on one server connection, for
+/// whichever client comes next: the role holds those (`ALTER ROLE … SET`).
+pub(crate) fn pooled_settings_sql(session: &config::Session) -> String {
+    format!("SET TimeZone = {};\n", literal(&session.time_zone))
+}
+
 /// The `SET` batch for the migration connection: `[migrations]` limits with the app's schema.
 pub(crate) fn migration_settings_sql(
     migrations: &config::Migrations,

@@ -3,15 +3,19 @@
 
 use std::future::Future;
 
-use pgready_core::config::{self, Embedded};
+use pgready_core::config::{self, Embedded, ReadFallback};
 
 use crate::connect::{self, Target};
 use crate::embedded::Cluster;
-use crate::error::lines;
+use crate::error::{describe, lines};
 use crate::migrate::{EmbeddedFile, Migrator};
 use crate::pool::Role;
+use crate::pooler;
+use crate::replica::Replica;
 use crate::stop;
 use crate::{Db, Error};
+use sqlx::Connection as _;
+use sqlx::postgres::PgConnection;
 
 /// Everything start-up needs: the config text and migrations the macro embedded, and where to
 /// read the environment from.
@@ -133,14 +137,38 @@ pub async fn start(setup: &Setup) -> Result<Db, Error> {
         &cfg.session.application_name,
     )?;
 
+    // Migrations take the direct DSN when there is one: behind a transaction pooler they
+    // must (`[database] migrations_url_env`).
+    let migration_target = match (&embedded, &cfg.database.migrations_url_env) {
+        (None, Some(env)) => match setup.lookup(env) {
+            Some(url) => Target::parse(env, &url, &cfg.database, &cfg.session.application_name)?,
+            None => target.clone(),
+        },
+        _ => target.clone(),
+    };
     let migrations = if setup.purpose == Purpose::TestCopy {
         migrator.assumed_applied()
     } else {
-        let mut conn = connect::migration_connection(&target, &cfg).await?;
-        let span = crate::spans::migrate(&target.options);
-        let done = tracing::Instrument::instrument(migrator.on_startup(&mut conn), span).await;
-        connect::close(conn).await;
-        done.map_err(|e| target.scrub_error(e))?
+        match connect::migration_connection(&migration_target, &cfg).await {
+            Ok(mut conn) => {
+                let span = crate::spans::migrate(&migration_target.options);
+                let done =
+                    tracing::Instrument::instrument(migrator.on_startup(&mut conn), span).await;
+                connect::close(conn).await;
+                done.map_err(|e| migration_target.scrub_error(e))?
+            }
+            // Nothing to migrate: the pooler only keeps `session.schema` from being created.
+            Err(Error::TransactionPooler { env, .. })
+                if cfg.migrations.on_startup == config::OnStartup::Off =>
+            {
+                tracing::info!(
+                    "`{env}` reaches the server through a transaction pooler and \
+                     `[migrations] on_startup = \"off\"`: no migration connection"
+                );
+                crate::migrate::MigrationState::default()
+            }
+            Err(e) => return Err(e),
+        }
     };
 
     // A test's pools would otherwise open `min_connections` (5 by default) before the test
@@ -155,26 +183,23 @@ pub async fn start(setup: &Setup) -> Result<Db, Error> {
         };
         (idle_free(&cfg.pool), idle_free(&cfg.read_pool))
     };
-    let write = connect::pool(&target, &write_limits, &cfg.session, Role::Write).await?;
+    let write = connect::pool(&target, &write_limits, &cfg, Role::Write).await?;
     let read = match &cfg.database.read_url_env {
         Some(env) => match setup.lookup(env) {
-            Some(url) => {
-                let read_target =
-                    Target::parse(env, &url, &cfg.database, &cfg.session.application_name)?;
-                let conn =
-                    connect::wait_until_ready(&read_target, cfg.database.connect_retry).await?;
-                connect::close(conn).await;
-                Some(connect::pool(&read_target, &read_limits, &cfg.session, Role::Read).await?)
-            }
+            Some(url) => Some(replica(env, &url, &read_limits, &cfg).await?),
             None => None,
         },
         None => None,
     };
+    if cfg.database.pgbouncer {
+        pooler::check_role_settings(&write, &cfg.session).await;
+    }
     tracing::info!(
         profile,
         target = %target.redacted,
         migrations_applied = migrations.applied,
         replica = read.is_some(),
+        reads_from_replica = read.as_ref().is_some_and(Replica::serving),
         "database ready"
     );
     let db = Db::new(write, read, cfg, profile, migrations, migrator, embedded);
@@ -182,6 +207,67 @@ pub async fn start(setup: &Setup) -> Result<Db, Error> {
     #[cfg(feature = "metrics")]
     crate::metrics::spawn_publisher(&db);
     Ok(db)
+}
+
+/// The read replica's pool. With `read_fallback = "error"` the replica must answer (retried for
+/// `[database] connect_retry`, as the primary); with `"primary"` one attempt within
+/// `[health] timeout` decides whether reads start on it or on the primary, and a watcher moves
+/// them from then on.
+async fn replica(
+    env: &str,
+    url: &str,
+    limits: &config::Pool,
+    cfg: &config::Config,
+) -> Result<Replica, Error> {
+    let target = Target::parse(env, url, &cfg.database, &cfg.session.application_name)?;
+    let fallback = cfg.database.read_fallback;
+    let replica = match fallback {
+        ReadFallback::Error => {
+            let conn = connect::wait_until_ready(&target, cfg.database.connect_retry).await?;
+            connect::close(conn).await;
+            let pool = connect::pool(&target, limits, cfg, Role::Read).await?;
+            Replica::new(pool, fallback, true)
+        }
+        ReadFallback::Primary => {
+            let attempt = tokio::time::timeout(
+                cfg.health.timeout,
+                PgConnection::connect_with(&target.options),
+            )
+            .await;
+            let unreachable = match attempt {
+                Ok(Ok(conn)) => {
+                    connect::close(conn).await;
+                    None
+                }
+                // A wrong password or database: waiting would not fix it.
+                Ok(Err(e)) if !connect::is_transient(&e) => return Err(target.connect_error(&e)),
+                Ok(Err(e)) => Some(target.scrub(&describe(&e))),
+                Err(_) => Some(format!(
+                    "no answer within `[health] timeout = {:?}`",
+                    cfg.health.timeout
+                )),
+            };
+            let pool = match unreachable {
+                None => connect::pool(&target, limits, cfg, Role::Read).await,
+                Some(_) => connect::pool_later(&target, limits, cfg, Role::Read).await,
+            };
+            match (pool, unreachable) {
+                (Ok(pool), None) => Replica::new(pool, fallback, true),
+                (Ok(pool), Some(why)) => {
+                    tracing::warn!(
+                        target = %target.redacted,
+                        "read replica unreachable at start-up ({why}): reads go to the primary \
+                         until it answers"
+                    );
+                    Replica::new(pool, fallback, false)
+                }
+                // It answered a moment ago: gone again, or refusing the pool's session batch.
+                (Err(e), _) => return Err(e),
+            }
+        }
+    };
+    replica.watch(&cfg.health);
+    Ok(replica)
 }
 
 async fn embedded_cluster(cfg: &config::Config, profile: &str) -> Result<Cluster, Error> {

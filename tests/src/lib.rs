@@ -1,8 +1,9 @@
 //! Support for pgready's integration tests: one real PostgreSQL server shared by every test
-//! process of a run (nextest runs one process per test), a fresh database per test, and the
-//! sqlx histories under `fixtures/`.
+//! process of a run (nextest runs one process per test), a fresh database per test, the sqlx
+//! histories under `fixtures/`, and a primary with a replica and PgBouncer ([`topology`]).
 
 pub mod sqlx_histories;
+pub mod topology;
 
 use std::path::PathBuf;
 use std::sync::OnceLock;
@@ -152,6 +153,7 @@ pub fn setup(config: &str, database_url: &str) -> pgready::Setup {
     )
     .var("DATABASE_URL", Some(database_url))
     .var("DATABASE_READ_URL", None)
+    .var("DATABASE_MIGRATIONS_URL", None)
     .var("PGREADY_PROFILE", None)
 }
 

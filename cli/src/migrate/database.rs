@@ -110,14 +110,14 @@ fn with_migrator<T>(
     list: Vec<Migration>,
     f: impl AsyncFnOnce(&Migrator, &mut PgConnection) -> Result<T, Failure>,
 ) -> Result<T, Failure> {
-    let url = project.database_url()?;
+    let (env, url) = project.migrations_url()?;
     let cfg = &project.config;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(|e| Failure::Error(format!("cannot start the async runtime: {e}")))?;
     runtime.block_on(async {
-        let mut conn = migrate::connection(cfg, &url).await?;
+        let mut conn = migrate::connection_from(cfg, &env, &url).await?;
         let migrator = Migrator::new(list, &cfg.migrations);
         let result = f(&migrator, &mut conn).await;
         let _ = conn.close().await;

@@ -11,7 +11,9 @@ use sqlx::postgres::{PgConnectOptions, PgConnection};
 use super::check::Check;
 use crate::error::describe;
 use crate::migrate::{State, VersionStatus};
+use crate::replica::LAG_SQL;
 use crate::{Db, PoolStats};
+use pgready_core::config::ReadFallback;
 
 pub(crate) const CONNECTIVITY: &str = "postgres:connectivity";
 pub(crate) const POOL: &str = "postgres:pool";
@@ -35,10 +37,10 @@ pub(crate) fn pools(db: &Db) -> Vec<(String, Check)> {
         POOL.to_owned(),
         pool("write", db.write().stats(), db.write().is_closed(), warn_at),
     )];
-    if db.has_replica() {
+    if let Some(replica) = db.replica() {
         out.push((
             POOL.to_owned(),
-            pool("read", db.read().stats(), db.read().is_closed(), warn_at),
+            pool("read", replica.stats(), replica.is_closed(), warn_at),
         ));
     }
     out
@@ -92,7 +94,10 @@ pub(crate) async fn primary(db: &Db, timeout: Duration) -> Vec<(String, Check)> 
         Err(output) => return failed(output),
     };
     let started = Instant::now();
+    // Unnamed statements: behind a transaction pooler the next probe's statements may run on
+    // another server connection.
     if let Err(e) = sqlx::query_scalar::<_, i32>("SELECT 1")
+        .persistent(false)
         .fetch_one(&mut conn)
         .await
     {
@@ -117,15 +122,41 @@ pub(crate) async fn primary(db: &Db, timeout: Duration) -> Vec<(String, Check)> 
 /// the replica. The lag is `now() - pg_last_xact_replay_timestamp()`, or 0 when the replica
 /// has replayed everything it received (an idle primary writes nothing to replay, and its
 /// replicas are not behind); 0 on a server that is not in recovery.
+///
+/// With `[database] read_fallback = "primary"` a replica that is down or lagging only warns:
+/// reads are served by the primary meanwhile (`readsFrom` says where they go).
 pub(crate) async fn replica(db: &Db, timeout: Duration) -> Vec<(String, Check)> {
-    let options = db.read().connect_options();
+    let Some(routing) = db.replica_routing() else {
+        return Vec::new();
+    };
+    let options = routing.pool().connect_options();
     let target = target(&options);
+    let falls_back = routing.fallback() == ReadFallback::Primary;
+    let reads_from = if routing.serving() {
+        "replica"
+    } else {
+        "primary"
+    };
     let failed = |output: String| {
+        let (connectivity, replication) = if falls_back {
+            let output = format!("{output}; reads go to the primary meanwhile");
+            let connectivity = Check::warn(output)
+                .with_component_id("read")
+                .with_component_type("datastore")
+                .secret_field("target", target.as_str());
+            let replication = Check::warn("not checked: the replica did not answer")
+                .with_component_type("datastore")
+                .with_component_id("read");
+            (connectivity, replication)
+        } else {
+            let replication = not_checked().with_component_id("read");
+            (down("read", &output, &target), replication)
+        };
         vec![
-            (CONNECTIVITY.to_owned(), down("read", &output, &target)),
+            (CONNECTIVITY.to_owned(), connectivity),
             (
                 REPLICATION.to_owned(),
-                not_checked().with_component_id("read"),
+                replication.field("readsFrom", reads_from),
             ),
         ]
     };
@@ -135,14 +166,10 @@ pub(crate) async fn replica(db: &Db, timeout: Duration) -> Vec<(String, Check)> 
         Err(output) => return failed(output),
     };
     let started = Instant::now();
-    let lag = sqlx::query_as::<_, (bool, Option<f64>)>(
-        "SELECT pg_is_in_recovery(), CASE \
-           WHEN NOT pg_is_in_recovery() THEN 0 \
-           WHEN pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn() THEN 0 \
-           ELSE extract(epoch FROM now() - pg_last_xact_replay_timestamp()) END::float8",
-    )
-    .fetch_one(&mut conn)
-    .await;
+    let lag = sqlx::query_as::<_, (bool, Option<f64>)>(LAG_SQL)
+        .persistent(false)
+        .fetch_one(&mut conn)
+        .await;
     let (in_recovery, lag) = match lag {
         Ok(row) => row,
         Err(e) => {
@@ -154,12 +181,23 @@ pub(crate) async fn replica(db: &Db, timeout: Duration) -> Vec<(String, Check)> 
     };
     *slot = Some(conn);
     let max = db.config().health.max_replica_lag;
+    let mut replication = replication(in_recovery, lag, max);
+    if falls_back && replication.status() == super::Status::Warn && !routing.serving() {
+        let output = format!(
+            "{}; reads go to the primary until it catches up",
+            replication.output().unwrap_or_default()
+        );
+        replication = replication.with_output(output);
+    }
     vec![
         (
             CONNECTIVITY.to_owned(),
             up("read", started.elapsed(), &target),
         ),
-        (REPLICATION.to_owned(), replication(in_recovery, lag, max)),
+        (
+            REPLICATION.to_owned(),
+            replication.field("readsFrom", reads_from),
+        ),
     ]
 }
 

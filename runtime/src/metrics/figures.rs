@@ -7,8 +7,8 @@ use crate::{Db, Pool};
 /// The pools a `Db` has, by name: `write`, and `read` when a replica is configured.
 pub(super) fn pools(db: &Db) -> Vec<(&'static str, &Pool)> {
     let mut pools = vec![("write", db.write())];
-    if db.has_replica() {
-        pools.push(("read", db.read()));
+    if let Some(replica) = db.replica() {
+        pools.push(("read", replica));
     }
     pools
 }

@@ -29,16 +29,36 @@ pub struct EmbeddedFile {
 }
 
 /// A dedicated migration connection to `url`, as start-up makes one: retried for
-/// `[database] connect_retry`, `session.schema` created if absent, `[migrations]` limits set.
-/// Errors never carry the DSN's password and name `[database] url_env` as the DSN's source.
+/// `[database] connect_retry`, refused through a transaction pooler, `session.schema` created
+/// if absent, `[migrations]` limits set. Errors never carry the DSN's password and name
+/// `[database] url_env` as the DSN's source ([`connection_from`] names another).
 pub async fn connection(cfg: &config::Config, url: &str) -> Result<PgConnection, Error> {
-    let target = Target::parse(
-        &cfg.database.url_env,
-        url,
-        &cfg.database,
-        &cfg.session.application_name,
-    )?;
+    connection_from(cfg, &cfg.database.url_env, url).await
+}
+
+/// [`connection`] to `url` taken from the environment variable `env` ([`migration_url`] picks
+/// both as start-up does).
+pub async fn connection_from(
+    cfg: &config::Config,
+    env: &str,
+    url: &str,
+) -> Result<PgConnection, Error> {
+    let target = Target::parse(env, url, &cfg.database, &cfg.session.application_name)?;
     connect::migration_connection(&target, cfg).await
+}
+
+/// The DSN migrations run over, as start-up picks it, and the variable it came from:
+/// `[database] migrations_url_env`'s variable when set (a direct DSN, required behind a
+/// transaction pooler), else `url_env`'s; `None` when neither is set.
+pub fn migration_url(
+    cfg: &config::Config,
+    lookup: impl Fn(&str) -> Option<String>,
+) -> Option<(String, String)> {
+    cfg.database
+        .migrations_url_env
+        .iter()
+        .chain(std::iter::once(&cfg.database.url_env))
+        .find_map(|env| lookup(env).map(|url| (env.clone(), url)))
 }
 
 /// Applies, verifies, reverts and reports migrations against one database.

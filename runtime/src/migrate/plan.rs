@@ -70,7 +70,9 @@ pub(crate) fn quoted(table: &str) -> String {
 
 /// The table's rows, or none when the table does not exist yet.
 pub(crate) async fn applied_rows(conn: &mut PgConnection, table: &str) -> Result<Vec<Row>, Error> {
+    // Unnamed statements: the health probe reads this behind a transaction pooler too.
     let exists: bool = sqlx::query_scalar("SELECT to_regclass($1) IS NOT NULL")
+        .persistent(false)
         .bind(quoted(table))
         .fetch_one(&mut *conn)
         .await
@@ -82,6 +84,7 @@ pub(crate) async fn applied_rows(conn: &mut PgConnection, table: &str) -> Result
         "SELECT version, checksum, success, description FROM {} ORDER BY version",
         quoted(table)
     )))
+    .persistent(false)
     .fetch_all(&mut *conn)
     .await
     .during(format_args!("reading the migrations table `{table}`"))?;

@@ -134,6 +134,11 @@ impl TrackedConnection {
             .expect("a pooled connection is present until it is dropped")
     }
 
+    /// Whether it runs behind a transaction pooler (see `Conn::unnamed`).
+    pub(crate) fn unnamed(&self) -> bool {
+        self.object.as_ref().is_some_and(|object| object.unnamed)
+    }
+
     /// The connection itself, without marking it as used directly.
     pub(crate) fn raw(&mut self) -> &mut PgConnection {
         &mut self.conn().raw
@@ -312,6 +317,46 @@ impl TrackedConnection {
     }
 }
 
+/// Deallocates the named statements sqlx prepared on this server connection (`sqlx_s_<n>`):
+/// behind a transaction pooler, those an earlier client left there would clash with this
+/// client's own `sqlx_s_<n>`. Run first in every transaction there; the server connection is
+/// this client's until the transaction ends.
+pub(crate) const DEALLOCATE_SQLX_STATEMENTS: &str = "DO $pgready$ DECLARE s text; BEGIN \
+     FOR s IN SELECT name FROM pg_prepared_statements WHERE name LIKE 'sqlx\\_s\\_%' LOOP \
+     EXECUTE format('DEALLOCATE %I', s); END LOOP; END $pgready$";
+
+/// Behind a transaction pooler, runs `f` (which prepares a named statement: `prepare`,
+/// `describe`) in a transaction of its own that deallocates it again before it ends, unless a
+/// transaction is open already (whose successor on that server connection deallocates it).
+async fn alone<T>(
+    raw: &mut PgConnection,
+    f: impl AsyncFnOnce(&mut PgConnection) -> Result<T, sqlx::Error>,
+) -> Result<T, sqlx::Error> {
+    if raw.is_in_transaction() {
+        return f(raw).await;
+    }
+    raw.execute("BEGIN").await?;
+    let result = f(&mut *raw).await;
+    let cleaned = raw.execute(DEALLOCATE_SQLX_STATEMENTS).await;
+    let ended = raw.execute("ROLLBACK").await;
+    let value = result?;
+    cleaned?;
+    ended?;
+    Ok(value)
+}
+
+impl TrackedConnection {
+    /// `query`, read ahead of execution; unnamed behind a transaction pooler.
+    fn scanned<'q>(&self, query: impl Execute<'q, Postgres>) -> Scanned<'q> {
+        let query = Scanned::new(query);
+        if self.unnamed() {
+            query.unnamed()
+        } else {
+            query
+        }
+    }
+}
+
 impl<'c> Executor<'c> for &'c mut TrackedConnection {
     type Database = Postgres;
 
@@ -323,7 +368,7 @@ impl<'c> Executor<'c> for &'c mut TrackedConnection {
         'c: 'e,
         E: 'q + Execute<'q, Postgres>,
     {
-        let query = Scanned::new(query);
+        let query = self.scanned(query);
         let done = self.start(State::after(&query));
         Box::pin(sqlx_core::ext::async_stream::TryAsyncStream::new(
             move |yielder| async move {
@@ -350,7 +395,7 @@ impl<'c> Executor<'c> for &'c mut TrackedConnection {
         'c: 'e,
         E: 'q + Execute<'q, Postgres>,
     {
-        let query = Scanned::new(query);
+        let query = self.scanned(query);
         let done = self.start(State::after(&query));
         Box::pin(async move {
             let result = self.raw().fetch_optional(query).await;
@@ -369,7 +414,12 @@ impl<'c> Executor<'c> for &'c mut TrackedConnection {
     {
         let done = self.start(State::Clean);
         Box::pin(async move {
-            let result = self.raw().prepare_with(sql, parameters).await;
+            let result = if self.unnamed() {
+                let raw = self.raw();
+                alone(raw, async |raw| raw.prepare_with(sql, parameters).await).await
+            } else {
+                self.raw().prepare_with(sql, parameters).await
+            };
             self.finish(done, &result);
             result
         })
@@ -381,7 +431,11 @@ impl<'c> Executor<'c> for &'c mut TrackedConnection {
     {
         let done = self.start(State::Clean);
         Box::pin(async move {
-            let result = self.raw().describe(sql).await;
+            let result = if self.unnamed() {
+                alone(self.raw(), async |raw| raw.describe(sql).await).await
+            } else {
+                self.raw().describe(sql).await
+            };
             self.finish(done, &result);
             result
         })

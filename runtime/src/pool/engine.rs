@@ -31,6 +31,10 @@ pub(crate) struct Conn {
     /// When it last went back to the pool clean: the validation bypass and idle reaping count
     /// from here.
     pub(crate) released: Instant,
+    /// Behind a transaction pooler (`[database] pgbouncer = true`): its statements are
+    /// unnamed, and its transactions begin by removing sqlx's named statements that an earlier
+    /// client left on the server connection.
+    pub(crate) unnamed: bool,
 }
 
 /// Why the pool closed a connection; a label of `pgready_pool_connections_discarded_total`.
@@ -70,6 +74,8 @@ pub(crate) struct Manager {
     /// The `[session]` batch, run once on every new connection.
     settings: SqlStr,
     limits: config::Pool,
+    /// Behind a transaction pooler: see [`Conn::unnamed`].
+    unnamed: bool,
     /// `max_connections` permits, one per open connection.
     open: Arc<Semaphore>,
     pub(crate) spares: Arc<Spares>,
@@ -79,10 +85,16 @@ pub(crate) struct Manager {
 }
 
 impl Manager {
-    pub(crate) fn new(options: PgConnectOptions, settings: SqlStr, limits: config::Pool) -> Self {
+    pub(crate) fn new(
+        options: PgConnectOptions,
+        settings: SqlStr,
+        limits: config::Pool,
+        unnamed: bool,
+    ) -> Self {
         Manager {
             options,
             settings,
+            unnamed,
             open: Arc::new(Semaphore::new(limits.max_connections as usize)),
             spares: Arc::default(),
             limits,
@@ -155,8 +167,9 @@ impl managed::Manager for Manager {
                     let (sender, receiver) = tokio::sync::oneshot::channel();
                     let (options, settings) = (self.options.clone(), self.settings.clone());
                     let spares = Arc::clone(&self.spares);
+                    let unnamed = self.unnamed;
                     tokio::spawn(async move {
-                        let result = connect(&options, settings, open).await;
+                        let result = connect(&options, settings, open, unnamed).await;
                         if let Err(Ok(conn)) = sender.send(result) {
                             spares.put(conn);
                         }
@@ -191,15 +204,19 @@ async fn connect(
     options: &PgConnectOptions,
     settings: SqlStr,
     open: OwnedSemaphorePermit,
+    unnamed: bool,
 ) -> Result<Conn, sqlx::Error> {
     let mut raw = PgConnection::connect_with(options).await?;
-    raw.execute(settings).await?;
+    if !settings.as_str().is_empty() {
+        raw.execute(settings).await?;
+    }
     let now = Instant::now();
     Ok(Conn {
         raw,
         _open: open,
         created: now,
         released: now,
+        unnamed,
     })
 }
 
@@ -247,16 +264,21 @@ impl Spares {
     }
 }
 
-/// Opens one connection, so a bad DSN fails here and not on the first query, then opens the
-/// rest of `min_connections` and keeps the pool in shape in the background until it is dropped
-/// or closed.
-pub(crate) async fn start(engine: &Engine) -> Result<(), sqlx::Error> {
-    top_up(engine, 1).await?;
+/// With `first`, opens one connection, so a bad DSN fails here and not on the first query;
+/// then opens the rest of `min_connections` and keeps the pool in shape in the background
+/// until it is dropped or closed. Without `first` (a replica that is down at start-up) the
+/// pool opens its connections once the server answers.
+pub(crate) async fn start(engine: &Engine, first: bool) -> Result<(), sqlx::Error> {
+    if first {
+        top_up(engine, 1).await?;
+    }
     let weak = engine.weak();
     let tick = maintenance_interval(&engine.manager().limits);
     tokio::spawn(async move {
         let mut interval = tokio::time::interval(tick);
         interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        // Said once when it starts failing and once when it works again, not every tick.
+        let mut failing = false;
         loop {
             // The first tick is at once: the rest of `min_connections`.
             interval.tick().await;
@@ -266,8 +288,19 @@ pub(crate) async fn start(engine: &Engine) -> Result<(), sqlx::Error> {
             }
             reap(&engine).await;
             let min = engine.manager().limits.min_connections as usize;
-            if let Err(e) = top_up(&engine, min).await {
-                tracing::warn!("could not reopen pool connections up to min_connections: {e}");
+            match top_up(&engine, min).await {
+                Err(e) if !failing => {
+                    failing = true;
+                    tracing::warn!(
+                        "could not reopen pool connections up to min_connections: {e}; \
+                         retrying every {tick:?}"
+                    );
+                }
+                Ok(()) if failing => {
+                    failing = false;
+                    tracing::info!("pool connections reopened up to min_connections");
+                }
+                _ => {}
             }
         }
     });
@@ -337,7 +370,13 @@ async fn top_up(engine: &Engine, min: usize) -> Result<(), sqlx::Error> {
         let Ok(open) = Arc::clone(&manager.open).try_acquire_owned() else {
             return Ok(());
         };
-        let conn = connect(&manager.options, manager.settings.clone(), open).await?;
+        let conn = connect(
+            &manager.options,
+            manager.settings.clone(),
+            open,
+            manager.unnamed,
+        )
+        .await?;
         manager.spares.put(conn);
     }
     Ok(())

@@ -105,22 +105,50 @@ impl Pool {
     /// Builds a pool: every new connection runs the `settings` batch. One connection is opened
     /// before this returns, so a bad DSN fails here; the rest of `min_connections` open in the
     /// background.
+    ///
+    /// With `pgbouncer` (a transaction pooler between the pool and the server) no named
+    /// statement outlives a transaction: statements are unnamed, and each transaction begins
+    /// by deallocating sqlx's named statements an earlier client left on the server connection.
     pub(crate) async fn connect(
         options: PgConnectOptions,
         settings: SqlStr,
         limits: &config::Pool,
         role: Role,
+        pgbouncer: bool,
+    ) -> Result<Pool, sqlx::Error> {
+        Pool::build(options, settings, limits, role, pgbouncer, true).await
+    }
+
+    /// [`connect`](Self::connect) without opening a connection first: for a replica that does
+    /// not answer at start-up, whose pool fills once it does.
+    pub(crate) async fn connect_later(
+        options: PgConnectOptions,
+        settings: SqlStr,
+        limits: &config::Pool,
+        role: Role,
+        pgbouncer: bool,
+    ) -> Result<Pool, sqlx::Error> {
+        Pool::build(options, settings, limits, role, pgbouncer, false).await
+    }
+
+    async fn build(
+        options: PgConnectOptions,
+        settings: SqlStr,
+        limits: &config::Pool,
+        role: Role,
+        pgbouncer: bool,
+        first: bool,
     ) -> Result<Pool, sqlx::Error> {
         let max = limits.max_connections as usize;
         let acquire_times = AcquireTimes::new(role.name(), &options);
-        let engine = Engine::builder(Manager::new(options, settings, limits.clone()))
+        let engine = Engine::builder(Manager::new(options, settings, limits.clone(), pgbouncer))
             .max_size(max)
             // The most recently used connection first: it is inside the validation bypass,
             // and the others can go idle and be reaped.
             .queue_mode(deadpool::managed::QueueMode::Lifo)
             .build()
             .map_err(|e| sqlx::Error::Configuration(e.to_string().into()))?;
-        engine::start(&engine).await?;
+        engine::start(&engine, first).await?;
         Ok(Pool {
             engine,
             shared: Arc::new(Shared {

@@ -61,6 +61,13 @@ impl<'q> Scanned<'q> {
         }
     }
 
+    /// Runs it as an unnamed statement, whatever the query asked for: behind a transaction
+    /// pooler a named one would stay on a server connection other clients get next.
+    pub(crate) fn unnamed(mut self) -> Scanned<'q> {
+        self.persistent = false;
+        self
+    }
+
     /// Whether running this query to the end may leave a transaction block open.
     pub(crate) fn may_open_transaction(&self) -> bool {
         self.opens_transaction

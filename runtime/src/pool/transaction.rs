@@ -7,11 +7,11 @@ use std::future::Future;
 use std::ops::{Deref, DerefMut};
 use std::panic::Location;
 
-use sqlx::SqlStr;
 use sqlx::postgres::{PgConnection, Postgres};
+use sqlx::{SqlSafeStr, SqlStr};
 use sqlx_core::transaction::TransactionManager;
 
-use super::connection::{PoolConnection, State, TrackedConnection};
+use super::connection::{DEALLOCATE_SQLX_STATEMENTS, PoolConnection, State, TrackedConnection};
 use crate::Error;
 
 type Tm = <Postgres as sqlx::Database>::TransactionManager;
@@ -123,6 +123,16 @@ impl<'c> Transaction<'c> {
         // that sqlx does not count: checked on release. Once the transaction exists, its drop
         // queues the rollback, which the release (or the next statement) sends.
         tracked.note(State::Check);
+        let statement = if tracked.unnamed() && Tm::get_transaction_depth(tracked.raw()) == 0 {
+            // One round trip still: the clean-up rides in the `BEGIN`'s simple query.
+            let begin = statement.as_ref().map_or("BEGIN", SqlStr::as_str);
+            Some(
+                sqlx::AssertSqlSafe(format!("{begin}; {DEALLOCATE_SQLX_STATEMENTS}"))
+                    .into_sql_str(),
+            )
+        } else {
+            statement
+        };
         Tm::begin(tracked.raw(), statement).await?;
         tracked.set_state(before);
         Ok(Transaction {
