@@ -12,7 +12,7 @@
 
 use pgready_core::config;
 use sqlx::postgres::{PgConnectOptions, PgConnection};
-use sqlx::{ConnectOptions, Connection};
+use sqlx::{ConnectOptions, Connection, Row};
 
 use crate::pool::Pool;
 
@@ -44,11 +44,13 @@ pub(crate) async fn shares_sessions(
     shared
 }
 
+/// The simple protocol: through a transaction pooler a prepared statement could be parsed on
+/// one server connection and executed on another.
 async fn backend_pid(conn: &mut PgConnection) -> Result<i32, sqlx::Error> {
-    sqlx::query_scalar("SELECT pg_backend_pid()")
-        .persistent(false)
+    sqlx::raw_sql("SELECT pg_backend_pid()")
         .fetch_one(conn)
-        .await
+        .await?
+        .try_get(0)
 }
 
 /// Behind a transaction pooler the `[session]` settings PgBouncer does not keep per client are

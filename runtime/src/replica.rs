@@ -11,8 +11,8 @@ use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
 use pgready_core::config::{self, ReadFallback};
-use sqlx::ConnectOptions;
 use sqlx::postgres::{PgConnectOptions, PgConnection};
+use sqlx::{ConnectOptions, Row};
 
 use crate::error::describe;
 use crate::pool::Pool;
@@ -23,7 +23,7 @@ pub const CHECK_EVERY: Duration = Duration::from_secs(1);
 /// The lag query of the watcher and of the health check: 0 on a server not in recovery, 0 when
 /// everything received is replayed (an idle primary sends nothing, and its replica is not
 /// behind), else the age of the newest replayed transaction.
-pub(crate) const LAG_SQL: &str = "SELECT pg_is_in_recovery(), CASE \
+const LAG_SQL: &str = "SELECT pg_is_in_recovery(), CASE \
        WHEN NOT pg_is_in_recovery() THEN 0 \
        WHEN pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn() THEN 0 \
        ELSE extract(epoch FROM now() - pg_last_xact_replay_timestamp()) END::float8";
@@ -161,6 +161,16 @@ async fn watch(
     }
 }
 
+/// Whether the server is in recovery, and its lag in seconds ([`LAG_SQL`]; `None`: it has
+/// not replayed any transaction yet). The simple protocol: one round trip, and nothing a
+/// transaction pooler in between could split.
+pub(crate) async fn replica_lag(
+    conn: &mut PgConnection,
+) -> Result<(bool, Option<f64>), sqlx::Error> {
+    let row = sqlx::raw_sql(LAG_SQL).fetch_one(conn).await?;
+    Ok((row.try_get(0)?, row.try_get(1)?))
+}
+
 /// The replica's lag in seconds, on the watcher's connection (opened when missing).
 async fn probe(
     slot: &mut Option<PgConnection>,
@@ -171,10 +181,7 @@ async fn probe(
         None => slot.insert(options.connect().await?),
     };
     let started = Instant::now();
-    let (_, lag): (bool, Option<f64>) = sqlx::query_as(LAG_SQL)
-        .persistent(false)
-        .fetch_one(&mut *conn)
-        .await?;
+    let (_, lag) = replica_lag(conn).await?;
     tracing::trace!(elapsed = ?started.elapsed(), ?lag, "replica probe");
     // Never replayed anything yet: as far behind as can be.
     Ok(lag.unwrap_or(f64::INFINITY).max(0.0))

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use pgready::Db;
 use pgready::health::Status;
-use pgready_tests::topology::{Topology, topology};
+use pgready_tests::topology::{BOUNCER_POOL_SIZE, Topology, topology};
 use pgready_tests::{Captured, setup};
 use sqlx::{Connection, Executor, PgConnection};
 
@@ -242,5 +242,316 @@ async fn a_replica_down_at_start_up_does_not_stop_the_service_unless_read_fallba
         ms(start_up),
         ms(back)
     );
+    db.close().await;
+}
+
+/// `[database] pgbouncer = true` on top of [`CONFIG`].
+fn bouncer_config() -> String {
+    format!("{CONFIG}[database]\npgbouncer = true\n")
+}
+
+/// A service behind PgBouncer: its DSN is PgBouncer's, migrations take the primary's directly.
+async fn start_behind_bouncer(topo: &Topology, database: &str, config: &str) -> Db {
+    let setup = setup(config, &topo.bouncer.url(database))
+        .var("DATABASE_MIGRATIONS_URL", Some(&topo.primary.url(database)));
+    pgready::start(&setup)
+        .await
+        .expect("start pgready behind PgBouncer")
+}
+
+/// `tasks` concurrent tasks each run `per_task` transactions (an insert and a count with bound
+/// parameters) and as many single statements outside a transaction. Returns the errors (by
+/// message) and how long it took.
+async fn workload(db: &Db, tasks: i32, per_task: i32) -> (Vec<String>, Duration) {
+    let started = Instant::now();
+    let mut set = tokio::task::JoinSet::new();
+    for task in 0..tasks {
+        let db = db.clone();
+        set.spawn(async move {
+            let mut errors = Vec::new();
+            for n in 0..per_task {
+                let counted = db
+                    .transaction(|tx| {
+                        Box::pin(async move {
+                            sqlx::query("INSERT INTO work (task, n) VALUES ($1, $2)")
+                                .bind(task)
+                                .bind(n)
+                                .execute(&mut **tx)
+                                .await?;
+                            let count: i64 =
+                                sqlx::query_scalar("SELECT count(*) FROM work WHERE task = $1")
+                                    .bind(task)
+                                    .fetch_one(&mut **tx)
+                                    .await?;
+                            Ok::<_, pgready::Error>(count)
+                        })
+                    })
+                    .await;
+                if let Err(e) = counted {
+                    errors.push(e.to_string());
+                }
+                let single: Result<i32, _> = sqlx::query_scalar("SELECT $1::int + 1")
+                    .bind(n)
+                    .fetch_one(db.write())
+                    .await;
+                if let Err(e) = single {
+                    errors.push(e.to_string());
+                }
+            }
+            errors
+        });
+    }
+    let mut errors = Vec::new();
+    while let Some(done) = set.join_next().await {
+        errors.extend(done.expect("a workload task panicked"));
+    }
+    (errors, started.elapsed())
+}
+
+async fn create_work_table(topo: &Topology, database: &str) {
+    let mut primary = PgConnection::connect(&topo.primary.url(database))
+        .await
+        .unwrap();
+    primary
+        .execute("CREATE TABLE work (id bigserial PRIMARY KEY, task int NOT NULL, n int NOT NULL)")
+        .await
+        .unwrap();
+    primary.close().await.ok();
+}
+
+const TASKS: i32 = 32;
+const PER_TASK: i32 = 12;
+
+#[tokio::test]
+async fn hundreds_of_concurrent_transactions_through_pgbouncer_never_clash_on_statement_names() {
+    let topo = topology().await;
+    let database = topo.fresh_database("bouncer").await;
+    create_work_table(&topo, &database).await;
+
+    // Direct, for comparison.
+    let direct = pgready::start(&setup(CONFIG, &topo.primary.url(&database)))
+        .await
+        .unwrap();
+    let (errors, direct_time) = workload(&direct, TASKS, PER_TASK).await;
+    assert_eq!(errors, Vec::<String>::new());
+    direct.close().await;
+
+    // Through PgBouncer in transaction pooling: 16 pooled connections over 8 server ones.
+    let db = start_behind_bouncer(&topo, &database, &bouncer_config()).await;
+    let (errors, bouncer_time) = workload(&db, TASKS, PER_TASK).await;
+    assert_eq!(errors, Vec::<String>::new(), "errors through PgBouncer");
+    assert!(db.write().stats().max > BOUNCER_POOL_SIZE);
+    // Every transaction committed.
+    let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM work")
+        .fetch_one(db.write())
+        .await
+        .unwrap();
+    assert_eq!(rows, i64::from(2 * TASKS * PER_TASK));
+    // What `prepare` and `describe` leave is gone when they return.
+    let mut conn = db.write().acquire().await.unwrap();
+    let statement = (&mut *conn)
+        .prepare(sqlx::SqlSafeStr::into_sql_str("SELECT $1::int"))
+        .await
+        .unwrap();
+    drop(statement);
+    let left: i64 = sqlx::query_scalar("SELECT count(*) FROM pg_prepared_statements")
+        .fetch_one(&mut *conn)
+        .await
+        .unwrap();
+    assert_eq!(left, 0);
+    drop(conn);
+    db.close().await;
+
+    let count = f64::from(TASKS * PER_TASK);
+    eprintln!(
+        "figures: {} transactions + {} statements from {TASKS} tasks over 16 pooled \
+         connections: direct {:.0} tx/s, through PgBouncer (transaction pooling, {BOUNCER_POOL_SIZE} \
+         server connections) {:.0} tx/s, 0 errors",
+        TASKS * PER_TASK,
+        TASKS * PER_TASK,
+        count / direct_time.as_secs_f64(),
+        count / bouncer_time.as_secs_f64(),
+    );
+}
+
+#[tokio::test]
+async fn without_pgbouncer_mode_named_statements_clash_behind_pgbouncer() {
+    let topo = topology().await;
+    let database = topo.fresh_database("clash").await;
+    create_work_table(&topo, &database).await;
+
+    // pgready with `pgbouncer = false` behind PgBouncer: sqlx's cached named statements.
+    let db = start_behind_bouncer(&topo, &database, CONFIG).await;
+    let (errors, _) = workload(&db, TASKS, PER_TASK).await;
+    db.close().await;
+    let clashes = errors
+        .iter()
+        .filter(|e| e.contains("prepared statement \"sqlx_s_"))
+        .count();
+    assert!(
+        clashes > 0,
+        "no clash without `pgbouncer = true`: {errors:?}"
+    );
+
+    // sqlx's own pool with its statement cache off: still named statements, now never
+    // deallocated, so clients' `sqlx_s_<n>` collide on shared server connections.
+    let options: sqlx::postgres::PgConnectOptions = topo.bouncer.url(&database).parse().unwrap();
+    let pool = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(16)
+        .connect_with(options.statement_cache_capacity(0))
+        .await
+        .unwrap();
+    let mut set = tokio::task::JoinSet::new();
+    for task in 0..TASKS {
+        let pool = pool.clone();
+        set.spawn(async move {
+            let mut errors = Vec::new();
+            for n in 0..PER_TASK {
+                let result: Result<i32, _> = sqlx::query_scalar("SELECT $1::int + $2")
+                    .bind(n)
+                    .bind(task)
+                    .fetch_one(&pool)
+                    .await;
+                if let Err(e) = result {
+                    errors.push(e.to_string());
+                }
+            }
+            errors
+        });
+    }
+    let mut sqlx_errors = Vec::new();
+    while let Some(done) = set.join_next().await {
+        sqlx_errors.extend(done.unwrap());
+    }
+    pool.close().await;
+    let sqlx_clashes = sqlx_errors
+        .iter()
+        .filter(|e| e.contains("prepared statement \"sqlx_s_"))
+        .count();
+    assert!(
+        sqlx_clashes > 0,
+        "statement_cache_capacity(0) alone: {sqlx_errors:?}"
+    );
+    eprintln!(
+        "figures: without `pgbouncer = true` {clashes} of {} operations failed with \
+         \"prepared statement … already exists/does not exist\"; sqlx's PgPool with \
+         statement_cache_capacity(0): {sqlx_clashes} of {} queries",
+        2 * TASKS * PER_TASK,
+        TASKS * PER_TASK
+    );
+}
+
+#[tokio::test]
+async fn migrations_refuse_a_transaction_pooler_and_take_the_direct_dsn() {
+    let topo = topology().await;
+    let database = topo.fresh_database("migrate").await;
+
+    let through_bouncer = setup(&bouncer_config(), &topo.bouncer.url(&database));
+    let refused = pgready::start(&through_bouncer)
+        .await
+        .expect_err("migrations through PgBouncer in transaction pooling");
+    let message = refused.to_string();
+    assert!(
+        matches!(refused, pgready::Error::TransactionPooler { .. }),
+        "{message}"
+    );
+    assert!(
+        message.contains(
+            "`DATABASE_URL` reaches the server through a transaction pooler (two connections \
+             were served by one server process): set `DATABASE_MIGRATIONS_URL` to a direct DSN"
+        ),
+        "{message}"
+    );
+    assert!(
+        !message.contains(topo.primary.get().password()),
+        "{message}"
+    );
+
+    // Direct DSN for migrations: applied there; the service runs through PgBouncer.
+    let db = start_behind_bouncer(&topo, &database, &bouncer_config()).await;
+    assert_eq!(db.migrations().pending, 0);
+    assert!(db.migrations().applied > 0);
+    let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM items")
+        .fetch_one(db.write())
+        .await
+        .unwrap();
+    assert_eq!(rows, 0);
+    db.close().await;
+
+    // A direct DSN, or PgBouncer in session pooling, is not mistaken for one.
+    let direct = pgready::migrate::connection(
+        &pgready::config::parse("", "t").unwrap().file.base().clone(),
+        &topo.primary.url(&database),
+    )
+    .await
+    .expect("a direct DSN is no pooler");
+    direct.close().await.ok();
+}
+
+#[tokio::test]
+async fn behind_pgbouncer_the_role_settings_are_checked_and_health_and_metrics_work() {
+    let topo = topology().await;
+    let database = topo.fresh_database("role").await;
+    let (logs, _guard) = logs();
+    let config = format!(
+        "{}[session]\nstatement_timeout = \"20s\"\n",
+        bouncer_config()
+    );
+    let db = start_behind_bouncer(&topo, &database, &config).await;
+    let text = logs.take();
+    let expected = "run `ALTER ROLE \"pgready\" SET statement_timeout = '20s'; ALTER ROLE \"pgready\" \
+                    SET lock_timeout = '5s'; ALTER ROLE \"pgready\" SET \
+                    idle_in_transaction_session_timeout = '1min';`";
+    assert!(text.contains(expected), "{text}");
+    assert_eq!(text.matches("does not hold them").count(), 1, "{text}");
+
+    // Health and metrics through PgBouncer, twice (the probe keeps its connection).
+    for _ in 0..2 {
+        let report = db.health().await;
+        assert_eq!(
+            report.status(),
+            Status::Pass,
+            "{}",
+            report.to_json(pgready::health::Detail::Full)
+        );
+        let metrics = pgready::metrics::render(&db).await;
+        assert!(
+            metrics.contains("pgready_health_status{status=\"pass\"} 1"),
+            "{metrics}"
+        );
+        assert!(
+            metrics.contains("pgready_migrations_applied 2"),
+            "{metrics}"
+        );
+    }
+    db.close().await;
+
+    // Given to the role for this database, they are found, and in force through PgBouncer.
+    let mut primary = PgConnection::connect(&topo.primary.url(&database))
+        .await
+        .unwrap();
+    for setting in [
+        "statement_timeout = '20s'",
+        "lock_timeout = '5s'",
+        "idle_in_transaction_session_timeout = '1min'",
+    ] {
+        primary
+            .execute(sqlx::AssertSqlSafe(format!(
+                "ALTER ROLE pgready IN DATABASE \"{database}\" SET {setting}"
+            )))
+            .await
+            .unwrap();
+    }
+    primary.close().await.ok();
+    // New server connections read the role's settings.
+    topo.bouncer.stop().await;
+    topo.bouncer.restart().await;
+    let db = start_behind_bouncer(&topo, &database, &config).await;
+    assert!(!logs.take().contains("does not hold them"));
+    let timeout: String = sqlx::query_scalar("SHOW statement_timeout")
+        .fetch_one(db.write())
+        .await
+        .unwrap();
+    assert_eq!(timeout, "20s");
     db.close().await;
 }

@@ -11,7 +11,7 @@ use sqlx::postgres::{PgConnectOptions, PgConnection};
 use super::check::Check;
 use crate::error::describe;
 use crate::migrate::{State, VersionStatus};
-use crate::replica::LAG_SQL;
+use crate::replica::replica_lag;
 use crate::{Db, PoolStats};
 use pgready_core::config::ReadFallback;
 
@@ -94,17 +94,19 @@ pub(crate) async fn primary(db: &Db, timeout: Duration) -> Vec<(String, Check)> 
         Err(output) => return failed(output),
     };
     let started = Instant::now();
-    // Unnamed statements: behind a transaction pooler the next probe's statements may run on
-    // another server connection.
-    if let Err(e) = sqlx::query_scalar::<_, i32>("SELECT 1")
-        .persistent(false)
-        .fetch_one(&mut conn)
-        .await
-    {
+    // The simple protocol: one round trip, and nothing a transaction pooler could split.
+    if let Err(e) = sqlx::raw_sql("SELECT 1").execute(&mut conn).await {
         return failed(format!("`SELECT 1` failed: {}", scrub(&describe(&e))));
     }
     let connectivity = up("write", started.elapsed(), &target);
-    let migrations = match migrations(db, &mut conn).await {
+    let read = if db.config().database.pgbouncer {
+        // Behind a transaction pooler a prepared statement needs a transaction to keep its
+        // server connection from parse to execution.
+        in_transaction(&mut conn, async |conn| migrations(db, conn).await).await
+    } else {
+        migrations(db, &mut conn).await
+    };
+    let migrations = match read {
         Ok(check) => {
             *slot = Some(conn);
             check
@@ -116,6 +118,18 @@ pub(crate) async fn primary(db: &Db, timeout: Duration) -> Vec<(String, Check)> 
         (CONNECTIVITY.to_owned(), connectivity),
         (MIGRATIONS.to_owned(), migrations),
     ]
+}
+
+/// Runs `f` in a read-only transaction on `conn`.
+async fn in_transaction<T>(
+    conn: &mut PgConnection,
+    f: impl AsyncFnOnce(&mut PgConnection) -> Result<T, crate::Error>,
+) -> Result<T, crate::Error> {
+    sqlx::raw_sql("BEGIN READ ONLY").execute(&mut *conn).await?;
+    let result = f(&mut *conn).await;
+    let end = if result.is_ok() { "COMMIT" } else { "ROLLBACK" };
+    sqlx::raw_sql(end).execute(&mut *conn).await?;
+    result
 }
 
 /// `postgres:connectivity` (read) and `postgres:replication`, on the probe's own connection to
@@ -166,10 +180,7 @@ pub(crate) async fn replica(db: &Db, timeout: Duration) -> Vec<(String, Check)> 
         Err(output) => return failed(output),
     };
     let started = Instant::now();
-    let lag = sqlx::query_as::<_, (bool, Option<f64>)>(LAG_SQL)
-        .persistent(false)
-        .fetch_one(&mut conn)
-        .await;
+    let lag = replica_lag(&mut conn).await;
     let (in_recovery, lag) = match lag {
         Ok(row) => row,
         Err(e) => {

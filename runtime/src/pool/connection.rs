@@ -345,7 +345,43 @@ async fn alone<T>(
     Ok(value)
 }
 
+/// Ends the transaction a statement ran in on its own: `COMMIT` after success, `ROLLBACK`
+/// (whose failure the statement's error outweighs) after failure.
+async fn end_own_transaction<T>(
+    raw: &mut PgConnection,
+    result: Result<T, sqlx::Error>,
+) -> Result<T, sqlx::Error> {
+    match result {
+        Ok(value) => raw.execute("COMMIT").await.map(|_| value),
+        Err(e) => {
+            if let Err(rollback) = raw.execute("ROLLBACK").await {
+                tracing::debug!("rolling back a statement's own transaction: {rollback}");
+            }
+            Err(e)
+        }
+    }
+}
+
 impl TrackedConnection {
+    /// Behind a transaction pooler, a prepared statement outside a transaction runs in one of
+    /// its own: sqlx sends `Sync` between parsing it and executing it, and a transaction
+    /// pooler may hand the server connection to another client at that `Sync`, leaving the
+    /// execution on a server that never parsed it ("unnamed prepared statement does not
+    /// exist"). Inside a transaction the server connection stays this client's: one begun
+    /// through sqlx, or one that SQL sent on this connection may have opened (`BEGIN` as a
+    /// query; then its statements are left alone). While the statement runs, the connection
+    /// counts as possibly inside a block, so a dropped future has it rolled back on release.
+    fn needs_own_transaction(&mut self, query: &Scanned<'_>) -> bool {
+        let own = self.unnamed()
+            && query.is_prepared()
+            && self.state < State::Check
+            && !self.raw().is_in_transaction();
+        if own {
+            self.note(State::Check);
+        }
+        own
+    }
+
     /// `query`, read ahead of execution; unnamed behind a transaction pooler.
     fn scanned<'q>(&self, query: impl Execute<'q, Postgres>) -> Scanned<'q> {
         let query = Scanned::new(query);
@@ -370,8 +406,14 @@ impl<'c> Executor<'c> for &'c mut TrackedConnection {
     {
         let query = self.scanned(query);
         let done = self.start(State::after(&query));
+        let own = self.needs_own_transaction(&query);
         Box::pin(sqlx_core::ext::async_stream::TryAsyncStream::new(
             move |yielder| async move {
+                if own && let Err(e) = self.raw().execute("BEGIN").await {
+                    let result = Err(e);
+                    self.finish(done, &result);
+                    return result;
+                }
                 let mut rows = self.raw().fetch_many(query);
                 let result = loop {
                     match rows.try_next().await {
@@ -381,6 +423,11 @@ impl<'c> Executor<'c> for &'c mut TrackedConnection {
                     }
                 };
                 drop(rows);
+                let result = if own {
+                    end_own_transaction(self.raw(), result).await
+                } else {
+                    result
+                };
                 self.finish(done, &result);
                 result
             },
@@ -397,8 +444,19 @@ impl<'c> Executor<'c> for &'c mut TrackedConnection {
     {
         let query = self.scanned(query);
         let done = self.start(State::after(&query));
+        let own = self.needs_own_transaction(&query);
         Box::pin(async move {
-            let result = self.raw().fetch_optional(query).await;
+            let result = if own {
+                match self.raw().execute("BEGIN").await {
+                    Ok(_) => {
+                        let result = self.raw().fetch_optional(query).await;
+                        end_own_transaction(self.raw(), result).await
+                    }
+                    Err(e) => Err(e),
+                }
+            } else {
+                self.raw().fetch_optional(query).await
+            };
             self.finish(done, &result);
             result
         })

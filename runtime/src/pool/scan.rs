@@ -68,6 +68,12 @@ impl<'q> Scanned<'q> {
         self
     }
 
+    /// Whether it runs as a prepared statement (sqlx's extended protocol: any `query(…)`, with
+    /// or without binds) rather than as simple-protocol SQL (`raw_sql`, a plain `&str`).
+    pub(crate) fn is_prepared(&self) -> bool {
+        matches!(self.arguments, Some(Ok(Some(_)))) || self.statement.is_some()
+    }
+
     /// Whether running this query to the end may leave a transaction block open.
     pub(crate) fn may_open_transaction(&self) -> bool {
         self.opens_transaction
