@@ -18,7 +18,7 @@ use crate::error::describe;
 use crate::pool::Pool;
 
 /// How often the watcher probes the replica.
-pub const CHECK_EVERY: Duration = Duration::from_secs(1);
+pub(crate) const CHECK_EVERY: Duration = Duration::from_secs(1);
 
 /// The lag query of the watcher and of the health check: 0 on a server not in recovery, 0 when
 /// everything received is replayed (an idle primary sends nothing, and its replica is not

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use pgready::Db;
 use pgready::health::Status;
+use pgready_tests::forwarder::Forwarder;
 use pgready_tests::topology::{BOUNCER_POOL_SIZE, Topology, topology};
 use pgready_tests::{Captured, setup};
 use sqlx::{Connection, Executor, PgConnection};
@@ -553,5 +554,118 @@ async fn behind_pgbouncer_the_role_settings_are_checked_and_health_and_metrics_w
         .await
         .unwrap();
     assert_eq!(timeout, "20s");
+    db.close().await;
+}
+
+#[tokio::test]
+async fn after_a_failover_writes_resume_on_the_promoted_replica_without_a_restart() {
+    let mut topo = topology().await;
+    let database = topo.fresh_database("failover").await;
+    // The DSN names an address the test moves, as a virtual IP or a DNS name is moved.
+    let address = Forwarder::start(topo.primary.port()).await;
+    let password = topo.primary.get().password().to_owned();
+    let url = format!(
+        "postgres://pgready:{password}@127.0.0.1:{}/{database}",
+        address.port()
+    );
+    let config = r#"
+[pool]
+max_connections = 8
+min_connections = 2
+acquire_timeout = "2s"
+[health]
+cache = "0"
+timeout = "1s"
+"#;
+    let db = pgready::start(&setup(config, &url))
+        .await
+        .expect("start pgready");
+    let acquire_timeout = Duration::from_secs(2);
+    let write = async |db: &Db| {
+        sqlx::query("INSERT INTO items (name) VALUES ($1)")
+            .bind("failover")
+            .execute(db.write())
+            .await
+    };
+    for _ in 0..20 {
+        write(&db).await.expect("a write before the failover");
+    }
+    assert_eq!(db.health().await.status(), Status::Pass);
+    topo.caught_up(Duration::from_secs(10)).await;
+
+    // The primary goes away: writes fail fast, health fails.
+    topo.primary.stop().await;
+    let started = Instant::now();
+    assert!(write(&db).await.is_err());
+    assert!(started.elapsed() < acquire_timeout + Duration::from_millis(500));
+    assert_eq!(db.health().await.status(), Status::Fail);
+
+    // Failover: the replica is promoted and the address moved to it.
+    let promoting = Instant::now();
+    topo.promote_replica().await;
+    let promoted = promoting.elapsed();
+    address.retarget(topo.replica.port());
+    let moved = Instant::now();
+    let mut attempts = 0;
+    let mut slowest = Duration::ZERO;
+    loop {
+        attempts += 1;
+        let attempt = Instant::now();
+        let result = write(&db).await;
+        slowest = slowest.max(attempt.elapsed());
+        assert!(
+            attempt.elapsed() < acquire_timeout + Duration::from_millis(500),
+            "a write hung for {:?}",
+            attempt.elapsed()
+        );
+        if result.is_ok() {
+            break;
+        }
+        assert!(
+            moved.elapsed() < Duration::from_secs(15),
+            "no write succeeded: {result:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let first_write = moved.elapsed();
+    let health = until("health passes again", Duration::from_secs(10), async || {
+        db.health().await.status() == Status::Pass
+    })
+    .await;
+    // The writes went to the new primary, which kept what the old one had replicated.
+    let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM items")
+        .fetch_one(db.write())
+        .await
+        .unwrap();
+    assert_eq!(rows, 21);
+    let in_recovery: bool = sqlx::query_scalar("SELECT pg_is_in_recovery()")
+        .fetch_one(db.write())
+        .await
+        .unwrap();
+    assert!(!in_recovery);
+    let metrics = pgready::metrics::render(&db).await;
+    let broken = metrics
+        .lines()
+        .find(|l| {
+            l.starts_with("pgready_pool_connections_discarded_total{")
+                && l.contains("pool=\"write\"")
+                && l.contains("reason=\"broken\"")
+        })
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|n| n.parse::<f64>().ok())
+        .unwrap_or_default();
+    assert!(
+        broken >= 1.0,
+        "dead connections were not discarded: {metrics}"
+    );
+    eprintln!(
+        "figures: pg_ctl promote {} ms; address moved -> first successful write {} ms \
+         ({attempts} attempt(s), slowest {} ms, acquire_timeout 2 s); health fail -> pass {} ms \
+         after the first write; {broken} dead connection(s) discarded",
+        ms(promoted),
+        ms(first_write),
+        ms(slowest),
+        ms(health)
+    );
     db.close().await;
 }
