@@ -22,10 +22,12 @@ pub(crate) const CHECK_EVERY: Duration = Duration::from_secs(1);
 
 /// The lag query of the watcher and of the health check: 0 on a server not in recovery, 0 when
 /// everything received is replayed (an idle primary sends nothing, and its replica is not
-/// behind), else the age of the newest replayed transaction.
+/// behind; a restarted WAL receiver starts at the beginning of a segment, before what was
+/// replayed), else the age of the newest replayed transaction: unknown (`NULL`) on a replica
+/// that has not received anything since it started, or replayed no transaction since.
 const LAG_SQL: &str = "SELECT pg_is_in_recovery(), CASE \
        WHEN NOT pg_is_in_recovery() THEN 0 \
-       WHEN pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn() THEN 0 \
+       WHEN pg_last_wal_receive_lsn() <= pg_last_wal_replay_lsn() THEN 0 \
        ELSE extract(epoch FROM now() - pg_last_xact_replay_timestamp()) END::float8";
 
 /// The replica's pool and where reads go.

@@ -120,12 +120,26 @@ async fn reads_leave_a_replica_that_is_down_or_behind_and_come_back_without_a_re
         "{connectivity:?}"
     );
     topo.replica.start().await;
-    let back = until(
+    // Until it streams from its primary again the replica cannot tell how far behind it is.
+    let restarted = Instant::now();
+    let streams = until(
+        "the replica streams again",
+        Duration::from_secs(30),
+        async || {
+            topo.lag()
+                .await
+                .state
+                .is_some_and(|state| state == "streaming")
+        },
+    )
+    .await;
+    until(
         "reads back on the replica",
         Duration::from_secs(10),
         async || db.reads_from_replica(),
     )
     .await;
+    let back = restarted.elapsed();
     assert!(read_on_replica(&db).await);
     assert_eq!(db.health().await.status(), Status::Pass);
 
@@ -194,9 +208,11 @@ async fn reads_leave_a_replica_that_is_down_or_behind_and_come_back_without_a_re
     );
     eprintln!(
         "figures: reads served by the replica {on_replica}/200; replica stopped -> reads on the \
-         primary {} ms; replica started -> reads back {} ms; replay paused under writes -> \
-         reads on the primary {} ms (max_replica_lag 1 s); replay resumed -> reads back {} ms",
+         primary {} ms; replica started -> streaming again {} ms, reads back {} ms; replay \
+         paused under writes -> reads on the primary {} ms (max_replica_lag 1 s); replay resumed \
+         -> reads back {} ms",
         ms(fallback),
+        ms(streams),
         ms(back),
         ms(behind),
         ms(caught_up)

@@ -326,8 +326,9 @@ pub(crate) const DEALLOCATE_SQLX_STATEMENTS: &str = "DO $pgready$ DECLARE s text
      EXECUTE format('DEALLOCATE %I', s); END LOOP; END $pgready$";
 
 /// Behind a transaction pooler, runs `f` (which prepares a named statement: `prepare`,
-/// `describe`) in a transaction of its own that deallocates it again before it ends, unless a
-/// transaction is open already (whose successor on that server connection deallocates it).
+/// `describe`) in a transaction of its own that deallocates it again before it ends (and what
+/// other clients left before it starts), unless a transaction is open already (which did that
+/// when it began; its successor on that server connection deallocates this one).
 async fn alone<T>(
     raw: &mut PgConnection,
     f: impl AsyncFnOnce(&mut PgConnection) -> Result<T, sqlx::Error>,
@@ -335,7 +336,12 @@ async fn alone<T>(
     if raw.is_in_transaction() {
         return f(raw).await;
     }
-    raw.execute("BEGIN").await?;
+    // Another client's `sqlx_s_<n>` may be on the server connection: gone first, then ours
+    // once `f` has what it needs.
+    raw.execute(sqlx::AssertSqlSafe(format!(
+        "BEGIN; {DEALLOCATE_SQLX_STATEMENTS}"
+    )))
+    .await?;
     let result = f(&mut *raw).await;
     let cleaned = raw.execute(DEALLOCATE_SQLX_STATEMENTS).await;
     let ended = raw.execute("ROLLBACK").await;
