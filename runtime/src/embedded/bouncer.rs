@@ -13,7 +13,6 @@
 
 use std::fmt::Write as _;
 use std::fs::{self, DirBuilder};
-use std::os::unix::ffi::OsStrExt as _;
 use std::os::unix::fs::{DirBuilderExt as _, OpenOptionsExt as _, PermissionsExt as _};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Stdio};
@@ -33,8 +32,7 @@ pub const PGBOUNCER_ENV: &str = "PGREADY_PGBOUNCER";
 /// not on every user's `PATH`).
 const SYSTEM_DIRS: [&str; 4] = ["/usr/sbin", "/usr/local/sbin", "/usr/bin", "/usr/local/bin"];
 
-pub(crate) const PID_FILE: &str = "pgbouncer.pid";
-const CONFIG_FILE: &str = "pgbouncer.ini";
+use super::cleanup::{BOUNCER_CONFIG_FILE as CONFIG_FILE, BOUNCER_PID_FILE as PID_FILE};
 const USERS_FILE: &str = "userlist.txt";
 const LOG_FILE: &str = "pgbouncer.log";
 
@@ -363,28 +361,6 @@ impl std::fmt::Debug for Bouncer {
             .field("pid", &self.pid())
             .field("binary", &self.binary)
             .finish_non_exhaustive()
-    }
-}
-
-/// Stops a PgBouncer left behind in the stale directory `root` by a process that died: the
-/// pid it recorded, if that process is still a `pgbouncer` reading `root`'s configuration.
-pub(crate) fn stop_stale(root: &Path) {
-    let Some(pid) = fs::read_to_string(root.join(PID_FILE))
-        .ok()
-        .and_then(|text| text.trim().parse::<u32>().ok())
-    else {
-        return;
-    };
-    let config = root.join(CONFIG_FILE);
-    let ours = fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|cmdline| {
-        cmdline
-            .split(|&b| b == 0)
-            .any(|arg| Path::new(std::ffi::OsStr::from_bytes(arg)) == config)
-    });
-    if ours {
-        postmaster::signal(pid, libc::SIGCONT);
-        postmaster::signal(pid, libc::SIGKILL);
-        tracing::info!(pid, dir = %root.display(), "stopped a stale PgBouncer");
     }
 }
 

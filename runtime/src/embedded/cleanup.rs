@@ -2,6 +2,7 @@
 //! gone (killed, aborted, `process::exit` before drop) is stopped and removed by the next
 //! [`Cluster::init`](super::Cluster::init) under the same parent directory.
 
+use std::os::unix::ffi::OsStrExt as _;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -12,6 +13,11 @@ use super::random;
 
 /// The file in a temporary cluster's directory naming its owner: `<pid> <start time>`.
 const OWNER_FILE: &str = "owner";
+
+/// In a PgBouncer's directory (`embedded::Bouncer`): the pid pgready recorded for it, and its
+/// configuration, which its command line names.
+pub(crate) const BOUNCER_PID_FILE: &str = "pgbouncer.pid";
+pub(crate) const BOUNCER_CONFIG_FILE: &str = "pgbouncer.ini";
 
 /// Prefix of directories being removed, claimed by one process with an atomic rename.
 const TRASH_PREFIX: &str = ".trash-";
@@ -89,7 +95,7 @@ fn owner_of(root: &Path, name: &str) -> Option<Owner> {
 
 fn remove_cluster(root: &Path, owner: u32, ctl: &Ctl) {
     // A bouncer's directory holds no cluster, only maybe its PgBouncer.
-    super::bouncer::stop_stale(root);
+    stop_stale_bouncer(root);
     let data_dir = root.join("data");
     if let Err(error) = ctl.stop(root, &data_dir, StopMode::Immediate, STOP_TIMEOUT) {
         // Removing the files of a running server would leave it running on deleted files.
@@ -118,5 +124,27 @@ fn remove(path: &Path) {
         Err(error) => {
             tracing::warn!(path = %path.display(), %error, "could not remove a stale embedded cluster");
         }
+    }
+}
+
+/// Stops a PgBouncer left behind in the stale directory `root` by a process that died: the
+/// pid it recorded, if that process is still a `pgbouncer` reading `root`'s configuration.
+fn stop_stale_bouncer(root: &Path) {
+    let Some(pid) = std::fs::read_to_string(root.join(BOUNCER_PID_FILE))
+        .ok()
+        .and_then(|text| text.trim().parse::<u32>().ok())
+    else {
+        return;
+    };
+    let config = root.join(BOUNCER_CONFIG_FILE);
+    let ours = std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|cmdline| {
+        cmdline
+            .split(|&b| b == 0)
+            .any(|arg| Path::new(std::ffi::OsStr::from_bytes(arg)) == config)
+    });
+    if ours {
+        postmaster::signal(pid, libc::SIGCONT);
+        postmaster::signal(pid, libc::SIGKILL);
+        tracing::info!(pid, dir = %root.display(), "stopped a stale PgBouncer");
     }
 }
