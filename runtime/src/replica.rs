@@ -104,6 +104,10 @@ impl Routing {
             (Seen::Down(why), true, false) => tracing::warn!(
                 "read replica unreachable ({why}): reads go to the primary until it answers"
             ),
+            (Seen::Lagging { lag }, true, false) if !lag.is_finite() => tracing::warn!(
+                "read replica cannot tell how far behind it is (it has received nothing from its \
+                 primary since it started): reads go to the primary until it catches up"
+            ),
             (Seen::Lagging { lag }, true, false) => tracing::warn!(
                 lag_seconds = lag,
                 "read replica {lag:.1}s behind, above `[health] max_replica_lag = {max_lag:?}`: \

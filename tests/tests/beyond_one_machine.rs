@@ -111,6 +111,11 @@ async fn reads_leave_a_replica_that_is_down_or_behind_and_come_back_without_a_re
     assert!(!read_on_replica(&db).await);
     let report = db.health().await;
     assert_eq!(report.status(), Status::Warn);
+    let metrics = pgready::metrics::render(&db).await;
+    assert!(
+        metrics.contains("pgready_replica_serving_reads{pool=\"read\"} 0"),
+        "{metrics}"
+    );
     let connectivity = check(&report, "postgres:connectivity", "read");
     assert_eq!(connectivity.status(), Status::Warn);
     assert!(

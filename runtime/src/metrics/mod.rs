@@ -24,6 +24,7 @@
 //! | `pgready_health_probe_duration_seconds` | gauge | the latest probe |
 //! | `pgready_postgres_response_time_seconds` | gauge | `pool`: `SELECT 1` in the latest probe |
 //! | `pgready_replica_lag_seconds` | gauge | with a read replica |
+//! | `pgready_replica_serving_reads` | gauge | with a read replica: 1 while `db.read()` goes to it, 0 while reads fall back to the primary |
 //! | `pgready_transaction_retries_total` | counter | `sqlstate`: attempts of [`Db::transaction_with`] run again (`40001`, `40P01`, `08006` for a lost connection) |
 //! | `pgready_transaction_give_ups_total` | counter | `sqlstate`: [`Db::transaction_with`] calls that gave up at their bounds |
 //! | `pgready_transaction_drops_total` | counter | `pool`: transactions dropped without `commit` or `rollback` (rolled back; not while a panic unwinds) |
@@ -290,6 +291,16 @@ fn health_metrics(t: &mut Text, db: &Db, report: &Report) {
         for lag in lag {
             t.sample(name, &[("pool", "read")], lag);
         }
+    }
+    if db.has_replica() {
+        let name = "pgready_replica_serving_reads";
+        t.family(
+            name,
+            "gauge",
+            "1 while db.read() goes to the replica, 0 while reads fall back to the primary.",
+        );
+        let serving = if db.reads_from_replica() { 1.0 } else { 0.0 };
+        t.sample(name, &[("pool", "read")], serving);
     }
 }
 
