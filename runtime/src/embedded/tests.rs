@@ -399,6 +399,8 @@ fn cluster_of_a_dead_owner_is_stopped_and_removed_by_the_next_init() {
     let report = child_report(&output);
     let orphan: PathBuf = field(&report, "root");
     let orphan_pid: u32 = field(&report, "pid");
+    let orphan_bouncer: u32 = field(&report, "bouncer");
+    assert!(postmaster::process_alive(orphan_bouncer));
     assert!(orphan.exists());
     assert!(
         postmaster::process_alive(orphan_pid),
@@ -411,6 +413,11 @@ fn cluster_of_a_dead_owner_is_stopped_and_removed_by_the_next_init() {
         !postmaster::process_alive(orphan_pid),
         "stale server not stopped"
     );
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while postmaster::process_alive(orphan_bouncer) {
+        assert!(Instant::now() < deadline, "stale PgBouncer not stopped");
+        std::thread::sleep(Duration::from_millis(10));
+    }
     assert!(
         mine.data_dir().exists(),
         "a live owner's cluster must be kept"
@@ -427,10 +434,12 @@ fn child_leaves_cluster_behind() {
     };
     let mut cluster = Cluster::init_in(Path::new(&parent)).unwrap();
     cluster.start().unwrap();
+    let bouncer = super::Bouncer::start(&cluster, super::PoolMode::Transaction, 1).unwrap();
     println!(
-        "pgready-child root={} pid={}",
+        "pgready-child root={} pid={} bouncer={}",
         cluster.data_dir().parent().unwrap().display(),
-        cluster.postmaster_pid().unwrap()
+        cluster.postmaster_pid().unwrap(),
+        bouncer.pid().unwrap()
     );
     // Exits without running destructors, as a crash or `process::exit` would.
     std::process::exit(0);
