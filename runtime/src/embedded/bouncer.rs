@@ -366,8 +366,22 @@ impl std::fmt::Debug for Bouncer {
 
 /// `PGREADY_PGBOUNCER`, else `pgbouncer` on `PATH`, else in the system directories.
 fn find_binary() -> Result<PathBuf, EmbeddedError> {
-    if let Some(path) = std::env::var_os(PGBOUNCER_ENV).filter(|p| !p.is_empty()) {
-        let path = PathBuf::from(path);
+    let explicit = std::env::var_os(PGBOUNCER_ENV).filter(|p| !p.is_empty());
+    find_binary_in(
+        explicit.map(PathBuf::from),
+        std::env::var_os("PATH"),
+        &SYSTEM_DIRS,
+    )
+}
+
+/// [`find_binary`] with its inputs given: `PGREADY_PGBOUNCER`'s value, `PATH`'s, and the
+/// system directories.
+fn find_binary_in(
+    explicit: Option<PathBuf>,
+    path: Option<std::ffi::OsString>,
+    system_dirs: &[&str],
+) -> Result<PathBuf, EmbeddedError> {
+    if let Some(path) = explicit {
         return if is_executable(&path) {
             Ok(path)
         } else {
@@ -379,20 +393,20 @@ fn find_binary() -> Result<PathBuf, EmbeddedError> {
             })
         };
     }
-    let on_path: Vec<PathBuf> = std::env::var_os("PATH")
+    let on_path: Vec<PathBuf> = path
         .map(|path| std::env::split_paths(&path).collect())
         .unwrap_or_default();
     on_path
         .iter()
         .cloned()
-        .chain(SYSTEM_DIRS.iter().map(PathBuf::from))
+        .chain(system_dirs.iter().map(PathBuf::from))
         .map(|dir| dir.join("pgbouncer"))
         .find(|path| is_executable(path))
         .ok_or_else(|| EmbeddedError::PgBouncerNotFound {
             searched: vec![
                 format!("{PGBOUNCER_ENV} (not set)"),
                 format!("PATH ({} directories)", on_path.len()),
-                SYSTEM_DIRS.join(", "),
+                system_dirs.join(", "),
             ],
         })
 }
@@ -409,4 +423,46 @@ fn read_from(path: &Path, offset: u64) -> String {
         .unwrap_or(usize::MAX)
         .min(text.len());
     String::from_utf8_lossy(&text[start..]).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_missing_pgbouncer_says_what_to_install() {
+        let nowhere =
+            std::env::temp_dir().join(format!("pgready-no-bouncer-{}", std::process::id()));
+        let err = find_binary_in(
+            None,
+            Some(nowhere.clone().into_os_string()),
+            &["/nonexistent"],
+        )
+        .unwrap_err();
+        let message = err.to_string();
+        assert!(message.starts_with("no `pgbouncer` binary found; looked at: PGREADY_PGBOUNCER (not set); PATH (1 directories); /nonexistent"), "{message}");
+        assert!(
+            message.ends_with(
+                "install PgBouncer (e.g. `apt-get install pgbouncer`) or set PGREADY_PGBOUNCER to the binary's path"
+            ),
+            "{message}"
+        );
+        let err = find_binary_in(Some(nowhere.join("pgbouncer")), None, &[]).unwrap_err();
+        assert!(
+            err.to_string().contains("(not an executable file)"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn pgbouncer_is_found_on_path_first() {
+        let dir = std::env::temp_dir().join(format!("pgready-bouncer-bin-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        let binary = dir.join("pgbouncer");
+        fs::write(&binary, "#!/bin/sh\n").unwrap();
+        fs::set_permissions(&binary, fs::Permissions::from_mode(0o755)).unwrap();
+        let found = find_binary_in(None, Some(dir.clone().into_os_string()), &["/usr/sbin"]);
+        assert_eq!(found.unwrap(), binary);
+        fs::remove_dir_all(dir).unwrap();
+    }
 }
