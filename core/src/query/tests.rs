@@ -334,3 +334,37 @@ fn a_name_a_later_migration_dropped_or_renamed_names_that_migration() {
     // earlier changes follow the renames: `name` was created nullable by 1_init.sql
     assert_eq!(nullable.unwrap().origin.to_string(), "1_init.sql:3");
 }
+
+/// Whatever is typed into a query while it is being written (every prefix of real queries,
+/// and each with one character dropped), the analysis answers and never panics: a panic in a
+/// proc macro would take the build down with an unhelpful message.
+#[test]
+fn every_prefix_and_deletion_of_real_queries_is_answered_without_a_panic() {
+    let schema = schema();
+    let queries = [
+        "SELECT u.id, count(o.id) AS n FROM users u LEFT JOIN orders o ON o.user_id = u.id \
+         WHERE u.email ILIKE $1 GROUP BY u.id HAVING count(o.id) > $2 ORDER BY n DESC LIMIT 10",
+        "WITH t AS (SELECT id FROM orders WHERE status = $1) SELECT coalesce(max(t.id), 0) FROM t",
+        "INSERT INTO users (email, name) VALUES ($1, $2) ON CONFLICT (email) DO UPDATE SET \
+         name = EXCLUDED.name RETURNING id, (SELECT count(*) FROM orders) AS n",
+        "UPDATE orders o SET total = total * 2, tags = $1 FROM users u WHERE u.id = o.user_id \
+         AND o.id = ANY($2) RETURNING o.meta->>'k', CASE WHEN o.total > 1 THEN 'a' END",
+        "DELETE FROM orders USING users WHERE users.id = orders.user_id AND $1::int > 0",
+        "SELECT substring(email FROM 2 FOR 3), extract(year FROM created_at), \
+         position('a' IN name), -total, NOT (id > 1) FROM users, orders",
+    ];
+    let mut answered = 0;
+    for sql in queries {
+        let boundaries: Vec<usize> = sql.char_indices().map(|(i, _)| i).collect();
+        for &end in &boundaries {
+            let _ = analyze(&sql[..end], &schema);
+            answered += 1;
+        }
+        for window in boundaries.windows(2) {
+            let mutated = format!("{}{}", &sql[..window[0]], &sql[window[1]..]);
+            let _ = analyze(&mutated, &schema);
+            answered += 1;
+        }
+    }
+    assert!(answered > 1000, "{answered}");
+}
