@@ -4,6 +4,7 @@
 
 pub mod forwarder;
 pub mod sqlx_histories;
+pub mod tls;
 pub mod topology;
 
 use std::path::PathBuf;

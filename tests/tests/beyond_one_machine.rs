@@ -690,3 +690,381 @@ timeout = "1s"
     );
     db.close().await;
 }
+
+/// A line an instance printed, with the instance's number; `None` when its stdout ended.
+type Printed = (usize, Option<String>);
+
+/// Forwards every line `child` prints to `lines`, from a thread of its own.
+fn forward_stdout(
+    n: usize,
+    child: &mut std::process::Child,
+    lines: tokio::sync::mpsc::UnboundedSender<Printed>,
+) {
+    use std::io::BufRead as _;
+    let stdout = child.stdout.take().expect("a piped stdout");
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if lines.send((n, Some(line))).is_err() {
+                return;
+            }
+        }
+        let _ = lines.send((n, None));
+    });
+}
+
+/// Reads what the instances print until every one of them has printed a line `done` accepts
+/// (`counts[n]` of them); fails past `bound`, or when an instance's stdout ends first.
+async fn until_each(
+    what: &str,
+    lines: &mut tokio::sync::mpsc::UnboundedReceiver<Printed>,
+    logs: &mut [String],
+    bound: Duration,
+    wanted: usize,
+    done: impl Fn(&str) -> bool,
+) {
+    let deadline = tokio::time::Instant::now() + bound;
+    let mut seen = vec![0; logs.len()];
+    while seen.iter().any(|&s| s < wanted) {
+        let printed = tokio::time::timeout_at(deadline, lines.recv()).await;
+        let Ok(Some((n, line))) = printed else {
+            panic!("{what}: not every instance within {bound:?}: {logs:#?}");
+        };
+        let Some(line) = line else {
+            panic!("{what}: instance {n} ended first: {}", logs[n]);
+        };
+        seen[n] += usize::from(done(&line));
+        logs[n].push_str(&line);
+        logs[n].push('\n');
+    }
+}
+
+#[tokio::test]
+async fn eight_instances_behind_pgbouncer_start_together_migrate_once_and_serve() {
+    const INSTANCES: usize = 8;
+    const REQUESTS: usize = 3;
+    let topo = topology().await;
+    let database = topo.fresh_database("instances").await;
+    let dir = std::env::temp_dir().join(format!("pgready-instances-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    // Not idempotent on purpose: a second apply would log a second row. The pause keeps the
+    // lock held while the other instances arrive.
+    for (file, sql) in [
+        (
+            "1_tables.sql",
+            "CREATE TABLE applied_log (version int);\n\
+             CREATE TABLE served (id bigserial PRIMARY KEY, instance text NOT NULL);\n",
+        ),
+        (
+            "2_log.sql",
+            "INSERT INTO applied_log VALUES (2);\nSELECT pg_sleep(0.3);\n",
+        ),
+    ] {
+        std::fs::write(dir.join(file), sql).unwrap();
+    }
+    let config = "[database]\npgbouncer = true\nconnect_retry = \"5s\"\n\
+                  [pool]\nmax_connections = 4\nmin_connections = 0\n";
+
+    let started = Instant::now();
+    let (sender, mut lines) = tokio::sync::mpsc::unbounded_channel();
+    let mut children: Vec<std::process::Child> = (0..INSTANCES)
+        .map(|n| {
+            let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_migrate_runner"))
+                .env("MIGRATIONS_DIR", &dir)
+                .env("RUNNER_CONFIG", config)
+                .env("RUNNER_SERVE", format!("i{n}"))
+                .env("DATABASE_URL", topo.bouncer.url(&database))
+                .env("DATABASE_MIGRATIONS_URL", topo.primary.url(&database))
+                .env_remove("DATABASE_READ_URL")
+                .env_remove("PGREADY_PROFILE")
+                .stdin(std::process::Stdio::piped())
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .expect("spawn an instance");
+            forward_stdout(n, &mut child, sender.clone());
+            child
+        })
+        .collect();
+    drop(sender);
+    let mut logs = vec![String::new(); INSTANCES];
+    until_each(
+        "instances serving",
+        &mut lines,
+        &mut logs,
+        Duration::from_secs(30),
+        1,
+        |line| line == "SERVING",
+    )
+    .await;
+    let start_up = started.elapsed();
+
+    // Every instance answers requests that write and read through PgBouncer, all at once.
+    let requested = Instant::now();
+    for child in &mut children {
+        use std::io::Write as _;
+        let stdin = child.stdin.as_mut().expect("a piped stdin");
+        stdin
+            .write_all("request\n".repeat(REQUESTS).as_bytes())
+            .unwrap();
+        stdin.flush().unwrap();
+    }
+    until_each(
+        "answers",
+        &mut lines,
+        &mut logs,
+        Duration::from_secs(30),
+        REQUESTS,
+        |line| line.starts_with("ANSWER ") || line.starts_with("FAILED "),
+    )
+    .await;
+    let answered = requested.elapsed();
+
+    // While they run: clients of PgBouncer, sharing its few server connections.
+    let mut admin = PgConnection::connect(&topo.bouncer.get().admin_url())
+        .await
+        .unwrap();
+    let clients = sqlx::raw_sql("SHOW CLIENTS")
+        .fetch_all(&mut admin)
+        .await
+        .unwrap()
+        .iter()
+        .filter(|row| {
+            use sqlx::Row as _;
+            row.try_get::<String, _>("database").ok().as_deref() == Some(database.as_str())
+        })
+        .count();
+    admin.close().await.ok();
+    assert!(clients >= INSTANCES, "{clients} clients of PgBouncer");
+    let mut primary = PgConnection::connect(&topo.primary.url(&database))
+        .await
+        .unwrap();
+    let backends: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() \
+         AND backend_type = 'client backend' AND pid <> pg_backend_pid()",
+    )
+    .fetch_one(&mut primary)
+    .await
+    .unwrap();
+    assert!(
+        backends <= i64::from(BOUNCER_POOL_SIZE),
+        "{backends} server connections for {clients} clients"
+    );
+
+    // Stdin closed: each instance ends its body and exits cleanly.
+    for child in &mut children {
+        drop(child.stdin.take());
+    }
+    for (n, mut child) in children.into_iter().enumerate() {
+        let status = tokio::task::spawn_blocking(move || {
+            let status = child.wait();
+            let mut stderr = String::new();
+            if let Some(mut pipe) = child.stderr.take() {
+                use std::io::Read as _;
+                let _ = pipe.read_to_string(&mut stderr);
+            }
+            (status, stderr)
+        })
+        .await
+        .unwrap();
+        let (status, stderr) = status;
+        assert!(
+            status.as_ref().is_ok_and(|s| s.success()),
+            "instance {n}: {status:?}\n{}\n{stderr}",
+            logs[n]
+        );
+    }
+    while let Some((n, line)) = lines.recv().await {
+        if let Some(line) = line {
+            logs[n].push_str(&line);
+            logs[n].push('\n');
+        }
+    }
+
+    // No instance failed; each answered every request with its own rows.
+    for (n, log) in logs.iter().enumerate() {
+        assert!(log.contains("MIGRATED 2"), "instance {n}: {log}");
+        assert!(!log.contains("FAILED"), "instance {n}: {log}");
+        let answers: Vec<&str> = log.lines().filter(|l| l.starts_with("ANSWER ")).collect();
+        assert_eq!(answers.len(), REQUESTS, "instance {n}: {log}");
+        assert!(
+            answers[REQUESTS - 1].ends_with(&format!(" {REQUESTS}")),
+            "instance {n}: {log}"
+        );
+    }
+    // One instance applied the migrations; the others waited for its lock or found them done.
+    let appliers: Vec<&String> = logs
+        .iter()
+        .filter(|log| log.contains("applied migration"))
+        .collect();
+    assert_eq!(appliers.len(), 1, "{logs:#?}");
+    assert_eq!(appliers[0].matches("applied migration").count(), 2);
+    let waited = logs
+        .iter()
+        .filter(|log| log.contains("waiting for the migration lock"))
+        .count();
+    for log in logs
+        .iter()
+        .filter(|log| log.contains("waiting for the migration lock"))
+    {
+        assert!(
+            log.contains("got the migration lock after waiting"),
+            "{log}"
+        );
+    }
+    let once: Vec<i32> = sqlx::query_scalar("SELECT version FROM applied_log")
+        .fetch_all(&mut primary)
+        .await
+        .unwrap();
+    assert_eq!(once, [2], "the migration ran once");
+    let rows: Vec<(i64, bool)> =
+        sqlx::query_as("SELECT version, success FROM _sqlx_migrations ORDER BY version")
+            .fetch_all(&mut primary)
+            .await
+            .unwrap();
+    assert_eq!(rows, [(1, true), (2, true)]);
+    let served: i64 = sqlx::query_scalar("SELECT count(*) FROM served")
+        .fetch_one(&mut primary)
+        .await
+        .unwrap();
+    assert_eq!(served, (INSTANCES * REQUESTS) as i64);
+    let locks: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' \
+         AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
+    )
+    .fetch_one(&mut primary)
+    .await
+    .unwrap();
+    assert_eq!(locks, 0, "the migration lock was released");
+    primary.close().await.ok();
+    let _ = std::fs::remove_dir_all(&dir);
+    eprintln!(
+        "figures: {INSTANCES} instances through PgBouncer ({BOUNCER_POOL_SIZE} server \
+         connections): spawn -> all serving {} ms, migrations applied once ({waited} waited for \
+         the lock); {} requests (a write and a read each) answered by all in {} ms; \
+         {clients} PgBouncer clients on {backends} server connections",
+        ms(start_up),
+        INSTANCES * REQUESTS,
+        ms(answered)
+    );
+}
+
+/// `[database] require_tls = true`, fails fast.
+const TLS_CONFIG: &str = "[database]\nrequire_tls = true\nconnect_retry = \"0s\"\n\
+                          [pool]\nmax_connections = 2\nmin_connections = 0\n";
+
+/// Whether the connection a query runs on is encrypted, from the server's side.
+async fn encrypted(db: &Db) -> bool {
+    sqlx::query_scalar("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()")
+        .fetch_one(db.write())
+        .await
+        .expect("read pg_stat_ssl")
+}
+
+/// `n` connections one after the other to `url`, each closed; how long one took on average.
+async fn connect_time(url: &str, n: u32) -> Duration {
+    let started = Instant::now();
+    for _ in 0..n {
+        let conn = PgConnection::connect(url).await.expect("connect");
+        conn.close().await.expect("close");
+    }
+    started.elapsed() / n
+}
+
+#[tokio::test]
+async fn require_tls_connects_encrypted_and_verified_and_refuses_a_plain_dsn_or_a_wrong_ca() {
+    let server = tokio::task::spawn_blocking(pgready_tests::tls::TlsCluster::start)
+        .await
+        .expect("the TLS cluster's start-up task panicked");
+    let password = server.cluster.password().to_owned();
+    let ca = server.ca.display().to_string();
+    let other_ca = server.other_ca.display().to_string();
+
+    // `sslmode=require`: encrypted, as the server sees it.
+    let db = pgready::start(&setup(
+        TLS_CONFIG,
+        &server.url("postgres", "sslmode=require"),
+    ))
+    .await
+    .expect("start with sslmode=require");
+    assert!(encrypted(&db).await, "sslmode=require ran in plaintext");
+    db.close().await;
+
+    // `sslmode=verify-full` with the CA that signed the server's certificate: by IP address
+    // and by name.
+    for url in [
+        server.url("postgres", &format!("sslmode=verify-full&sslrootcert={ca}")),
+        server
+            .url("postgres", &format!("sslmode=verify-full&sslrootcert={ca}"))
+            .replace("@127.0.0.1:", "@localhost:"),
+    ] {
+        let db = pgready::start(&setup(TLS_CONFIG, &url))
+            .await
+            .unwrap_or_else(|e| panic!("start with verify-full: {e}"));
+        assert!(encrypted(&db).await);
+        let report = db.health().await;
+        assert_eq!(report.status(), Status::Pass);
+        db.close().await;
+    }
+
+    // A plain DSN is refused before any connection is tried: the server saw none.
+    for params in ["", "sslmode=disable", "sslmode=prefer"] {
+        let before = server.connections_received();
+        let refused = pgready::start(&setup(TLS_CONFIG, &server.url("postgres", params)))
+            .await
+            .expect_err("a DSN that does not require TLS");
+        let message = refused.to_string();
+        assert!(
+            matches!(refused, pgready::Error::Dsn { .. }),
+            "{params}: {message}"
+        );
+        assert!(
+            message.contains("`require_tls = true` but the DSN")
+                && message.contains("add `sslmode=require` (or `verify-ca`/`verify-full`)"),
+            "{message}"
+        );
+        assert!(!message.contains(&password), "{message}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert_eq!(
+            server.connections_received(),
+            before,
+            "{params}: a connection was tried"
+        );
+    }
+    // The log check above would see one: a connection that is made is logged.
+    let before = server.connections_received();
+    connect_time(&server.url("postgres", "sslmode=disable"), 1).await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(server.connections_received(), before + 1);
+
+    // The wrong CA: refused, and the message says what to fix.
+    let wrong = server.url(
+        "postgres",
+        &format!("sslmode=verify-full&sslrootcert={other_ca}"),
+    );
+    let refused = pgready::start(&setup(TLS_CONFIG, &wrong))
+        .await
+        .expect_err("a certificate the CA did not sign");
+    let message = refused.to_string();
+    assert!(!message.contains(&password), "{message}");
+    assert!(message.contains("sslrootcert"), "{message}");
+    eprintln!("wrong CA: {message}");
+
+    // What TLS costs per connection (SCRAM login included in both).
+    let plain = connect_time(&server.url("postgres", "sslmode=disable"), 20).await;
+    let tls = connect_time(&server.url("postgres", "sslmode=require"), 20).await;
+    let verified = connect_time(
+        &server.url("postgres", &format!("sslmode=verify-full&sslrootcert={ca}")),
+        20,
+    )
+    .await;
+    eprintln!(
+        "figures: new connection (SCRAM login, loopback) plaintext {:.1} ms, sslmode=require \
+         {:.1} ms, verify-full {:.1} ms",
+        plain.as_secs_f64() * 1000.0,
+        tls.as_secs_f64() * 1000.0,
+        verified.as_secs_f64() * 1000.0
+    );
+    tokio::task::spawn_blocking(move || drop(server)).await.ok();
+}

@@ -2,6 +2,11 @@
 //! `#[migrated_pool]`, so one binary serves many fixtures) and the config in `$RUNNER_CONFIG`
 //! (if set), prints `MIGRATED <n>` and exits.
 //! The concurrency and crash tests run it as real processes.
+//!
+//! With `$RUNNER_SERVE` set it then serves: each line read on stdin is a request, answered
+//! with one transaction that writes a row to `served` and reads it back through the pool
+//! (`ANSWER <instance> <id> <rows of this instance>`, or `FAILED <error>`), until stdin ends.
+//! The many-instances test runs 8 of them behind PgBouncer.
 
 fn main() {
     let dir = std::env::var("MIGRATIONS_DIR").expect("MIGRATIONS_DIR");
@@ -26,5 +31,48 @@ fn main() {
     let setup = pgready::Setup::new(Box::leak(config.into_boxed_str()), "migrate-runner", files);
     pgready::__private::run(setup, async |db: pgready::Db| {
         println!("MIGRATED {}", db.migrations().applied);
+        if let Ok(instance) = std::env::var("RUNNER_SERVE") {
+            serve(&db, &instance).await;
+        }
     });
+}
+
+/// Answers one request per stdin line until stdin ends.
+async fn serve(db: &pgready::Db, instance: &str) {
+    use std::io::Write as _;
+    println!("SERVING");
+    loop {
+        let line = tokio::task::spawn_blocking(|| {
+            let mut line = String::new();
+            std::io::stdin().read_line(&mut line).map(|n| n > 0)
+        })
+        .await;
+        if !matches!(line, Ok(Ok(true))) {
+            return;
+        }
+        let instance = instance.to_owned();
+        let answer = db
+            .transaction(|tx| {
+                Box::pin(async move {
+                    let id: i64 = sqlx::query_scalar(
+                        "INSERT INTO served (instance) VALUES ($1) RETURNING id",
+                    )
+                    .bind(&instance)
+                    .fetch_one(&mut **tx)
+                    .await?;
+                    let rows: i64 =
+                        sqlx::query_scalar("SELECT count(*) FROM served WHERE instance = $1")
+                            .bind(&instance)
+                            .fetch_one(&mut **tx)
+                            .await?;
+                    Ok::<_, pgready::Error>(format!("ANSWER {instance} {id} {rows}"))
+                })
+            })
+            .await;
+        match answer {
+            Ok(answer) => println!("{answer}"),
+            Err(e) => println!("FAILED {e}"),
+        }
+        let _ = std::io::stdout().flush();
+    }
 }
