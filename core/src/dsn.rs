@@ -117,6 +117,25 @@ pub fn looks_like_dsn(value: &str) -> bool {
 /// assert_eq!(sslmode("postgres://db/app"), None);
 /// ```
 pub fn sslmode(dsn: &str) -> Option<String> {
+    param(dsn, &["sslmode", "ssl-mode"])
+}
+
+/// The CA file the DSN names for verifying the server (`sslrootcert`, or sqlx's
+/// `ssl-root-cert`/`ssl-ca`), decoded. The last occurrence wins.
+///
+/// ```
+/// use pgready_core::dsn::sslrootcert;
+/// let dsn = "postgres://db/app?sslmode=verify-full&sslrootcert=/etc/ssl/ca%20db.pem";
+/// assert_eq!(sslrootcert(dsn).as_deref(), Some("/etc/ssl/ca db.pem"));
+/// assert_eq!(sslrootcert("host=db sslrootcert=ca.pem").as_deref(), Some("ca.pem"));
+/// assert_eq!(sslrootcert("postgres://db/app"), None);
+/// ```
+pub fn sslrootcert(dsn: &str) -> Option<String> {
+    param(dsn, &["sslrootcert", "ssl-root-cert", "ssl-ca"])
+}
+
+/// The last value of any of `keys` (case-insensitive) in the DSN's parameters.
+fn param(dsn: &str, keys: &[&str]) -> Option<String> {
     let params = if let Some(url) = Url::split(dsn) {
         url.query_params(dsn)
     } else {
@@ -124,7 +143,7 @@ pub fn sslmode(dsn: &str) -> Option<String> {
     };
     params
         .into_iter()
-        .filter(|p| p.key.eq_ignore_ascii_case("sslmode") || p.key.eq_ignore_ascii_case("ssl-mode"))
+        .filter(|p| keys.iter().any(|k| p.key.eq_ignore_ascii_case(k)))
         .map(|p| p.value)
         .next_back()
 }

@@ -37,6 +37,16 @@ impl Target {
             message,
         };
         dsn::check_tls(url, database.require_tls).map_err(invalid)?;
+        if let Some(ca) = dsn::sslrootcert(url)
+            // sqlx's inline form: the PEM text itself
+            && !ca.starts_with("-----")
+            && let Err(e) = std::fs::File::open(&ca)
+        {
+            return Err(invalid(format!(
+                "`sslrootcert={ca}` cannot be read ({e}): point `sslrootcert` at the PEM file \
+                 of the CA that signed the server's certificate"
+            )));
+        }
         let options: PgConnectOptions = url
             .parse()
             .map_err(|e: sqlx::Error| invalid(dsn::redact_in(&e.to_string(), url)))?;
@@ -54,11 +64,15 @@ impl Target {
 
     /// A failed connection attempt, as the error start-up returns.
     pub(crate) fn connect_error(&self, e: &sqlx::Error) -> Error {
+        let mut message = self.scrub(&describe(e));
+        if let Some(fix) = tls_failure(e) {
+            message = format!("{message} ({fix})");
+        }
         Error::Connect {
             target: self.redacted.clone(),
             attempts: 1,
             elapsed: Duration::ZERO,
-            message: self.scrub(&describe(e)),
+            message,
         }
     }
 
@@ -123,10 +137,13 @@ pub(crate) async fn wait_until_ready(
                 delay = (delay * 2).min(Duration::from_secs(2));
             }
             Err(e) => {
-                let hint = if is_transient(&e) {
+                let hint = if let Some(fix) = tls_failure(&e) {
+                    format!(" ({fix})")
+                } else if is_transient(&e) {
                     " (raise `[database] connect_retry` if the database needs longer to start)"
+                        .to_owned()
                 } else {
-                    ""
+                    String::new()
                 };
                 return Err(Error::Connect {
                     target: target.redacted.clone(),
@@ -142,10 +159,48 @@ pub(crate) async fn wait_until_ready(
 /// Errors that go away by themselves while a database starts.
 pub(crate) fn is_transient(e: &sqlx::Error) -> bool {
     match e {
-        sqlx::Error::Io(_) => true,
+        // A certificate the client rejects stays rejected: retrying would only delay the error.
+        sqlx::Error::Io(_) => tls_failure(e).is_none(),
         // 57P03 cannot_connect_now: starting up, shutting down or in recovery
         sqlx::Error::Database(db) => db.code().as_deref() == Some("57P03"),
         _ => false,
+    }
+}
+
+/// What to fix when the TLS handshake failed on the client's side: the server's certificate
+/// was rejected, or the server does not speak TLS. `None` for any other error.
+///
+/// rustls reports a rejected certificate as an I/O error ("invalid peer certificate: …");
+/// sqlx reports a server without TLS as its own TLS error.
+pub(crate) fn tls_failure(e: &sqlx::Error) -> Option<&'static str> {
+    let text = match e {
+        sqlx::Error::Io(io) => io.to_string(),
+        sqlx::Error::Tls(tls) => tls.to_string(),
+        _ => return None,
+    };
+    if text.contains("server does not support TLS") {
+        Some(
+            "the server does not accept TLS: turn on `ssl` on the server (with its certificate \
+             and key), or connect through something that terminates TLS",
+        )
+    } else if text.contains("not valid for name") {
+        Some(
+            "the server's certificate does not name the DSN's host: connect by a name the \
+             certificate lists, or use `sslmode=verify-ca` to check only who signed it",
+        )
+    } else if text.contains("certificate expired") || text.contains("not valid yet") {
+        Some("the server's certificate is outside its validity period: renew it on the server")
+    } else if text.contains("peer certificate") {
+        Some(
+            "the server's certificate is not signed by the CA the client trusts: set \
+             `sslrootcert` in the DSN to the PEM file of the CA that signed it (without \
+             `sslrootcert` only public CAs are trusted), or use `sslmode=require` to encrypt \
+             without verifying the server",
+        )
+    } else if matches!(e, sqlx::Error::Tls(_)) {
+        Some("check `sslmode` and `sslrootcert` in the DSN")
+    } else {
+        None
     }
 }
 

@@ -1043,20 +1043,60 @@ async fn require_tls_connects_encrypted_and_verified_and_refuses_a_plain_dsn_or_
         "postgres",
         &format!("sslmode=verify-full&sslrootcert={other_ca}"),
     );
-    let refused = pgready::start(&setup(TLS_CONFIG, &wrong))
+    // Not retried: `connect_retry` would only delay the same answer.
+    let patient = TLS_CONFIG.replace("connect_retry = \"0s\"", "connect_retry = \"30s\"");
+    let started = Instant::now();
+    let refused = pgready::start(&setup(&patient, &wrong))
         .await
         .expect_err("a certificate the CA did not sign");
+    assert!(started.elapsed() < Duration::from_secs(5), "retried");
     let message = refused.to_string();
     assert!(!message.contains(&password), "{message}");
-    assert!(message.contains("sslrootcert"), "{message}");
-    eprintln!("wrong CA: {message}");
+    assert!(
+        message.contains(
+            "invalid peer certificate: UnknownIssuer (the server's certificate is \
+             not signed by the CA the client trusts: set `sslrootcert` in the DSN to the PEM \
+             file of the CA that signed it"
+        ),
+        "{message}"
+    );
+    assert!(!message.contains("connect_retry"), "{message}");
+    // A CA file that is not there: said before any connection.
+    let missing = server.url(
+        "postgres",
+        "sslmode=verify-full&sslrootcert=/nonexistent/ca.crt",
+    );
+    let refused = pgready::start(&setup(&patient, &missing))
+        .await
+        .expect_err("a missing sslrootcert");
+    let message = refused.to_string();
+    assert!(matches!(refused, pgready::Error::Dsn { .. }), "{message}");
+    assert!(
+        message.contains("`sslrootcert=/nonexistent/ca.crt` cannot be read"),
+        "{message}"
+    );
+    // A server without TLS (the shared test cluster).
+    let plain_server = format!(
+        "{}?sslmode=require",
+        tokio::task::spawn_blocking(|| pgready_tests::url("postgres"))
+            .await
+            .unwrap()
+    );
+    let message = pgready::start(&setup(&patient, &plain_server))
+        .await
+        .expect_err("a server without TLS")
+        .to_string();
+    assert!(
+        message.contains("the server does not accept TLS: turn on `ssl` on the server"),
+        "{message}"
+    );
 
     // What TLS costs per connection (SCRAM login included in both).
-    let plain = connect_time(&server.url("postgres", "sslmode=disable"), 20).await;
-    let tls = connect_time(&server.url("postgres", "sslmode=require"), 20).await;
+    let plain = connect_time(&server.url("postgres", "sslmode=disable"), 10).await;
+    let tls = connect_time(&server.url("postgres", "sslmode=require"), 10).await;
     let verified = connect_time(
         &server.url("postgres", &format!("sslmode=verify-full&sslrootcert={ca}")),
-        20,
+        10,
     )
     .await;
     eprintln!(
