@@ -822,9 +822,8 @@ async fn eight_instances_behind_pgbouncer_start_together_migrate_once_and_serve(
     let answered = requested.elapsed();
 
     // While they run: clients of PgBouncer, sharing its few server connections.
-    let mut admin = PgConnection::connect(&topo.bouncer.get().admin_url())
-        .await
-        .unwrap();
+    let admin_url = topo.bouncer.get().admin_url();
+    let mut admin = PgConnection::connect(&admin_url).await.unwrap();
     let clients = sqlx::raw_sql("SHOW CLIENTS")
         .fetch_all(&mut admin)
         .await
