@@ -46,6 +46,31 @@ pub enum Command {
     /// Prometheus alerting rules over pgready's metrics (each with its runbook: the matching
     /// `doctor` check), and a Grafana dashboard.
     Alerts(AlertsArgs),
+    /// The development database as a whole: `db reset` drops, recreates and migrates it.
+    #[command(subcommand)]
+    Db(Db),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Db {
+    /// Drop the DSN's database, create it again and apply the migrations; with `--data-only`,
+    /// empty every table but the migrations table instead. For development databases: refused
+    /// under the `production` profile and on `[database] protected` names or hosts. A dry run
+    /// unless `--yes`.
+    Reset(ResetArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ResetArgs {
+    /// Keep the schema: `TRUNCATE` every table but the migrations table, restarting identities
+    /// and sequences they own (`RESTART IDENTITY CASCADE`).
+    #[arg(long)]
+    pub data_only: bool,
+    /// Do it; without it, only say what would be done.
+    #[arg(long)]
+    pub yes: bool,
+    #[command(flatten)]
+    pub output: FormatArgs,
 }
 
 #[derive(Debug, Args)]

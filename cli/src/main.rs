@@ -4,7 +4,7 @@
 //! add|run|revert|status|lint|lock` works on the same `pgready.toml` and the same
 //! migrations directory as the service, through the same `pgready-core` and runtime functions the
 //! service runs at compile time and at start-up. `pgready backup|restore` run the production
-//! runbook's backups with PostgreSQL's own `pg_dump` and `pg_restore`.
+//! runbook's backups, and `pgready db reset` resets a development database with PostgreSQL's own `pg_dump` and `pg_restore`.
 //!
 //! Exit codes: 0 ok, 1 a problem was found or the operation failed (the message is on stderr),
 //! 2 a usage error.
@@ -12,6 +12,7 @@
 mod alerts;
 mod args;
 mod backup;
+mod db;
 mod doctor;
 mod failure;
 mod init;
@@ -44,6 +45,7 @@ fn main() -> ExitCode {
         Command::PoolSize(args) => pool_size::run(cli.config.as_deref(), &args),
         Command::Doctor(args) => doctor::run(cli.config.as_deref(), &args),
         Command::Alerts(args) => alerts::run(cli.config.as_deref(), &args),
+        Command::Db(cmd) => db::run(cli.config.as_deref(), &cmd),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

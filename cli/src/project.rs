@@ -22,6 +22,8 @@ const APPLICATION: &str = "pgready";
 pub struct Project {
     /// The configuration of the profile chosen by `PGREADY_PROFILE`.
     pub config: Config,
+    /// The profile's name (`PGREADY_PROFILE`, default `development`).
+    pub profile: String,
     /// The directory of the configuration file; relative paths in it start here.
     pub root: PathBuf,
     /// What `pgready_core::project::check` found: the same check `#[migrated_pool]` runs at
@@ -60,6 +62,7 @@ impl Project {
             .map_err(|d| Failure::Error(format!("{name}: {d}")))?;
         Ok(Project {
             config,
+            profile,
             root: checked.root.clone(),
             checked,
         })

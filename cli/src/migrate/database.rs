@@ -42,6 +42,18 @@ pub fn run(project: &Project) -> Result<(), Failure> {
     })
 }
 
+/// Applies every pending migration as `migrate run` does, quietly: how many were applied and
+/// the state after (for `db reset`).
+pub fn apply(project: &Project) -> Result<(usize, migrate::MigrationState), Failure> {
+    let list = project.migrations()?;
+    with_migrator(project, list, async |migrator, conn| {
+        let before = migrator.status(conn).await?;
+        let state = migrator.run(conn).await?;
+        let after = migrator.status(conn).await.unwrap_or_default();
+        Ok((newly_applied(&before, &after).len(), state))
+    })
+}
+
 pub fn revert(project: &Project) -> Result<(), Failure> {
     let list = project.migrations()?;
     with_migrator(project, list, async |migrator, conn| {

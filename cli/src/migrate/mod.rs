@@ -1,7 +1,7 @@
 //! `pgready migrate …`: one file per subcommand.
 
 mod add;
-mod database;
+pub mod database;
 mod lint;
 mod lock;
 

@@ -76,6 +76,24 @@ impl Server {
             .to_owned()
     }
 
+    /// Where the server is, for people: `host:port`, or the socket directory and port; never
+    /// the user or password.
+    pub fn address(&self) -> String {
+        let o = &self.options;
+        match o.get_socket() {
+            Some(dir) => format!("{}:{}", dir.display(), o.get_port()),
+            None => format!("{}:{}", o.get_host(), o.get_port()),
+        }
+    }
+
+    /// The DSN's host (or socket directory), as `[database] protected` matches it.
+    pub fn host(&self) -> String {
+        match self.options.get_socket() {
+            Some(dir) => dir.display().to_string(),
+            None => self.options.get_host().to_owned(),
+        }
+    }
+
     /// A connection to `database` on the server; errors never carry the password.
     pub async fn connect(&self, database: &str) -> Result<PgConnection, Failure> {
         PgConnection::connect_with(&self.options.clone().database(database))

@@ -21,6 +21,10 @@ pub struct Backup {
     /// `backup prune` also keeps every backup completed within this many days (default: no
     /// age rule)
     pub keep_days: Option<u32>,
+    /// the recovery point objective: `doctor` fails when the last WAL archived (or, without
+    /// WAL archiving, the last backup) is older. Default: none stated, and `doctor` only
+    /// reports what it finds
+    pub rpo: Option<std::time::Duration>,
 }
 
 words! {
@@ -63,6 +67,7 @@ const COMPRESSION: KeyRef = (Section::Backup, "compression");
 const LEVEL: KeyRef = (Section::Backup, "compression_level");
 const KEEP: KeyRef = (Section::Backup, "keep");
 const KEEP_DAYS: KeyRef = (Section::Backup, "keep_days");
+const RPO: KeyRef = (Section::Backup, "rpo");
 
 impl Default for Backup {
     fn default() -> Self {
@@ -72,6 +77,7 @@ impl Default for Backup {
             compression_level: None,
             keep: 30,
             keep_days: None,
+            rpo: None,
         }
     }
 }
@@ -85,10 +91,19 @@ impl Backup {
             compression_level: r.count(LEVEL),
             keep: r.count(KEEP).unwrap_or(d.keep),
             keep_days: r.count(KEEP_DAYS),
+            rpo: r.opt_duration(RPO),
         }
     }
 
     pub(crate) fn validate(&self, c: &mut Checker<'_>) {
+        if self.rpo == Some(std::time::Duration::ZERO) {
+            c.check(
+                RPO,
+                Err("must be more than 0: no archive is that fresh; leave it out to state no \
+                     recovery point objective"
+                    .to_owned()),
+            );
+        }
         if self.dir.trim().is_empty() {
             c.check(
                 DIR,
@@ -170,6 +185,11 @@ mod tests {
         assert_eq!(b.compression_level, Some(19));
         assert_eq!(b.keep, 0);
         assert_eq!(b.keep_days, Some(14));
+        assert_eq!(b.rpo, None);
+        let b = parse_ok("[backup]\nrpo = \"15m\"\n").backup;
+        assert_eq!(b.rpo, Some(std::time::Duration::from_secs(900)));
+        let d = only_error("[backup]\nrpo = \"0\"\n");
+        assert_eq!(d.key, "backup.rpo");
     }
 
     #[test]

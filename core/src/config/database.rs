@@ -39,6 +39,11 @@ pub struct Database {
     /// connections the pools must leave free on the server (default 3 when
     /// `server_max_connections` is given)
     pub reserved_connections: Option<u32>,
+    /// databases `pgready db reset` refuses to touch, by name or host: each entry is a pattern
+    /// where `*` stands for any run of characters (`"prod"`, `"*_production"`,
+    /// `"*.prod.internal"`), matched against the DSN's database name (exactly) and its host
+    /// (ignoring case). Default: none (the `production` profile is always refused)
+    pub protected: Vec<String>,
 }
 
 words! {
@@ -67,6 +72,7 @@ const MIGRATIONS_URL_ENV: KeyRef = (Section::Database, "migrations_url_env");
 pub(crate) const PGBOUNCER: KeyRef = (Section::Database, "pgbouncer");
 pub(crate) const SERVER_MAX: KeyRef = (Section::Database, "server_max_connections");
 pub(crate) const RESERVED: KeyRef = (Section::Database, "reserved_connections");
+const PROTECTED: KeyRef = (Section::Database, "protected");
 
 impl Default for Database {
     fn default() -> Self {
@@ -81,6 +87,7 @@ impl Default for Database {
             read_fallback: ReadFallback::Primary,
             server_max_connections: None,
             reserved_connections: None,
+            protected: Vec::new(),
         }
     }
 }
@@ -116,10 +123,32 @@ impl Database {
             read_fallback: r.word(key("read_fallback")).unwrap_or(d.read_fallback),
             server_max_connections: r.count(SERVER_MAX),
             reserved_connections: r.count(RESERVED),
+            protected: r.strings(PROTECTED),
         }
     }
 
+    /// The first `protected` pattern that matches the database `name` (exactly, `*` for any
+    /// run of characters) or the server `host` (ignoring case), if any.
+    ///
+    /// ```
+    /// let mut db = pgready_core::config::Database::default();
+    /// db.protected = vec!["prod".into(), "*_production".into(), "*.prod.internal".into()];
+    /// assert_eq!(db.protects("app_production", "localhost"), Some("*_production"));
+    /// assert_eq!(db.protects("app", "DB1.Prod.Internal"), Some("*.prod.internal"));
+    /// assert_eq!(db.protects("production", "localhost"), None);
+    /// ```
+    pub fn protects(&self, name: &str, host: &str) -> Option<&str> {
+        let host = host.to_ascii_lowercase();
+        self.protected
+            .iter()
+            .find(|p| glob(p, name) || glob(&p.to_ascii_lowercase(), &host))
+            .map(String::as_str)
+    }
+
     pub(crate) fn validate(&self, c: &mut Checker<'_>) {
+        for pattern in &self.protected {
+            c.check(PROTECTED, check_protected(pattern));
+        }
         c.check(URL_ENV, check_url_env("url_env", &self.url_env));
         if let Some(read) = &self.read_url_env {
             c.check(READ_URL_ENV, check_url_env("read_url_env", read));
@@ -151,6 +180,46 @@ impl Database {
     }
 }
 
+/// A `protected` entry names a database or a host, never a DSN (which may carry a password,
+/// so it is not repeated).
+fn check_protected(pattern: &str) -> Result<(), String> {
+    if dsn::looks_like_dsn(pattern) {
+        return Err(
+            "`protected` lists database names or hosts (`\"prod\"`, `\"*.prod.internal\"`), \
+             not DSNs: write the name or the host alone"
+                .to_owned(),
+        );
+    }
+    if pattern.trim().is_empty() || pattern.chars().any(char::is_control) {
+        return Err(format!(
+            "`{}` is not a database name or host: write one such as `\"prod\"` or \
+             `\"*_production\"`",
+            pattern.escape_default()
+        ));
+    }
+    Ok(())
+}
+
+/// Whether `text` matches `pattern`, where `*` stands for any run of characters.
+fn glob(pattern: &str, text: &str) -> bool {
+    let mut parts = pattern.split('*');
+    let first = parts.next().unwrap_or_default();
+    let Some(mut rest) = text.strip_prefix(first) else {
+        return false;
+    };
+    let parts: Vec<&str> = parts.collect();
+    let Some((last, middle)) = parts.split_last() else {
+        return rest.is_empty();
+    };
+    for part in middle {
+        match rest.find(part) {
+            Some(at) => rest = &rest[at + part.len()..],
+            None => return false,
+        }
+    }
+    rest.len() >= last.len() && rest.ends_with(last)
+}
+
 /// `url_env`, `read_url_env` and `migrations_url_env` name a variable: a DSN (or anything like one) is refused
 /// without being repeated, since it may carry a password.
 fn check_url_env(key: &str, value: &str) -> Result<(), String> {
@@ -165,6 +234,35 @@ fn check_url_env(key: &str, value: &str) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use crate::config::testing::{errors, only_error, parse_ok};
+
+    #[test]
+    fn protected_patterns() {
+        use super::glob;
+        assert!(glob("prod", "prod"));
+        assert!(!glob("prod", "prod2"));
+        assert!(glob("prod*", "prod2"));
+        assert!(glob("*prod*", "my_prod_db"));
+        assert!(glob("a*b*c", "abc"));
+        assert!(!glob("a*b*c", "acb"));
+        assert!(!glob("ab*ab", "ab"));
+        assert!(glob("*", ""));
+        let db = parse_ok("[database]\nprotected = [\"prod\", \"*.prod.internal\"]\n").database;
+        assert_eq!(db.protected, ["prod", "*.prod.internal"]);
+        assert_eq!(db.protects("prod", "localhost"), Some("prod"));
+        assert_eq!(db.protects("Prod", "localhost"), None, "names are case-sensitive");
+        assert_eq!(db.protects("app", "db.PROD.internal"), Some("*.prod.internal"));
+        assert_eq!(parse_ok("").database.protects("prod", "prod"), None);
+    }
+
+    #[test]
+    fn a_protected_dsn_is_refused_without_repeating_it() {
+        let d = only_error("[database]\nprotected = [\"postgres://u:hunter2@db/app\"]\n");
+        assert_eq!(d.key, "database.protected");
+        assert!(d.message.contains("not DSNs"), "{d}");
+        assert!(!d.to_string().contains("hunter2"), "{d}");
+        let d = only_error("[database]\nprotected = [\"\"]\n");
+        assert!(d.message.contains("not a database name"), "{d}");
+    }
     use crate::config::{Embedded, ReadFallback, secrets};
 
     #[test]

@@ -98,6 +98,14 @@ impl Resolved<'_> {
         }
     }
 
+    /// A duration that has no default: `None` when the key is not set.
+    pub(crate) fn opt_duration(&self, key: KeyRef) -> Option<Duration> {
+        match self.raw(key) {
+            Some(Raw::Duration(d)) => Some(*d),
+            _ => None,
+        }
+    }
+
     pub(crate) fn ratio(&self, key: KeyRef, default: f64) -> f64 {
         match self.raw(key) {
             Some(Raw::Ratio(r)) => *r,

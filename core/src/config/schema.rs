@@ -82,6 +82,7 @@ const DATABASE: &[Key] = &[
     key("read_fallback", Kind::Word(ReadFallback::VALID)),
     key("server_max_connections", Kind::Count),
     key("reserved_connections", Kind::Count),
+    key("protected", Kind::Strings),
 ];
 
 const POOL: &[Key] = &[
@@ -132,6 +133,7 @@ const BACKUP: &[Key] = &[
     key("compression_level", Kind::Count),
     key("keep", Kind::Count),
     key("keep_days", Kind::Count),
+    key("rpo", Kind::Duration),
 ];
 
 /// Names people reach for from other tools, mapped to pgready's key (`section.key`).
