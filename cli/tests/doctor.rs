@@ -179,3 +179,78 @@ async fn each_check_fails_on_purpose_and_passes_after_its_fix() {
     assert!(text.stdout.contains("pass  migrations"), "{}", text.stdout);
     assert!(text.stdout.contains("fix: "), "{}", text.stdout);
 }
+
+/// `role`: the superuser the tests connect as warns; a role made for the service with
+/// `CREATEDB` and a schema it should not own warns; after `NOCREATEDB` and handing the schema
+/// back, it passes. `wal_archiving`: the test cluster does not archive, which is reported, and
+/// fails once `[backup] rpo` is stated (turning archiving on needs a restart of the shared
+/// cluster, so its passing side is unit-tested).
+#[tokio::test]
+async fn the_role_and_wal_archiving_are_checked() {
+    let project = Project::with_database("doctor_role", "").await;
+    let (_, report) = doctor(&project, &[]);
+    assert_eq!(status(&report, "role"), "warn", "the tests connect as a superuser");
+    says(&report, "role", "evidence", "SUPERUSER");
+    says(&report, "role", "fix", "NOSUPERUSER");
+    assert_eq!(status(&report, "wal_archiving"), "warn");
+    says(&report, "wal_archiving", "evidence", "archive_mode = off");
+    says(&report, "wal_archiving", "fix", "archive_mode = on");
+
+    let role = format!("pgready_doctor_app_{}", std::process::id());
+    let schema = format!("other_{}", std::process::id());
+    let mut admin = PgConnection::connect(project.url()).await.expect("connect");
+    admin
+        .execute(sqlx::AssertSqlSafe(format!(
+            "DROP SCHEMA IF EXISTS {schema}; DROP ROLE IF EXISTS {role}; \
+             CREATE ROLE {role} LOGIN PASSWORD 'app-secret' CREATEDB; \
+             CREATE SCHEMA {schema} AUTHORIZATION {role};"
+        )))
+        .await
+        .expect("make the role");
+    let at = project.url().split_once('@').expect("a DSN with a user").1;
+    let url = format!("postgres://{role}:app-secret@{at}");
+    let as_app = |project: &Project| {
+        let out = project.pgready_with_env(
+            &["doctor", "--format", "json"],
+            &[(support::URL_ENV, url.as_str())],
+        );
+        assert!(!out.stdout.contains("app-secret") && !out.stderr.contains("app-secret"));
+        serde_json::from_str::<Value>(&out.stdout)
+            .unwrap_or_else(|e| panic!("not JSON ({e}):\n{}\n{}", out.stdout, out.stderr))
+    };
+    let report = as_app(&project);
+    assert_eq!(status(&report, "role"), "warn", "{report}");
+    says(&report, "role", "evidence", "has CREATEDB");
+    says(&report, "role", "evidence", &schema);
+    says(&report, "role", "fix", "NOCREATEDB");
+
+    admin
+        .execute(sqlx::AssertSqlSafe(format!(
+            "ALTER ROLE {role} NOCREATEDB; ALTER SCHEMA {schema} OWNER TO CURRENT_USER;"
+        )))
+        .await
+        .expect("fix the role");
+    let report = as_app(&project);
+    assert_eq!(status(&report, "role"), "pass", "{}", check(&report, "role"));
+
+    std::fs::write(
+        project.dir.join("pgready.toml"),
+        format!(
+            "[database]\nurl_env = \"{}\"\n[backup]\nrpo = \"15m\"\n",
+            support::URL_ENV
+        ),
+    )
+    .expect("write pgready.toml");
+    let (code, report) = doctor(&project, &[]);
+    assert_eq!(code, 1);
+    assert_eq!(status(&report, "wal_archiving"), "fail");
+    says(&report, "wal_archiving", "evidence", "cannot meet `[backup] rpo` = 15m");
+
+    admin
+        .execute(sqlx::AssertSqlSafe(format!(
+            "DROP SCHEMA {schema}; DROP ROLE {role};"
+        )))
+        .await
+        .expect("drop the role");
+    admin.close().await.ok();
+}

@@ -50,6 +50,8 @@ pub async fn all(ctx: &mut Ctx<'_>) -> Result<Vec<Check>, Failure> {
     out.push(or_fail("connection_budget", budget(ctx).await));
     out.push(or_fail("migrations", migrations(ctx).await));
     out.push(or_fail("backups", backups(ctx)));
+    out.push(or_fail("wal_archiving", super::archiving::check(ctx).await));
+    out.push(or_fail("role", super::role::check(ctx).await));
     out.push(or_fail("pg_stat_statements", pg_stat_statements(ctx).await));
     out.push(or_fail("slow_query_log", slow_query_log(ctx).await));
     out.push(or_fail("autovacuum", autovacuum(ctx).await));
