@@ -263,3 +263,60 @@ async fn backup_freshness_comes_from_the_backup_directory() {
     db.close().await;
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Real failures through the pool move `pgready_query_errors_total` under their SQLSTATE
+/// class, and every query counts in `pgready_queries_total`.
+#[tokio::test]
+async fn query_errors_are_counted_by_sqlstate_class() {
+    let url = fresh_database("metrics_errors").await;
+    let db = pgready::start(&setup("", &url)).await.unwrap();
+    let before = pgready::metrics::render(&db).await;
+    let queries_before = sample(&before, "pgready_queries_total{pool=\"write\"}");
+    assert!(!before.contains("pgready_query_errors_total{"), "{before}");
+
+    sqlx::raw_sql("CREATE TABLE u (x INT UNIQUE)")
+        .execute(db.write())
+        .await
+        .unwrap();
+    sqlx::query("INSERT INTO u VALUES (1)")
+        .execute(db.write())
+        .await
+        .unwrap();
+    for _ in 0..2 {
+        // 23505 unique_violation
+        let e = sqlx::query("INSERT INTO u VALUES (1)")
+            .execute(db.write())
+            .await;
+        assert!(e.is_err());
+    }
+    // 42601 syntax_error, 42P01 undefined_table
+    assert!(sqlx::query("SELEC 1").execute(db.write()).await.is_err());
+    assert!(sqlx::query("SELECT * FROM nowhere").fetch_optional(db.write()).await.is_err());
+    // 22012 division_by_zero, inside a transaction
+    let mut tx = db.write().begin().await.unwrap();
+    assert!(
+        sqlx::query_scalar::<_, i32>("SELECT 1 / 0")
+            .fetch_one(&mut *tx)
+            .await
+            .is_err()
+    );
+    drop(tx);
+
+    let text = pgready::metrics::render(&db).await;
+    promtool_check(&text);
+    let errors = |class: &str| {
+        sample(
+            &text,
+            &format!("pgready_query_errors_total{{pool=\"write\",class=\"{class}\"}}"),
+        )
+    };
+    assert_eq!(errors("23"), 2.0);
+    assert_eq!(errors("42"), 2.0);
+    assert_eq!(errors("22"), 1.0);
+    assert!(!text.contains("class=\"other\""), "{text}");
+    assert!(
+        sample(&text, "pgready_queries_total{pool=\"write\"}") >= queries_before + 7.0,
+        "{text}"
+    );
+    db.close().await;
+}

@@ -44,6 +44,8 @@ const REPLICA_LAG: &str = "pgready.replica.lag";
 const RETRIES: &str = "pgready.transaction.retries";
 const GIVE_UPS: &str = "pgready.transaction.give_ups";
 const DROPS: &str = "pgready.transaction.drops";
+const QUERIES: &str = "pgready.queries";
+const QUERY_ERRORS: &str = "pgready.query.errors";
 
 const STATE: &str = "db.client.connection.state";
 const DISCARD_REASON: &str = "pgready.connection.discard_reason";
@@ -52,6 +54,8 @@ const CHECK_NAME: &str = "pgready.health.check";
 const COMPONENT: &str = "pgready.health.component";
 /// OpenTelemetry's attribute for a database's status code: PostgreSQL's SQLSTATE.
 const STATUS_CODE: &str = "db.response.status_code";
+/// The SQLSTATE class of a failed query (`23`, `42`, …; `other` without one).
+const ERROR_CLASS: &str = "pgready.query.error_class";
 
 enum Instrument {
     Counter,
@@ -60,7 +64,7 @@ enum Instrument {
 }
 
 /// Every instrument: name, kind, unit, description.
-const DESCRIPTIONS: [(&str, Instrument, Unit, &str); 18] = [
+const DESCRIPTIONS: [(&str, Instrument, Unit, &str); 20] = [
     (
         COUNT,
         Instrument::Gauge,
@@ -169,6 +173,18 @@ const DESCRIPTIONS: [(&str, Instrument, Unit, &str); 18] = [
         Unit::Count,
         "Transactions dropped without commit or rollback, and so rolled back.",
     ),
+    (
+        QUERIES,
+        Instrument::Counter,
+        Unit::Count,
+        "Queries run through the pool (counted when their connection goes back).",
+    ),
+    (
+        QUERY_ERRORS,
+        Instrument::Counter,
+        Unit::Count,
+        "Queries that failed, by SQLSTATE class.",
+    ),
 ];
 
 /// Publishes every pgready figure of `db` through the `metrics` facade now (the `Db` does so
@@ -220,6 +236,11 @@ fn publish_to(r: &dyn Recorder, db: &Db) {
             series.counter(DISCARDED, &[(DISCARD_REASON, why.as_str())], count);
         }
         series.counter(DROPS, &[], p.dropped_transactions());
+        let counts = p.query_counts();
+        series.counter(QUERIES, &[], counts.queries());
+        for (class, count) in counts.errors() {
+            series.counter(QUERY_ERRORS, &[(ERROR_CLASS, class)], count);
+        }
     }
 
     let namespace = db.write().acquire_times().namespace.clone();

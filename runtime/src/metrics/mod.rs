@@ -27,6 +27,8 @@
 //! | `pgready_replica_serving_reads` | gauge | with a read replica: 1 while `db.read()` goes to it, 0 while reads fall back to the primary |
 //! | `pgready_transaction_retries_total` | counter | `sqlstate`: attempts of [`Db::transaction_with`] run again (`40001`, `40P01`, `08006` for a lost connection) |
 //! | `pgready_transaction_give_ups_total` | counter | `sqlstate`: [`Db::transaction_with`] calls that gave up at their bounds |
+//! | `pgready_queries_total` | counter | `pool`: queries run through the pool (each `fetch*`/`execute`; added when the connection goes back) |
+//! | `pgready_query_errors_total` | counter | `pool`, `class`: queries that failed, by SQLSTATE class (`23` integrity, `40` rollback, `42` syntax or access, `57` operator intervention, …; `08` also for a lost connection, `other` without a SQLSTATE); only classes seen |
 //! | `pgready_transaction_drops_total` | counter | `pool`: transactions dropped without `commit` or `rollback` (rolled back; not while a panic unwinds) |
 //! | `pgready_backups` | gauge | backups (manifests) in `[backup] dir` |
 //! | `pgready_backup_last_success_timestamp_seconds` | gauge | completion time of the newest backup (0: none) |
@@ -86,6 +88,7 @@ pub async fn render(db: &Db) -> String {
     migration_metrics(&mut t, db, &report);
     health_metrics(&mut t, db, &report);
     transaction_metrics(&mut t, db, &pools);
+    query_metrics(&mut t, &pools);
     let dir = std::path::PathBuf::from(&db.config().backup.dir);
     let freshness = tokio::task::spawn_blocking(move || pgready_core::backup::freshness(&dir))
         .await
@@ -332,5 +335,24 @@ fn transaction_metrics(t: &mut Text, db: &Db, pools: &[(&str, &Pool)]) {
     );
     for (pool, p) in pools {
         t.sample(name, &[("pool", pool)], p.dropped_transactions() as f64);
+    }
+}
+
+fn query_metrics(t: &mut Text, pools: &[(&str, &Pool)]) {
+    let name = "pgready_queries_total";
+    t.family(
+        name,
+        "counter",
+        "Queries run through the pool (counted when their connection goes back).",
+    );
+    for (pool, p) in pools {
+        t.sample(name, &[("pool", pool)], p.query_counts().queries() as f64);
+    }
+    let name = "pgready_query_errors_total";
+    t.family(name, "counter", "Queries that failed, by SQLSTATE class.");
+    for (pool, p) in pools {
+        for (class, count) in p.query_counts().errors() {
+            t.sample(name, &[("pool", pool), ("class", class)], count as f64);
+        }
     }
 }

@@ -158,6 +158,20 @@ impl TrackedConnection {
         self.state = state;
     }
 
+    /// Counts a query about to run, on the connection itself: no shared memory on the way.
+    fn count_query(&mut self) {
+        if let Some(object) = self.object.as_mut() {
+            object.queries += 1;
+        }
+    }
+
+    /// Counts a failed query under its SQLSTATE class, in the pool's counts.
+    fn count_error(&self, error: &sqlx::Error) {
+        if let Some(object) = self.object.as_ref() {
+            object.counts.count_error(error);
+        }
+    }
+
     /// Counts a transaction on this connection dropped without `commit` or `rollback`, in
     /// its pool's `pgready_transaction_drops_total`.
     pub(crate) fn count_dropped_transaction(&self) {
@@ -221,6 +235,10 @@ impl Drop for PoolConnection {
         let Some(mut object) = self.conn.object.take() else {
             return;
         };
+        if object.queries > 0 {
+            let queries = std::mem::take(&mut object.queries);
+            object.counts.add_queries(queries);
+        }
         let mut state = self.conn.state;
         // A dropped transaction queues its rollback: it must reach the server now, not
         // when the next user happens to send something.
@@ -413,9 +431,11 @@ impl<'c> Executor<'c> for &'c mut TrackedConnection {
         let query = self.scanned(query);
         let done = self.start(State::after(&query));
         let own = self.needs_own_transaction(&query);
+        self.count_query();
         Box::pin(sqlx_core::ext::async_stream::TryAsyncStream::new(
             move |yielder| async move {
                 if own && let Err(e) = self.raw().execute("BEGIN").await {
+                    self.count_error(&e);
                     let result = Err(e);
                     self.finish(done, &result);
                     return result;
@@ -434,6 +454,9 @@ impl<'c> Executor<'c> for &'c mut TrackedConnection {
                 } else {
                     result
                 };
+                if let Err(e) = &result {
+                    self.count_error(e);
+                }
                 self.finish(done, &result);
                 result
             },
@@ -451,6 +474,7 @@ impl<'c> Executor<'c> for &'c mut TrackedConnection {
         let query = self.scanned(query);
         let done = self.start(State::after(&query));
         let own = self.needs_own_transaction(&query);
+        self.count_query();
         Box::pin(async move {
             let result = if own {
                 match self.raw().execute("BEGIN").await {
@@ -463,6 +487,9 @@ impl<'c> Executor<'c> for &'c mut TrackedConnection {
             } else {
                 self.raw().fetch_optional(query).await
             };
+            if let Err(e) = &result {
+                self.count_error(e);
+            }
             self.finish(done, &result);
             result
         })

@@ -16,6 +16,8 @@ use sqlx::postgres::{PgConnectOptions, PgConnection};
 use sqlx::{Connection, Executor, SqlStr};
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
 
+use super::query_counts::QueryCounts;
+
 /// deadpool's pool of pgready connections.
 pub(crate) type Engine = managed::Pool<Manager>;
 /// A connection on loan from the engine; goes back when dropped.
@@ -35,6 +37,10 @@ pub(crate) struct Conn {
     /// unnamed, and its transactions begin by removing sqlx's named statements that an earlier
     /// client left on the server connection.
     pub(crate) unnamed: bool,
+    /// Queries run since it was handed out, added to `counts` when it goes back.
+    pub(crate) queries: u64,
+    /// The pool's counts of queries and failures.
+    pub(crate) counts: Arc<QueryCounts>,
 }
 
 /// Why the pool closed a connection; a label of `pgready_pool_connections_discarded_total`.
@@ -82,6 +88,8 @@ pub(crate) struct Manager {
     discarded: [AtomicU64; Discard::ALL.len()],
     /// Transactions dropped without `commit` or `rollback`.
     dropped_transactions: AtomicU64,
+    /// Queries run and failed, per class; each connection holds it too.
+    pub(crate) counts: Arc<QueryCounts>,
 }
 
 impl Manager {
@@ -100,6 +108,7 @@ impl Manager {
             limits,
             discarded: Default::default(),
             dropped_transactions: AtomicU64::new(0),
+            counts: Arc::default(),
         }
     }
 
@@ -168,8 +177,9 @@ impl managed::Manager for Manager {
                     let (options, settings) = (self.options.clone(), self.settings.clone());
                     let spares = Arc::clone(&self.spares);
                     let unnamed = self.unnamed;
+                    let counts = Arc::clone(&self.counts);
                     tokio::spawn(async move {
-                        let result = connect(&options, settings, open, unnamed).await;
+                        let result = connect(&options, settings, open, unnamed, counts).await;
                         if let Err(Ok(conn)) = sender.send(result) {
                             spares.put(conn);
                         }
@@ -205,6 +215,7 @@ async fn connect(
     settings: SqlStr,
     open: OwnedSemaphorePermit,
     unnamed: bool,
+    counts: Arc<QueryCounts>,
 ) -> Result<Conn, sqlx::Error> {
     let mut raw = PgConnection::connect_with(options).await?;
     if !settings.as_str().is_empty() {
@@ -217,6 +228,8 @@ async fn connect(
         created: now,
         released: now,
         unnamed,
+        queries: 0,
+        counts,
     })
 }
 

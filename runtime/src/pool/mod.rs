@@ -9,6 +9,7 @@
 mod acquire_times;
 mod connection;
 mod engine;
+mod query_counts;
 mod scan;
 mod transaction;
 
@@ -34,6 +35,7 @@ pub use transaction::Transaction;
 use crate::Error;
 use acquire_times::AcquireTimes;
 use engine::{Engine, Manager};
+pub(crate) use query_counts::QueryCounts;
 
 /// A pool of PostgreSQL connections with pgready's session settings applied to each.
 ///
@@ -205,6 +207,11 @@ impl Pool {
     /// Connections closed so far, per reason.
     pub(crate) fn discarded(&self) -> [(Discard, u64); 4] {
         self.engine.manager().discarded()
+    }
+
+    /// Queries run on this pool's connections and those that failed, per SQLSTATE class.
+    pub(crate) fn query_counts(&self) -> &QueryCounts {
+        &self.engine.manager().counts
     }
 
     /// Transactions on this pool's connections dropped without `commit` or `rollback`.
