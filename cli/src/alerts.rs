@@ -5,7 +5,9 @@
 //! The thresholds are the runbook's: a pool exhausted (every connection in use and acquires
 //! waiting) for a minute, acquire p99 or the database's response time over 1 s for 5 minutes,
 //! replica lag over `[health] max_replica_lag` (60 s) for a minute, health failing for a minute,
-//! the last backup older than 24 h, the last passed restore test older than 30 days.
+//! the last backup older than 24 h, the last passed restore test older than 30 days, more than
+//! 1 % of a pool's queries failing over 5 minutes (`pgready_query_errors_total` over
+//! `pgready_queries_total`).
 
 use std::path::Path;
 
@@ -106,6 +108,23 @@ pub fn rules(max_replica_lag: u64) -> Vec<Rule> {
              `pgready doctor` shows the database's side",
         ),
         rule(
+            "PgreadyQueryErrors",
+            "sum by (job, instance, pool) (rate(pgready_query_errors_total[5m])) \
+             / sum by (job, instance, pool) (rate(pgready_queries_total[5m])) > 0.01"
+                .to_owned(),
+            "5m",
+            "warning",
+            "more than 1% of the queries of {{ $labels.instance }}'s {{ $labels.pool }} pool fail"
+                .to_owned(),
+            "migrations",
+            "`pgready_query_errors_total`'s `class` label names the SQLSTATE class: `42` \
+             (undefined table or column: code ahead of the schema, see `migrations`; or \
+             permissions, see `role`), `23` (constraint violations: the application's input), \
+             `57` (`statement_timeout` cancels: `long_running`), `53` (out of connections or \
+             memory: `connection_budget`), `08` (connections lost), `40` (serialization and \
+             deadlocks: `long_running`)",
+        ),
+        rule(
             "PgreadyBackupStale",
             "time() - max by (job) (pgready_backup_last_success_timestamp_seconds) > 86400"
                 .to_owned(),
@@ -148,7 +167,7 @@ pub fn rules_file(rules: &[Rule]) -> Value {
     })
 }
 
-/// A Grafana dashboard of the pool, health and backup figures.
+/// A Grafana dashboard of the pool, health, query-error and backup figures.
 pub fn dashboard() -> Value {
     let panel = |id: u32, title: &str, unit: &str, x: u32, y: u32, targets: &[(&str, &str)]| {
         json!({
@@ -207,6 +226,9 @@ pub fn dashboard() -> Value {
             panel(8, "Transaction retries", "short", 12, 24, &[
                 ("sum by (sqlstate) (rate(pgready_transaction_retries_total{instance=~\"$instance\"}[5m]))", "retries {{sqlstate}}"),
                 ("sum by (sqlstate) (rate(pgready_transaction_give_ups_total{instance=~\"$instance\"}[5m]))", "give-ups {{sqlstate}}"),
+            ]),
+            panel(9, "Query errors by SQLSTATE class", "percentunit", 0, 32, &[
+                ("sum by (class) (rate(pgready_query_errors_total{instance=~\"$instance\"}[5m])) / scalar(sum(rate(pgready_queries_total{instance=~\"$instance\"}[5m])))", "class {{class}}"),
             ]),
         ],
     })

@@ -95,6 +95,7 @@ fn rules_pass_promtool_and_each_alert_fires_and_stays_quiet_as_intended() {
             "PgreadyDatabaseSlow",
             "PgreadyReplicaLag",
             "PgreadyHealthFailing",
+            "PgreadyQueryErrors",
             "PgreadyBackupStale",
             "PgreadyRestoreTestStale",
         ]
@@ -107,13 +108,13 @@ fn rules_pass_promtool_and_each_alert_fires_and_stays_quiet_as_intended() {
         &std::fs::read_to_string(dir.join("pgready-dashboard.json")).expect("dashboard"),
     )
     .expect("dashboard JSON");
-    assert_eq!(dashboard["panels"].as_array().map(Vec::len), Some(8));
+    assert_eq!(dashboard["panels"].as_array().map(Vec::len), Some(9));
 
     let Some((ok, said)) = promtool(&["check", "rules", "pgready-alerts.yml"], &dir) else {
         return;
     };
     assert!(ok, "{said}");
-    assert!(said.contains("7 rules found"), "{said}");
+    assert!(said.contains("8 rules found"), "{said}");
 
     let app =
         |instance: &str, pool: &str| format!("job=\"app\",instance=\"{instance}\",pool=\"{pool}\"");
@@ -168,6 +169,16 @@ fn rules_pass_promtool_and_each_alert_fires_and_stays_quiet_as_intended() {
         "job=\"app\",instance=\"good\",status=\"fail\"",
         "0x10",
     ));
+    // queries: `bad` fails 5 of 100 a minute (class 42), `ok` 1 of 1000
+    for (instance, queries, errors) in [("bad", "0+100x20", "0+5x20"), ("ok", "0+1000x20", "0+1x20")] {
+        let l = app(instance, "write");
+        input.push(series("pgready_queries_total", &l, queries));
+        input.push(series(
+            "pgready_query_errors_total",
+            &format!("{l},class=\"42\""),
+            errors,
+        ));
+    }
 
     let fast_tests = json!({
         "interval": "1m",
@@ -186,6 +197,9 @@ fn rules_pass_promtool_and_each_alert_fires_and_stays_quiet_as_intended() {
             {"eval_time": "5m", "alertname": "PgreadyHealthFailing",
              "exp_alerts": [fired(&rules, "PgreadyHealthFailing", &[("instance", "bad"), ("job", "app")])]},
             {"eval_time": "5m", "alertname": "PgreadyBackupStale", "exp_alerts": []},
+            {"eval_time": "4m", "alertname": "PgreadyQueryErrors", "exp_alerts": []},
+            {"eval_time": "12m", "alertname": "PgreadyQueryErrors",
+             "exp_alerts": [fired(&rules, "PgreadyQueryErrors", &[("instance", "bad"), ("job", "app"), ("pool", "write")])]},
         ],
     });
     // backups, a sample an hour (evaluated hourly, so 30 days take 720 evaluations, not
