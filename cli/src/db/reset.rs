@@ -57,7 +57,6 @@ pub fn run(project: &Project, args: &ResetArgs) -> Result<(), Failure> {
             outcome.applied = applied;
             outcome.latest_version = state.latest;
         } else {
-            outcome.applied = 0;
             outcome.latest_version = migrations.iter().map(|m| m.version).max();
         }
     }

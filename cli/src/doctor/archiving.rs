@@ -40,7 +40,7 @@ pub async fn check(ctx: &mut Ctx<'_>) -> Result<Check, String> {
         Option<f64>,
     ) = sqlx::query_as(
         "SELECT current_setting('archive_mode'), \
-         extract(epoch FROM current_setting('archive_timeout')::interval)::bigint, \
+         (SELECT setting::bigint FROM pg_settings WHERE name = 'archive_timeout'), \
          a.archived_count, a.last_archived_wal, \
          extract(epoch FROM now() - a.last_archived_time)::float8, \
          a.last_failed_wal, extract(epoch FROM now() - a.last_failed_time)::float8 \
