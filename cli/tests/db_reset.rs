@@ -156,5 +156,5 @@ async fn production_and_protected_databases_are_refused() {
     .expect("write pgready.toml");
     let out = reset(&project, &[], &[]);
     assert_eq!(out.code, 1, "{out:?}");
-    assert!(out.stderr.contains("database.protected") && !out.stderr.contains("sekrit"));
+    assert!(out.stderr.contains("database.protected") && !out.stderr.contains("sekrit"), "{}", out.stderr);
 }

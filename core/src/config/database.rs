@@ -183,7 +183,8 @@ impl Database {
 /// A `protected` entry names a database or a host, never a DSN (which may carry a password,
 /// so it is not repeated).
 fn check_protected(pattern: &str) -> Result<(), String> {
-    if dsn::looks_like_dsn(pattern) {
+    // one with a password is already reported by the secrets check, which says more
+    if dsn::looks_like_dsn(pattern) && !dsn::has_password(pattern) {
         return Err(
             "`protected` lists database names or hosts (`\"prod\"`, `\"*.prod.internal\"`), \
              not DSNs: write the name or the host alone"
@@ -256,9 +257,11 @@ mod tests {
 
     #[test]
     fn a_protected_dsn_is_refused_without_repeating_it() {
-        let d = only_error("[database]\nprotected = [\"postgres://u:hunter2@db/app\"]\n");
+        let d = only_error("[database]\nprotected = [\"postgres://db.prod/app\"]\n");
         assert_eq!(d.key, "database.protected");
         assert!(d.message.contains("not DSNs"), "{d}");
+        let d = only_error("[database]\nprotected = [\"postgres://u:hunter2@db/app\"]\n");
+        assert_eq!(d.key, "database.protected[0]", "the secrets check");
         assert!(!d.to_string().contains("hunter2"), "{d}");
         let d = only_error("[database]\nprotected = [\"\"]\n");
         assert!(d.message.contains("not a database name"), "{d}");

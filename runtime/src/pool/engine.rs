@@ -388,6 +388,7 @@ async fn top_up(engine: &Engine, min: usize) -> Result<(), sqlx::Error> {
             manager.settings.clone(),
             open,
             manager.unnamed,
+            Arc::clone(&manager.counts),
         )
         .await?;
         manager.spares.put(conn);

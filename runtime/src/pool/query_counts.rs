@@ -24,10 +24,19 @@ const CONNECTION: usize = 4;
 pub(crate) const OTHER: &str = "other";
 
 /// One pool's counts.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct QueryCounts {
     queries: AtomicU64,
     errors: [AtomicU64; CLASSES.len() + 1],
+}
+
+impl Default for QueryCounts {
+    fn default() -> Self {
+        QueryCounts {
+            queries: AtomicU64::new(0),
+            errors: std::array::from_fn(|_| AtomicU64::new(0)),
+        }
+    }
 }
 
 impl QueryCounts {
