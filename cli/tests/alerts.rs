@@ -170,7 +170,9 @@ fn rules_pass_promtool_and_each_alert_fires_and_stays_quiet_as_intended() {
         "0x10",
     ));
     // queries: `bad` fails 5 of 100 a minute (class 42), `ok` 1 of 1000
-    for (instance, queries, errors) in [("bad", "0+100x20", "0+5x20"), ("ok", "0+1000x20", "0+1x20")] {
+    for (instance, queries, errors) in
+        [("bad", "0+100x20", "0+5x20"), ("ok", "0+1000x20", "0+1x20")]
+    {
         let l = app(instance, "write");
         input.push(series("pgready_queries_total", &l, queries));
         input.push(series(

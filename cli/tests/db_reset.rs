@@ -66,7 +66,11 @@ async fn reset_recreates_and_migrates_only_with_yes() {
     let dry = reset(&project, &[], &[]);
     assert_eq!(dry.code, 0, "{dry:?}");
     assert!(dry.stdout.contains("dry run"), "{}", dry.stdout);
-    assert_eq!(counts(project.url()).await, (3, 1, 1), "a dry run changes nothing");
+    assert_eq!(
+        counts(project.url()).await,
+        (3, 1, 1),
+        "a dry run changes nothing"
+    );
 
     let done = reset(&project, &["--yes", "--format", "json"], &[]);
     assert_eq!(done.code, 0, "{done:?}");
@@ -80,7 +84,10 @@ async fn reset_recreates_and_migrates_only_with_yes() {
         !table_exists(project.url(), "stray").await,
         "what the migrations do not create is gone"
     );
-    assert!(open.execute("SELECT 1").await.is_err(), "the old session was ended");
+    assert!(
+        open.execute("SELECT 1").await.is_err(),
+        "the old session was ended"
+    );
 }
 
 #[tokio::test]
@@ -92,7 +99,11 @@ async fn data_only_keeps_the_schema_and_restarts_identities() {
 
     let dry = reset(&project, &["--data-only"], &[]);
     assert_eq!(dry.code, 0, "{dry:?}");
-    assert!(dry.stdout.contains("would empty public.items"), "{}", dry.stdout);
+    assert!(
+        dry.stdout.contains("would empty public.items"),
+        "{}",
+        dry.stdout
+    );
     assert!(!dry.stdout.contains("_sqlx_migrations"), "{}", dry.stdout);
     assert_eq!(counts(project.url()).await, (3, 1, 1));
 
@@ -104,8 +115,15 @@ async fn data_only_keeps_the_schema_and_restarts_identities() {
         json["tables"],
         serde_json::json!(["public.items", "public.stray", "public.tags"])
     );
-    assert_eq!(counts(project.url()).await, (0, 0, 1), "the migrations table is kept");
-    assert!(table_exists(project.url(), "stray").await, "the schema is kept");
+    assert_eq!(
+        counts(project.url()).await,
+        (0, 0, 1),
+        "the migrations table is kept"
+    );
+    assert!(
+        table_exists(project.url(), "stray").await,
+        "the schema is kept"
+    );
     let mut conn = PgConnection::connect(project.url()).await.expect("connect");
     let id: i64 = sqlx::query_scalar("INSERT INTO items (name) VALUES ('d') RETURNING id")
         .fetch_one(&mut conn)
@@ -126,7 +144,11 @@ async fn production_and_protected_databases_are_refused() {
     for args in [&["--yes"][..], &["--yes", "--data-only"], &[]] {
         let out = reset(&project, args, &[("PGREADY_PROFILE", "production")]);
         assert_eq!(out.code, 1, "{out:?}");
-        assert!(out.stderr.contains("`production` profile"), "{}", out.stderr);
+        assert!(
+            out.stderr.contains("`production` profile"),
+            "{}",
+            out.stderr
+        );
     }
 
     let database = project.url().rsplit('/').next().expect("a name").to_owned();
@@ -146,7 +168,11 @@ async fn production_and_protected_databases_are_refused() {
             out.stderr
         );
     }
-    assert_eq!(counts(project.url()).await, (3, 1, 1), "nothing was touched");
+    assert_eq!(
+        counts(project.url()).await,
+        (3, 1, 1),
+        "nothing was touched"
+    );
 
     // a DSN in `protected` is a config error that does not repeat it
     std::fs::write(
@@ -156,5 +182,9 @@ async fn production_and_protected_databases_are_refused() {
     .expect("write pgready.toml");
     let out = reset(&project, &[], &[]);
     assert_eq!(out.code, 1, "{out:?}");
-    assert!(out.stderr.contains("database.protected") && !out.stderr.contains("sekrit"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("database.protected") && !out.stderr.contains("sekrit"),
+        "{}",
+        out.stderr
+    );
 }

@@ -189,7 +189,11 @@ async fn each_check_fails_on_purpose_and_passes_after_its_fix() {
 async fn the_role_and_wal_archiving_are_checked() {
     let project = Project::with_database("doctor_role", "").await;
     let (_, report) = doctor(&project, &[]);
-    assert_eq!(status(&report, "role"), "warn", "the tests connect as a superuser");
+    assert_eq!(
+        status(&report, "role"),
+        "warn",
+        "the tests connect as a superuser"
+    );
     says(&report, "role", "evidence", "SUPERUSER");
     says(&report, "role", "fix", "NOSUPERUSER");
     assert_eq!(status(&report, "wal_archiving"), "warn");
@@ -231,7 +235,12 @@ async fn the_role_and_wal_archiving_are_checked() {
         .await
         .expect("fix the role");
     let report = as_app(&project);
-    assert_eq!(status(&report, "role"), "pass", "{}", check(&report, "role"));
+    assert_eq!(
+        status(&report, "role"),
+        "pass",
+        "{}",
+        check(&report, "role")
+    );
 
     std::fs::write(
         project.dir.join("pgready.toml"),
@@ -244,7 +253,12 @@ async fn the_role_and_wal_archiving_are_checked() {
     let (code, report) = doctor(&project, &[]);
     assert_eq!(code, 1);
     assert_eq!(status(&report, "wal_archiving"), "fail");
-    says(&report, "wal_archiving", "evidence", "cannot meet `[backup] rpo` = 15m");
+    says(
+        &report,
+        "wal_archiving",
+        "evidence",
+        "cannot meet `[backup] rpo` = 15m",
+    );
 
     admin
         .execute(sqlx::AssertSqlSafe(format!(

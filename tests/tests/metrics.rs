@@ -291,16 +291,21 @@ async fn query_errors_are_counted_by_sqlstate_class() {
     }
     // 42601 syntax_error, 42P01 undefined_table
     assert!(sqlx::query("SELEC 1").execute(db.write()).await.is_err());
-    assert!(sqlx::query("SELECT * FROM nowhere").fetch_optional(db.write()).await.is_err());
-    // 22012 division_by_zero, inside a transaction
-    let mut tx = db.write().begin().await.unwrap();
     assert!(
-        sqlx::query_scalar::<_, i32>("SELECT 1 / 0")
-            .fetch_one(&mut *tx)
+        sqlx::query("SELECT * FROM nowhere")
+            .fetch_optional(db.write())
             .await
             .is_err()
     );
-    drop(tx);
+    // 22012 division_by_zero, on a connection taken from the pool
+    let mut conn = db.write().acquire().await.unwrap();
+    assert!(
+        sqlx::query_scalar::<_, i32>("SELECT 1 / 0")
+            .fetch_one(&mut *conn)
+            .await
+            .is_err()
+    );
+    drop(conn);
 
     let text = pgready::metrics::render(&db).await;
     promtool_check(&text);

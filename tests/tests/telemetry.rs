@@ -373,7 +373,21 @@ async fn the_facade_carries_every_figure_under_opentelemetry_names() {
     pgready::metrics::publish(&db);
     assert_eq!(r.counter("pgready.transaction.drops", &pool), 1);
 
+    // A failed query, under its SQLSTATE class (42601 syntax_error), beside every query run.
+    let queries = r.counter("pgready.queries", &pool);
+    assert!(sqlx::query("SELEC 1").execute(db.write()).await.is_err());
+    pgready::metrics::publish(&db);
+    assert_eq!(
+        r.counter(
+            "pgready.query.errors",
+            &with(("pgready.query.error_class", "42"))
+        ),
+        1
+    );
+    assert!(r.counter("pgready.queries", &pool) > queries);
+
     let units = r.units.lock().unwrap().clone();
+    assert_eq!(units["pgready.query.errors"], Some(Unit::Count));
     assert_eq!(units["db.client.connection.wait_time"], Some(Unit::Seconds));
     assert_eq!(units["db.client.connection.count"], Some(Unit::Count));
     assert_eq!(units["pgready.transaction.retries"], Some(Unit::Count));

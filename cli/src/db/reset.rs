@@ -41,14 +41,19 @@ pub fn run(project: &Project, args: &ResetArgs) -> Result<(), Failure> {
         database: &database,
         server: &address,
         profile: &project.profile,
-        mode: if args.data_only { "data_only" } else { "recreate" },
+        mode: if args.data_only {
+            "data_only"
+        } else {
+            "recreate"
+        },
         dry_run: !args.yes,
         tables: Vec::new(),
         applied: 0,
         latest_version: None,
     };
     if args.data_only {
-        outcome.tables = crate::backup::block_on(empty_tables(project, &server, &database, args.yes))?;
+        outcome.tables =
+            crate::backup::block_on(empty_tables(project, &server, &database, args.yes))?;
     } else {
         let migrations = project.migrations()?;
         if args.yes {
@@ -148,7 +153,11 @@ async fn recreate(server: &Server, database: &str) -> Result<(), Failure> {
     let result = async {
         let version = server::version(&mut admin).await?;
         // `WITH (FORCE)` (13+) ends the other sessions, such as a service left running
-        let force = if version.num >= 130_000 { " WITH (FORCE)" } else { "" };
+        let force = if version.num >= 130_000 {
+            " WITH (FORCE)"
+        } else {
+            ""
+        };
         let name = quote(database);
         admin
             .execute(sqlx::AssertSqlSafe(format!(

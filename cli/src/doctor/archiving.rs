@@ -190,7 +190,11 @@ mod tests {
         assert_eq!(judge(&off, None).status, Status::Warn);
         let c = judge(&off, RPO);
         assert_eq!(c.status, Status::Fail);
-        assert!(c.evidence.contains("cannot meet `[backup] rpo` = 15m"), "{}", c.evidence);
+        assert!(
+            c.evidence.contains("cannot meet `[backup] rpo` = 15m"),
+            "{}",
+            c.evidence
+        );
     }
 
     #[test]
@@ -198,10 +202,18 @@ mod tests {
         assert_eq!(judge(&on(60), RPO).status, Status::Pass);
         let c = judge(&on(3600), RPO);
         assert_eq!(c.status, Status::Fail);
-        assert!(c.evidence.contains("last WAL archived 1h ago"), "{}", c.evidence);
+        assert!(
+            c.evidence.contains("last WAL archived 1h ago"),
+            "{}",
+            c.evidence
+        );
         let c = judge(&on(3600), None);
         assert_eq!(c.status, Status::Pass);
-        assert!(c.evidence.contains("no `[backup] rpo` stated"), "{}", c.evidence);
+        assert!(
+            c.evidence.contains("no `[backup] rpo` stated"),
+            "{}",
+            c.evidence
+        );
         let slow = Archiver {
             timeout_secs: 0,
             ..on(60)

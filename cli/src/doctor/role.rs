@@ -136,7 +136,10 @@ mod tests {
         assert!(c.evidence.contains("CREATEDB, BYPASSRLS"), "{}", c.evidence);
         assert!(c.evidence.contains("billing"), "{}", c.evidence);
         let fix = c.fix.unwrap_or_default();
-        assert!(fix.starts_with("ALTER ROLE \"app\" NOCREATEDB NOBYPASSRLS;"), "{fix}");
+        assert!(
+            fix.starts_with("ALTER ROLE \"app\" NOCREATEDB NOBYPASSRLS;"),
+            "{fix}"
+        );
         assert!(fix.contains("ALTER SCHEMA \"billing\" OWNER TO"), "{fix}");
     }
 }

@@ -99,9 +99,11 @@ impl Backup {
         if self.rpo == Some(std::time::Duration::ZERO) {
             c.check(
                 RPO,
-                Err("must be more than 0: no archive is that fresh; leave it out to state no \
+                Err(
+                    "must be more than 0: no archive is that fresh; leave it out to state no \
                      recovery point objective"
-                    .to_owned()),
+                        .to_owned(),
+                ),
             );
         }
         if self.dir.trim().is_empty() {

@@ -250,8 +250,15 @@ mod tests {
         let db = parse_ok("[database]\nprotected = [\"prod\", \"*.prod.internal\"]\n").database;
         assert_eq!(db.protected, ["prod", "*.prod.internal"]);
         assert_eq!(db.protects("prod", "localhost"), Some("prod"));
-        assert_eq!(db.protects("Prod", "localhost"), None, "names are case-sensitive");
-        assert_eq!(db.protects("app", "db.PROD.internal"), Some("*.prod.internal"));
+        assert_eq!(
+            db.protects("Prod", "localhost"),
+            None,
+            "names are case-sensitive"
+        );
+        assert_eq!(
+            db.protects("app", "db.PROD.internal"),
+            Some("*.prod.internal")
+        );
         assert_eq!(parse_ok("").database.protects("prod", "prod"), None);
     }
 

@@ -6,14 +6,19 @@
 //! connection it runs on, which goes into the pool's atomic total when the connection goes
 //! back (one atomic add per checkout, beside deadpool's own bookkeeping). A failure adds 1 to
 //! its class's atomic counter at once: a fixed array, no lock, no allocation.
+//!
+//! Counted: queries through [`Pool`](super::Pool) as an executor and through a pooled
+//! connection's [`TrackedConnection`](super::TrackedConnection). Not counted, in either figure:
+//! queries inside a [`Transaction`](super::Transaction), which derefs to sqlx's own
+//! `PgConnection` and so is not seen.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// PostgreSQL's SQLSTATE classes (Appendix A, PostgreSQL 18), in the label's order.
 pub(crate) const CLASSES: [&str; 43] = [
-    "00", "01", "02", "03", "08", "09", "0A", "0B", "0F", "0L", "0P", "0Z", "20", "21", "22",
-    "23", "24", "25", "26", "27", "28", "2B", "2D", "2F", "34", "38", "39", "3B", "3D", "3F",
-    "40", "42", "44", "53", "54", "55", "57", "58", "72", "F0", "HV", "P0", "XX",
+    "00", "01", "02", "03", "08", "09", "0A", "0B", "0F", "0L", "0P", "0Z", "20", "21", "22", "23",
+    "24", "25", "26", "27", "28", "2B", "2D", "2F", "34", "38", "39", "3B", "3D", "3F", "40", "42",
+    "44", "53", "54", "55", "57", "58", "72", "F0", "HV", "P0", "XX",
 ];
 
 /// The label of a failure that carries no SQLSTATE because the connection failed (I/O, TLS,
