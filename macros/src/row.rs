@@ -303,14 +303,7 @@ fn relation_columns(replay: &Replay, table: &LitStr) -> syn::Result<Relation> {
             incomplete: None,
         });
     }
-    let history = replay
-        .last_change(&key, None, |k| {
-            matches!(k, ChangeKind::Dropped | ChangeKind::RenamedTo(_))
-        })
-        .map(|c| match &c.kind {
-            ChangeKind::RenamedTo(new) => format!(" (it was renamed to `{new}` by `{}`)", c.origin),
-            _ => format!(" (it was dropped by `{}`)", c.origin),
-        });
+    let history = replay.fate(&key, None).map(|fate| format!(" (it {fate})"));
     let names = s
         .into_iter()
         .flat_map(|s| s.tables.keys().chain(s.views.keys()))
@@ -343,15 +336,8 @@ fn check_field(
             ));
         }
         let history = replay
-            .last_change(&relation.key, Some(column_name), |k| {
-                matches!(k, ChangeKind::Dropped | ChangeKind::RenamedTo(_))
-            })
-            .map(|c| match &c.kind {
-                ChangeKind::RenamedTo(new) => {
-                    format!(": it was renamed to `{new}` by `{}`", c.origin)
-                }
-                _ => format!(": it was dropped by `{}`", c.origin),
-            });
+            .fate(&relation.key, Some(column_name))
+            .map(|fate| format!(": it {fate}"));
         let suggestion = closest(
             column_name,
             relation.columns.iter().map(|c| c.name.as_str()),

@@ -11,7 +11,7 @@ use crate::schema::builtins::{
 use crate::schema::names::{ident, parts};
 use crate::schema::replay::{child, children, resolve_written};
 use crate::schema::types::{is_type, written};
-use crate::schema::{Catalog, ChangeKind, Origin, Replay};
+use crate::schema::{Catalog, Origin, Replay};
 use crate::sql::{Source, node_start};
 use crate::suggest::closest;
 
@@ -279,6 +279,11 @@ fn is_expr(kind: K) -> bool {
     )
 }
 
+/// Whether a node is a query (`SELECT`, a `UNION` of them, in parentheses).
+fn is_query(kind: K) -> bool {
+    matches!(kind, K::SELECT | K::COMPOUND_SELECT | K::PAREN_SELECT)
+}
+
 fn upper_words(text: &str) -> String {
     text.split_whitespace()
         .map(str::to_uppercase)
@@ -314,7 +319,7 @@ impl Cx<'_> {
             K::PAREN_SELECT => {
                 let inner = node
                     .children()
-                    .find(|n| matches!(n.kind(), K::SELECT | K::COMPOUND_SELECT | K::PAREN_SELECT))
+                    .find(|n| is_query(n.kind()))
                     .ok_or_else(|| QueryError::at(start(node), "an empty subquery"))?;
                 self.query(&inner, outer)
             }
@@ -327,10 +332,7 @@ impl Cx<'_> {
     }
 
     fn compound(&mut self, node: &SyntaxNode, outer: Option<&Scope<'_>>) -> Result<Vec<Out>> {
-        let branches: Vec<SyntaxNode> = node
-            .children()
-            .filter(|n| matches!(n.kind(), K::SELECT | K::COMPOUND_SELECT | K::PAREN_SELECT))
-            .collect();
+        let branches: Vec<SyntaxNode> = node.children().filter(|n| is_query(n.kind())).collect();
         let mut result: Option<Vec<Out>> = None;
         for branch in &branches {
             let cols = self.query(branch, outer)?;
@@ -924,18 +926,9 @@ impl Cx<'_> {
         ))
     }
 
-    /// What the migrations did to a relation or column that is not there: `was dropped by
-    /// `file:line`` or `was renamed to `x` by `file:line``.
+    /// What the migrations did to a relation or column that is not there.
     fn history(&self, relation: &(String, String), column: Option<&str>) -> Option<String> {
-        let change = self.replay.last_change(relation, column, |k| {
-            matches!(k, ChangeKind::Dropped | ChangeKind::RenamedTo(_))
-        })?;
-        Some(match &change.kind {
-            ChangeKind::RenamedTo(new) => {
-                format!("was renamed to `{new}` by `{}`", change.origin)
-            }
-            _ => format!("was dropped by `{}`", change.origin),
-        })
+        self.replay.fate(relation, column)
     }
 
     fn unknown_relation(&self, alias: &str, scope: &Scope<'_>, at: usize) -> QueryError {
@@ -1065,10 +1058,7 @@ impl Cx<'_> {
                     self.assign(&ty, &want, start(e), &col.name)?;
                 }
             }
-        } else if let Some(select) = node
-            .children()
-            .find(|n| matches!(n.kind(), K::SELECT | K::COMPOUND_SELECT | K::PAREN_SELECT))
-        {
+        } else if let Some(select) = node.children().find(|n| is_query(n.kind())) {
             let cols = self.query(&select, None)?;
             if cols.len() > targets.len() {
                 return Err(QueryError::at(
@@ -1301,10 +1291,7 @@ impl Cx<'_> {
                     .children()
                     .find(|n| is_expr(n.kind()))
                     .ok_or_else(|| QueryError::at(at, "empty parentheses"))?;
-                if matches!(
-                    inner.kind(),
-                    K::SELECT | K::COMPOUND_SELECT | K::PAREN_SELECT
-                ) {
+                if is_query(inner.kind()) {
                     return self.scalar_subquery(&inner, scope);
                 }
                 self.expr(&inner, scope)
@@ -1900,19 +1887,8 @@ impl Cx<'_> {
                     .children()
                     .find(|n| is_expr(n.kind()))
                     .ok_or_else(|| QueryError::at(start(right_node), "an empty IN list"))?;
-                if matches!(
-                    inner.kind(),
-                    K::SELECT | K::COMPOUND_SELECT | K::PAREN_SELECT
-                ) {
-                    let cols = self.query(&inner, Some(scope))?;
-                    let [col] = cols.as_slice() else {
-                        return Err(QueryError::at(
-                            start(&inner),
-                            "an IN subquery returns one column",
-                        ));
-                    };
-                    let ty = Ty::known(col.type_name.clone(), col.nullable.clone());
-                    self.unify(&[left, ty], &[left_node.clone(), inner.clone()], "IN")?;
+                if is_query(inner.kind()) {
+                    self.subquery_operand(left, left_node, &inner, scope, "IN")?;
                     return Ok(Ty::known(
                         "boolean",
                         nullable.or(Some(
@@ -1936,6 +1912,28 @@ impl Cx<'_> {
         Ok(Ty::known("boolean", nullable))
     }
 
+    /// `x IN (SELECT …)`, `x = ANY (SELECT …)`: the subquery returns one column, of a type
+    /// `x` unifies with.
+    fn subquery_operand(
+        &mut self,
+        left: Ty,
+        left_node: &SyntaxNode,
+        subquery: &SyntaxNode,
+        scope: &Scope<'_>,
+        what: &str,
+    ) -> Result<()> {
+        let cols = self.query(subquery, Some(scope))?;
+        let [col] = cols.as_slice() else {
+            return Err(QueryError::at(
+                start(subquery),
+                format!("a subquery of `{what}` returns one column"),
+            ));
+        };
+        let ty = Ty::known(col.type_name.clone(), col.nullable.clone());
+        self.unify(&[left, ty], &[left_node.clone(), subquery.clone()], what)?;
+        Ok(())
+    }
+
     fn quantified(
         &mut self,
         op: &str,
@@ -1948,19 +1946,8 @@ impl Cx<'_> {
             .children()
             .find(|n| is_expr(n.kind()))
             .ok_or_else(|| QueryError::at(start(quantifier), "ANY of nothing"))?;
-        if matches!(
-            inner.kind(),
-            K::SELECT | K::COMPOUND_SELECT | K::PAREN_SELECT
-        ) {
-            let cols = self.query(&inner, Some(scope))?;
-            let [col] = cols.as_slice() else {
-                return Err(QueryError::at(
-                    start(&inner),
-                    "an ANY subquery returns one column",
-                ));
-            };
-            let ty = Ty::known(col.type_name.clone(), col.nullable.clone());
-            self.unify(&[left, ty], &[left_node.clone(), inner.clone()], op)?;
+        if is_query(inner.kind()) {
+            self.subquery_operand(left, left_node, &inner, scope, op)?;
             return Ok(Ty::known(
                 "boolean",
                 Some("`ANY` is NULL when the subquery returns a NULL and no match".to_owned()),
@@ -2052,7 +2039,7 @@ impl Cx<'_> {
         if let Some(exists) = child(node, K::EXISTS_FN) {
             let inner = exists
                 .children()
-                .find(|n| matches!(n.kind(), K::SELECT | K::COMPOUND_SELECT | K::PAREN_SELECT))
+                .find(|n| is_query(n.kind()))
                 .ok_or_else(|| QueryError::at(at, "EXISTS of nothing"))?;
             self.query(&inner, Some(scope))?;
             return Ok(Ty::known("boolean", None).named("exists", 2));
@@ -2334,10 +2321,7 @@ impl Cx<'_> {
 
     fn array(&mut self, node: &SyntaxNode, scope: &Scope<'_>) -> Result<Ty> {
         let at = start(node);
-        if let Some(select) = node
-            .children()
-            .find(|n| matches!(n.kind(), K::SELECT | K::COMPOUND_SELECT | K::PAREN_SELECT))
-        {
+        if let Some(select) = node.children().find(|n| is_query(n.kind())) {
             let cols = self.query(&select, Some(scope))?;
             let [col] = cols.as_slice() else {
                 return Err(QueryError::at(at, "ARRAY(subquery) needs one column"));

@@ -118,6 +118,19 @@ pub enum ChangeKind {
 }
 
 impl Replay {
+    /// What the migrations did to a relation (or, with `column`, a column of it) that is no
+    /// longer there under that name: "was dropped by `file:line`" or "was renamed to `x` by
+    /// `file:line`".
+    pub fn fate(&self, relation: &(String, String), column: Option<&str>) -> Option<String> {
+        let change = self.last_change(relation, column, |k| {
+            matches!(k, ChangeKind::Dropped | ChangeKind::RenamedTo(_))
+        })?;
+        Some(match &change.kind {
+            ChangeKind::RenamedTo(new) => format!("was renamed to `{new}` by `{}`", change.origin),
+            _ => format!("was dropped by `{}`", change.origin),
+        })
+    }
+
     /// The last change of `kind`'s sort to the column (or, with `column` `None`, the relation)
     /// `relation` had under that name.
     pub fn last_change(
