@@ -49,6 +49,11 @@ impl Progress {
     pub fn inc(&self, steps: u64) {
         self.bar.inc(steps);
     }
+
+    /// The label, for the step now under way.
+    pub fn set_message(&self, message: &str) {
+        self.bar.set_message(message.to_owned());
+    }
 }
 
 impl Drop for Progress {

@@ -12,6 +12,7 @@ use crate::failure::Failure;
 use crate::output;
 use crate::postgres::catalog::quote;
 use crate::postgres::{Server, server};
+use crate::progress::Progress;
 use crate::project::Project;
 
 /// The profile under which nothing is ever reset.
@@ -51,21 +52,37 @@ pub fn run(project: &Project, args: &ResetArgs) -> Result<(), Failure> {
         applied: 0,
         latest_version: None,
     };
+    let format = args.output.format;
     if args.data_only {
-        outcome.tables =
-            crate::backup::block_on(empty_tables(project, &server, &database, args.yes))?;
+        // listing and truncating: a spinner-like bar of two steps (a dry run only lists)
+        let progress = Progress::bar(
+            if args.yes { 2 } else { 1 },
+            &format!("listing the tables of `{database}`"),
+            format,
+        );
+        outcome.tables = crate::backup::block_on(empty_tables(
+            project, &server, &database, args.yes, &progress,
+        ))?;
     } else {
         let migrations = project.migrations()?;
         if args.yes {
-            crate::backup::block_on(recreate(&server, &database))?;
+            // drop, create, migrate
+            let progress = Progress::bar(3, &format!("dropping `{database}`"), format);
+            crate::backup::block_on(recreate(&server, &database, &progress))?;
+            progress.set_message(&format!(
+                "applying {} migration file(s) to `{database}`",
+                migrations.len()
+            ));
             let (applied, state) = crate::migrate::database::apply(project)?;
+            progress.inc(1);
+            drop(progress);
             outcome.applied = applied;
             outcome.latest_version = state.latest;
         } else {
             outcome.latest_version = migrations.iter().map(|m| m.version).max();
         }
     }
-    match args.output.format {
+    match format {
         Format::Json => output::json(&outcome)?,
         Format::Text => print_text(&outcome),
     }
@@ -148,7 +165,7 @@ fn refuse_protected(project: &Project, server: &Server, database: &str) -> Resul
 }
 
 /// Drops `database` (closing its sessions) and creates it again, owned by the DSN's role.
-async fn recreate(server: &Server, database: &str) -> Result<(), Failure> {
+async fn recreate(server: &Server, database: &str, progress: &Progress) -> Result<(), Failure> {
     let mut admin = server.connect_admin().await?;
     let result = async {
         let version = server::version(&mut admin).await?;
@@ -171,6 +188,8 @@ async fn recreate(server: &Server, database: &str) -> Result<(), Failure> {
                     server.scrub(&e.to_string())
                 ))
             })?;
+        progress.inc(1);
+        progress.set_message(&format!("creating `{database}`"));
         admin
             .execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
             .await
@@ -181,6 +200,7 @@ async fn recreate(server: &Server, database: &str) -> Result<(), Failure> {
                     server.scrub(&e.to_string())
                 ))
             })?;
+        progress.inc(1);
         Ok(())
     }
     .await;
@@ -195,9 +215,10 @@ async fn empty_tables(
     server: &Server,
     database: &str,
     apply: bool,
+    progress: &Progress,
 ) -> Result<Vec<String>, Failure> {
     let mut conn = server.connect(database).await?;
-    let result = truncate(project, &mut conn, apply).await;
+    let result = truncate(project, &mut conn, apply, progress).await;
     let _ = conn.close().await;
     result
 }
@@ -206,6 +227,7 @@ async fn truncate(
     project: &Project,
     conn: &mut PgConnection,
     apply: bool,
+    progress: &Progress,
 ) -> Result<Vec<String>, Failure> {
     let table = &project.config.migrations.table;
     // an unqualified migrations table lives in `[session] schema`, as the service creates it
@@ -229,13 +251,18 @@ async fn truncate(
     .fetch_all(&mut *conn)
     .await
     .map_err(|e| Failure::Error(format!("cannot list the tables: {e}")))?;
+    progress.inc(1);
     if apply && !tables.is_empty() {
+        progress.set_message(&format!("emptying {} table(s)", tables.len()));
         conn.execute(sqlx::AssertSqlSafe(format!(
             "TRUNCATE {} RESTART IDENTITY CASCADE",
             tables.join(", ")
         )))
         .await
         .map_err(|e| Failure::Error(format!("cannot empty the tables: {e}")))?;
+    }
+    if apply {
+        progress.inc(1);
     }
     Ok(tables)
 }
