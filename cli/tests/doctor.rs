@@ -3,16 +3,24 @@
 
 mod support;
 
+use std::time::{Duration, Instant};
+
+use pgready::embedded::Cluster;
 use pgready::sqlx::{self, Connection as _, Executor as _, PgConnection};
 use serde_json::Value;
 use support::{Project, cluster_password};
 
-/// `doctor --format json`: the check named `name` → (status, evidence, fix).
+/// `doctor --format json` on the shared cluster: (exit code, report).
 fn doctor(project: &Project, extra: &[&str]) -> (i32, Value) {
+    doctor_on(project, extra, cluster_password())
+}
+
+/// `doctor --format json` against a server whose password is `secret`, never printed.
+fn doctor_on(project: &Project, extra: &[&str], secret: &str) -> (i32, Value) {
     let mut args = vec!["doctor", "--format", "json", "--long-running", "1s"];
     args.extend(extra);
     let out = project.pgready(&args);
-    assert!(!out.stdout.contains(cluster_password()) && !out.stderr.contains(cluster_password()));
+    assert!(!out.stdout.contains(secret) && !out.stderr.contains(secret));
     let value: Value = serde_json::from_str(&out.stdout)
         .unwrap_or_else(|e| panic!("not JSON ({e}):\n{}\n{}", out.stdout, out.stderr));
     (out.code, value)
@@ -183,8 +191,8 @@ async fn each_check_fails_on_purpose_and_passes_after_its_fix() {
 /// `role`: the superuser the tests connect as warns; a role made for the service with
 /// `CREATEDB` and a schema it should not own warns; after `NOCREATEDB` and handing the schema
 /// back, it passes. `wal_archiving`: the test cluster does not archive, which is reported, and
-/// fails once `[backup] rpo` is stated (turning archiving on needs a restart of the shared
-/// cluster, so its passing side is unit-tested).
+/// fails once `[backup] rpo` is stated (its passing side, which needs a server that archives,
+/// is `wal_archiving_fails_while_archiving_fails_and_passes_once_it_archives`).
 #[tokio::test]
 async fn the_role_and_wal_archiving_are_checked() {
     let project = Project::with_database("doctor_role", "").await;
@@ -267,4 +275,436 @@ async fn the_role_and_wal_archiving_are_checked() {
         .await
         .expect("drop the role");
     admin.close().await.ok();
+}
+
+/// A throw-away cluster of the test's own (the project's embedded-cluster code, as an
+/// unprivileged user when root), with `settings` appended to its `postgresql.conf`.
+async fn own_cluster(settings: &str) -> Cluster {
+    let settings = settings.to_owned();
+    tokio::task::spawn_blocking(move || {
+        let mut cluster = Cluster::init().unwrap_or_else(|e| panic!("create a cluster: {e}"));
+        let conf = cluster.data_dir().join("postgresql.conf");
+        let mut text = std::fs::read_to_string(&conf).expect("read postgresql.conf");
+        text.push_str("\n# doctor test\n");
+        text.push_str(&settings);
+        std::fs::write(&conf, text).expect("write postgresql.conf");
+        cluster
+            .start()
+            .unwrap_or_else(|e| panic!("start the cluster: {e}"));
+        cluster
+    })
+    .await
+    .expect("the cluster task panicked")
+}
+
+/// Stops and starts `cluster` again (settings that need a restart).
+async fn restart(cluster: Cluster) -> Cluster {
+    tokio::task::spawn_blocking(move || {
+        let mut cluster = cluster;
+        cluster.stop().expect("stop the cluster");
+        cluster.start().expect("start the cluster");
+        cluster
+    })
+    .await
+    .expect("the cluster task panicked")
+}
+
+/// Stops and removes `cluster` off the runtime's thread.
+async fn remove(cluster: Cluster) {
+    tokio::task::spawn_blocking(move || drop(cluster))
+        .await
+        .ok();
+}
+
+/// Runs `sql` statements one by one (each its own round trip, so the statistics a statement
+/// forces out are flushed before the next one runs).
+async fn run_each(conn: &mut PgConnection, statements: &[&str]) {
+    for sql in statements {
+        conn.execute(sqlx::AssertSqlSafe(sql.to_string()))
+            .await
+            .unwrap_or_else(|e| panic!("{sql}: {e}"));
+    }
+}
+
+/// `cache_hit_rate`: a table several times the size of a small `shared_buffers` read cold
+/// after `pg_stat_reset()` warns, with the `shared_buffers` to set; after that
+/// `ALTER SYSTEM`, a restart, a warm-up and `pg_stat_reset()`, as the fix says, it passes.
+#[tokio::test]
+async fn cache_hit_rate_fails_with_small_shared_buffers_and_passes_after_raising_them() {
+    let cluster = own_cluster("shared_buffers = '1MB'\n").await;
+    let project = Project::with_url("doctor_cache", "", cluster.url("postgres"));
+    let mut conn = PgConnection::connect(project.url()).await.expect("connect");
+    run_each(
+        &mut conn,
+        &[
+            "CREATE TABLE big AS SELECT g AS id, repeat('x', 100) AS pad \
+             FROM generate_series(1, 60000) g",
+            "SELECT pg_stat_force_next_flush()",
+            "SELECT pg_stat_reset()",
+            "SELECT count(*) FROM big",
+            "SELECT count(*) FROM big",
+            "SELECT pg_stat_force_next_flush()",
+            "SELECT 1",
+        ],
+    )
+    .await;
+    let (_, cold) = doctor_on(&project, &[], cluster.password());
+    assert_eq!(status(&cold, "cache_hit_rate"), "warn", "{cold}");
+    says(
+        &cold,
+        "cache_hit_rate",
+        "evidence",
+        "shared_buffers = 1.00 MiB",
+    );
+    says(&cold, "cache_hit_rate", "evidence", "public.big");
+    let fix = check(&cold, "cache_hit_rate")["fix"]
+        .as_str()
+        .expect("a fix")
+        .to_owned();
+    let statement = fix
+        .split('`')
+        .find(|part| part.starts_with("ALTER SYSTEM SET shared_buffers"))
+        .unwrap_or_else(|| panic!("no ALTER SYSTEM in {fix:?}"))
+        .to_owned();
+    assert_eq!(statement, "ALTER SYSTEM SET shared_buffers = '128MB';");
+    conn.execute(sqlx::AssertSqlSafe(statement))
+        .await
+        .expect("raise shared_buffers");
+    conn.close().await.ok();
+
+    let cluster = restart(cluster).await;
+    let mut conn = PgConnection::connect(project.url()).await.expect("connect");
+    run_each(
+        &mut conn,
+        &[
+            "SELECT count(*) FROM big",
+            "SELECT pg_stat_force_next_flush()",
+            "SELECT pg_stat_reset()",
+            "SELECT count(*) FROM big",
+            "SELECT count(*) FROM big",
+            "SELECT pg_stat_force_next_flush()",
+            "SELECT 1",
+        ],
+    )
+    .await;
+    conn.close().await.ok();
+    let (_, warm) = doctor_on(&project, &[], cluster.password());
+    assert_eq!(
+        status(&warm, "cache_hit_rate"),
+        "pass",
+        "{}",
+        check(&warm, "cache_hit_rate")
+    );
+    says(&warm, "cache_hit_rate", "evidence", "100.00%");
+    remove(cluster).await;
+}
+
+/// The `pg_stat_archiver` columns the test waits on.
+async fn archiver(conn: &mut PgConnection) -> (i64, i64) {
+    sqlx::query_as("SELECT archived_count, failed_count FROM pg_stat_archiver")
+        .fetch_one(conn)
+        .await
+        .expect("read pg_stat_archiver")
+}
+
+/// `wal_archiving` against `[backup] rpo`: an archiver whose command fails fails the check;
+/// with a command that copies into a directory, a WAL switch archived, it passes.
+#[tokio::test]
+async fn wal_archiving_fails_while_archiving_fails_and_passes_once_it_archives() {
+    let cluster =
+        own_cluster("archive_mode = on\narchive_command = 'false'\narchive_timeout = '60s'\n")
+            .await;
+    let archive = std::env::temp_dir().join(format!("pgready-doctor-wal-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&archive);
+    std::fs::create_dir_all(&archive).expect("create the archive directory");
+    {
+        use std::os::unix::fs::MetadataExt as _;
+        let owner = std::fs::metadata(cluster.data_dir()).expect("stat PGDATA");
+        std::os::unix::fs::chown(&archive, Some(owner.uid()), Some(owner.gid()))
+            .expect("give the archive to the server's user");
+    }
+    let project = Project::with_url(
+        "doctor_wal",
+        "[backup]\nrpo = \"15m\"\n",
+        cluster.url("postgres"),
+    );
+    let mut conn = PgConnection::connect(project.url()).await.expect("connect");
+    run_each(
+        &mut conn,
+        &["CREATE TABLE t (x INT)", "SELECT pg_switch_wal()"],
+    )
+    .await;
+    let started = Instant::now();
+    while archiver(&mut conn).await.1 == 0 {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "no archive attempt"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let (code, failing) = doctor_on(&project, &[], cluster.password());
+    assert_eq!(code, 1);
+    assert_eq!(status(&failing, "wal_archiving"), "fail", "{failing}");
+    says(
+        &failing,
+        "wal_archiving",
+        "evidence",
+        "no WAL segment has been archived yet",
+    );
+    says(
+        &failing,
+        "wal_archiving",
+        "evidence",
+        "the last attempt failed",
+    );
+    says(&failing, "wal_archiving", "fix", "archive_command");
+
+    let copy = format!(
+        "test ! -f {dir}/%f && cp %p {dir}/%f",
+        dir = archive.display()
+    );
+    conn.execute(sqlx::AssertSqlSafe(format!(
+        "ALTER SYSTEM SET archive_command = '{copy}'"
+    )))
+    .await
+    .expect("set archive_command");
+    run_each(&mut conn, &["SELECT pg_reload_conf()"]).await;
+    let started = Instant::now();
+    while archiver(&mut conn).await.0 == 0 {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "nothing archived with {copy}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    conn.close().await.ok();
+    assert!(
+        std::fs::read_dir(&archive)
+            .expect("read the archive")
+            .count()
+            > 0,
+        "a segment in the archive directory"
+    );
+    let (_, archiving) = doctor_on(&project, &[], cluster.password());
+    assert_eq!(
+        status(&archiving, "wal_archiving"),
+        "pass",
+        "{}",
+        check(&archiving, "wal_archiving")
+    );
+    says(
+        &archiving,
+        "wal_archiving",
+        "evidence",
+        "within `[backup] rpo` = 15m",
+    );
+    remove(cluster).await;
+    let _ = std::fs::remove_dir_all(&archive);
+}
+
+/// `wraparound`, for real: a forgotten logical replication slot holds the catalogs' xmin back,
+/// the cluster is stopped and PostgreSQL's own `pg_resetwal -x` moves the next transaction ID
+/// 2,140,000,000 ahead (with the zero-filled `pg_xact` segment that ID needs), so every table
+/// is within pghero's 10,000,000 transactions of the wraparound shutdown. The check fails and
+/// names what to do; dropping the slot and `VACUUM (FREEZE)`, as its fix says, make it pass.
+/// (Without the slot, the anti-wraparound autovacuum the server starts at once would race the
+/// check.)
+#[tokio::test]
+async fn wraparound_fails_near_the_shutdown_and_passes_after_vacuum_freeze() {
+    use std::os::unix::fs::MetadataExt as _;
+    use std::os::unix::process::CommandExt as _;
+
+    let cluster = own_cluster("wal_level = logical\n").await;
+    let project = Project::with_url("doctor_wrap", "", cluster.url("postgres"));
+    let mut conn = PgConnection::connect(project.url()).await.expect("connect");
+    let (_, fresh) = doctor_on(&project, &[], cluster.password());
+    assert_eq!(status(&fresh, "wraparound"), "pass", "{fresh}");
+    conn.execute("SELECT pg_create_logical_replication_slot('forgotten', 'pgoutput')")
+        .await
+        .expect("create a logical slot");
+    let current: i64 = sqlx::query_scalar("SELECT pg_current_xact_id()::text::bigint")
+        .fetch_one(&mut conn)
+        .await
+        .expect("the current transaction ID");
+    conn.close().await.ok();
+
+    // 2^31 - 2,140,000,000: 7.5M transactions before the wraparound limit, past pghero's
+    // 10M danger line and short of the server's stop limit (3M before wraparound)
+    let next = u32::try_from(current).expect("a young cluster") + 2_140_000_000;
+    let cluster = tokio::task::spawn_blocking(move || {
+        let mut cluster = cluster;
+        cluster.stop().expect("stop the cluster");
+        let data_dir = cluster.data_dir().to_path_buf();
+        let owner = std::fs::metadata(&data_dir).expect("stat PGDATA");
+        // pg_xact: 1,048,576 transactions per 256kB segment, named in hex; the segment of the
+        // new next transaction ID must exist (pg_resetwal's documentation for `-x`)
+        let segment = data_dir
+            .join("pg_xact")
+            .join(format!("{:04X}", next / 1_048_576));
+        std::fs::write(&segment, vec![0u8; 256 * 1024]).expect("create the pg_xact segment");
+        std::os::unix::fs::chown(&segment, Some(owner.uid()), Some(owner.gid()))
+            .expect("give the segment to the server's user");
+        let binaries = pgready::embedded::Binaries::discover().expect("the server binaries");
+        // run as the data directory's owner, as the server runs (pg_resetwal refuses root)
+        let out = std::process::Command::new(binaries.dir().join("pg_resetwal"))
+            .arg("-x")
+            .arg(next.to_string())
+            .arg("-D")
+            .arg(&data_dir)
+            .uid(owner.uid())
+            .gid(owner.gid())
+            .current_dir(&data_dir)
+            .output()
+            .expect("run pg_resetwal");
+        assert!(
+            out.status.success(),
+            "pg_resetwal: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        cluster.start().expect("start the cluster again");
+        cluster
+    })
+    .await
+    .expect("the pg_resetwal task panicked");
+
+    let (code, near) = doctor_on(&project, &[], cluster.password());
+    assert_eq!(code, 1, "{near}");
+    assert_eq!(status(&near, "wraparound"), "fail", "{near}");
+    says(
+        &near,
+        "wraparound",
+        "evidence",
+        "transactions from the wraparound shutdown",
+    );
+    says(
+        &near,
+        "wraparound",
+        "evidence",
+        "the oldest xmin holders: replication slot forgotten",
+    );
+    says(&near, "wraparound", "fix", "pg_replication_slots");
+    says(&near, "wraparound", "fix", "VACUUM (FREEZE)");
+    assert_eq!(status(&near, "replication"), "warn");
+    says(&near, "replication", "evidence", "forgotten");
+
+    let mut conn = PgConnection::connect(project.url()).await.expect("connect");
+    run_each(
+        &mut conn,
+        &[
+            "SELECT pg_drop_replication_slot('forgotten')",
+            "VACUUM (FREEZE)",
+        ],
+    )
+    .await;
+    conn.close().await.ok();
+    let (_, frozen) = doctor_on(&project, &[], cluster.password());
+    assert_eq!(
+        status(&frozen, "wraparound"),
+        "pass",
+        "{}",
+        check(&frozen, "wraparound")
+    );
+    assert_eq!(status(&frozen, "replication"), "pass");
+    remove(cluster).await;
+}
+
+/// `replication` on a real streaming replica (the test binary's topology), against
+/// `[health] max_replica_lag` = 1s: replay paused under a write on the primary fails once the
+/// lag passes 1s; resumed and caught up, it passes.
+#[tokio::test]
+async fn replica_lag_past_max_replica_lag_fails_and_passes_when_caught_up() {
+    let topology = pgready_tests::topology::topology().await;
+    let database = topology.fresh_database("doctor").await;
+    let secret = topology.replica.get().password().to_owned();
+    let project = Project::with_url(
+        "doctor_replica",
+        "[health]\nmax_replica_lag = \"1s\"\n",
+        topology.replica.url(&database),
+    );
+    let (_, streaming) = doctor_on(&project, &[], &secret);
+    assert_eq!(
+        status(&streaming, "replication"),
+        "pass",
+        "{}",
+        check(&streaming, "replication")
+    );
+    says(&streaming, "replication", "evidence", "replica, 0s behind");
+
+    topology.pause_replay().await;
+    let mut primary = PgConnection::connect(&topology.primary.url(&database))
+        .await
+        .expect("connect to the primary");
+    primary
+        .execute("CREATE TABLE written (x INT); INSERT INTO written VALUES (1)")
+        .await
+        .expect("write on the primary");
+    primary.close().await.ok();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let (code, lagging) = doctor_on(&project, &[], &secret);
+    assert_eq!(code, 1);
+    assert_eq!(status(&lagging, "replication"), "fail", "{lagging}");
+    says(
+        &lagging,
+        "replication",
+        "evidence",
+        "more than `[health] max_replica_lag` = 1s",
+    );
+
+    topology.resume_replay().await;
+    topology.caught_up(Duration::from_secs(30)).await;
+    let (_, caught_up) = doctor_on(&project, &[], &secret);
+    assert_eq!(
+        status(&caught_up, "replication"),
+        "pass",
+        "{}",
+        check(&caught_up, "replication")
+    );
+}
+
+/// `tls` with real connections to a server with a self-signed CA, reached at a non-loopback
+/// address of this machine: plaintext fails; `sslmode=verify-full` with the CA passes. On
+/// loopback, plaintext passes (the connection stays on the machine).
+#[tokio::test]
+async fn tls_fails_in_plaintext_off_loopback_and_passes_over_tls() {
+    let address = pgready_tests::tls::non_loopback_ipv4()
+        .expect("this test needs a non-loopback IPv4 address on the machine (no network?)");
+    let server =
+        tokio::task::spawn_blocking(move || pgready_tests::tls::TlsCluster::start_also_on(address))
+            .await
+            .expect("the TLS cluster task panicked");
+    let secret = server.cluster.password().to_owned();
+    let off_loopback = |params: &str| {
+        server
+            .url("postgres", params)
+            .replacen("@127.0.0.1:", &format!("@{address}:"), 1)
+    };
+    let plain = Project::with_url("doctor_tls", "", off_loopback("sslmode=disable"));
+    let (code, report) = doctor_on(&plain, &[], &secret);
+    assert_eq!(code, 1);
+    assert_eq!(status(&report, "tls"), "fail", "{report}");
+    says(&report, "tls", "evidence", "not encrypted");
+    says(&report, "tls", "fix", "sslmode=verify-full");
+
+    let verified = Project::with_url(
+        "doctor_tls",
+        "[database]\nurl_env = \"PGREADY_CLI_TEST_URL\"\nrequire_tls = true\n",
+        off_loopback(&format!(
+            "sslmode=verify-full&sslrootcert={}",
+            server.ca.display()
+        )),
+    );
+    let (_, report) = doctor_on(&verified, &[], &secret);
+    assert_eq!(status(&report, "tls"), "pass", "{}", check(&report, "tls"));
+    says(
+        &report,
+        "tls",
+        "evidence",
+        "the connection is encrypted (TLSv1.3)",
+    );
+
+    let local = Project::with_url("doctor_tls", "", server.url("postgres", "sslmode=disable"));
+    let (_, report) = doctor_on(&local, &[], &secret);
+    assert_eq!(status(&report, "tls"), "pass", "{report}");
+    says(&report, "tls", "evidence", "stays on this machine");
+    tokio::task::spawn_blocking(move || drop(server)).await.ok();
 }

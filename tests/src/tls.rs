@@ -2,6 +2,7 @@
 //! made by the `openssl` command-line tool, and an embedded cluster that serves them
 //! (`ssl = on`, every connection logged, so a test can tell whether one was even tried).
 
+use std::net::Ipv4Addr;
 use std::os::unix::fs::{MetadataExt as _, PermissionsExt as _};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -25,12 +26,23 @@ impl TlsCluster {
     /// its data directory (owned by the server's OS user, key mode 0600) and starts it.
     /// Blocks: call it from `spawn_blocking` in async code.
     pub fn start() -> TlsCluster {
+        TlsCluster::start_with(None)
+    }
+
+    /// [`TlsCluster::start`], listening on `address` too (a non-loopback address of this
+    /// machine, see [`non_loopback_ipv4`]), which its certificate names and its `pg_hba.conf`
+    /// admits (password, TLS or not): a client there is not on loopback.
+    pub fn start_also_on(address: Ipv4Addr) -> TlsCluster {
+        TlsCluster::start_with(Some(address))
+    }
+
+    fn start_with(also_on: Option<Ipv4Addr>) -> TlsCluster {
         let dir = std::env::temp_dir().join(format!("pgready-tls-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).expect("create the certificates' directory");
         make_ca(&dir, "ca");
         make_ca(&dir, "other_ca");
-        make_server_certificate(&dir);
+        make_server_certificate(&dir, also_on);
 
         let mut cluster = Cluster::init().unwrap_or_else(|e| panic!("create the cluster: {e}"));
         let data_dir = cluster.data_dir().to_path_buf();
@@ -48,6 +60,14 @@ impl TlsCluster {
         let conf = data_dir.join("postgresql.conf");
         let mut text = std::fs::read_to_string(&conf).expect("read postgresql.conf");
         text.push_str("\n# TLS test\nssl = on\nlog_connections = on\n");
+        if let Some(address) = also_on {
+            // after the include of pgready.conf, so this wins
+            text.push_str(&format!("listen_addresses = '127.0.0.1,{address}'\n"));
+            let hba = data_dir.join("pg_hba.conf");
+            let mut rules = std::fs::read_to_string(&hba).expect("read pg_hba.conf");
+            rules.push_str(&format!("host all all {address}/32 scram-sha-256\n"));
+            std::fs::write(&hba, rules).expect("write pg_hba.conf");
+        }
         std::fs::write(&conf, text).expect("write postgresql.conf");
         cluster
             .start()
@@ -77,6 +97,24 @@ impl TlsCluster {
             .matches("connection received:")
             .count()
     }
+}
+
+/// An IPv4 address of this machine outside 127.0.0.0/8 (the kernel's local routes,
+/// `/proc/net/fib_trie`), to reach a server by as a client from elsewhere would.
+pub fn non_loopback_ipv4() -> Option<Ipv4Addr> {
+    let trie = std::fs::read_to_string("/proc/net/fib_trie").ok()?;
+    let mut last: Option<Ipv4Addr> = None;
+    for line in trie.lines() {
+        if let Some(address) = line.trim().strip_prefix("|-- ") {
+            last = address.trim().parse().ok();
+        } else if line.contains("/32 host LOCAL")
+            && let Some(address) = last
+            && !address.is_loopback()
+        {
+            return Some(address);
+        }
+    }
+    None
 }
 
 impl Drop for TlsCluster {
@@ -128,14 +166,17 @@ fn make_ca(dir: &Path, name: &str) {
     );
 }
 
-/// `server.crt` and `server.key`: `localhost` and `127.0.0.1`, signed by `ca`.
-fn make_server_certificate(dir: &Path) {
+/// `server.crt` and `server.key`: `localhost`, `127.0.0.1` (and `also`), signed by `ca`.
+fn make_server_certificate(dir: &Path, also: Option<Ipv4Addr>) {
+    let also = also.map(|a| format!(", IP:{a}")).unwrap_or_default();
     std::fs::write(
         dir.join("server.ext"),
-        "basicConstraints = critical, CA:FALSE\n\
-         keyUsage = critical, digitalSignature\n\
-         extendedKeyUsage = serverAuth\n\
-         subjectAltName = DNS:localhost, IP:127.0.0.1\n",
+        format!(
+            "basicConstraints = critical, CA:FALSE\n\
+             keyUsage = critical, digitalSignature\n\
+             extendedKeyUsage = serverAuth\n\
+             subjectAltName = DNS:localhost, IP:127.0.0.1{also}\n"
+        ),
     )
     .expect("write server.ext");
     openssl(

@@ -27,8 +27,7 @@ const UNUSED_MAX_SCANS: i64 = 50;
 const UNUSED_MIN_BYTES: i64 = 1024 * 1024;
 /// pghero `cache_hit_rate_threshold`
 const CACHE_HIT_RATE: f64 = 0.99;
-/// The issue's thresholds.
-const MAX_REPLICA_LAG: Duration = Duration::from_secs(60);
+/// The issue's thresholds (the replica lag's is `[health] max_replica_lag`, 60s by default).
 const MAX_BACKUP_AGE: Duration = Duration::from_secs(24 * 3600);
 const MAX_VERIFY_AGE: Duration = Duration::from_secs(30 * 24 * 3600);
 
@@ -400,29 +399,65 @@ async fn autovacuum(ctx: &mut Ctx<'_>) -> Result<Check, String> {
 }
 
 async fn wraparound(ctx: &mut Ctx<'_>) -> Result<Check, String> {
-    let worst: Option<(String, i64)> = sqlx::query_as(
+    // pghero's `transaction_id_danger`, with the number of tables in danger
+    let worst: Option<(String, i64, i64)> = sqlx::query_as(
         "SELECT c.oid::regclass::text, \
-         2146483648 - greatest(age(c.relfrozenxid), age(t.relfrozenxid))::bigint \
+         2146483648 - greatest(age(c.relfrozenxid), age(t.relfrozenxid))::bigint AS left, \
+         count(*) FILTER (WHERE 2146483648 - greatest(age(c.relfrozenxid), age(t.relfrozenxid)) \
+           < $1) OVER () \
          FROM pg_class c LEFT JOIN pg_class t ON c.reltoastrelid = t.oid \
          WHERE c.relkind = 'r' ORDER BY 2 LIMIT 1",
     )
+    .bind(XID_DANGER)
     .fetch_optional(&mut *ctx.conn)
     .await
     .map_err(e)?;
-    let Some((table, left)) = worst else {
+    let Some((table, left, in_danger)) = worst else {
         return Ok(Check::pass("wraparound", "no tables"));
     };
-    Ok(if left < XID_DANGER {
+    if left >= XID_DANGER {
+        return Ok(Check::pass(
+            "wraparound",
+            format!("{left} transactions left before wraparound at the oldest table ({table})"),
+        ));
+    }
+    // what keeps vacuum from freezing past it: the oldest xmin holders
+    let holders: Vec<String> = sqlx::query_scalar(
+        "SELECT format('%s (%s transactions old)', what, age) FROM ( \
+           SELECT format('replication slot %s', slot_name) AS what, \
+             greatest(age(xmin), age(catalog_xmin)) AS age FROM pg_replication_slots \
+             WHERE xmin IS NOT NULL OR catalog_xmin IS NOT NULL \
+           UNION ALL SELECT format('prepared transaction %L', gid), age(transaction) \
+             FROM pg_prepared_xacts \
+           UNION ALL SELECT format('session pid %s (%s)', pid, coalesce(state, backend_type)), \
+             age(backend_xmin) FROM pg_stat_activity \
+             WHERE backend_xmin IS NOT NULL AND pid <> pg_backend_pid()) h \
+         ORDER BY age DESC LIMIT 3",
+    )
+    .fetch_all(&mut *ctx.conn)
+    .await
+    .map_err(e)?;
+    let held = if holders.is_empty() {
+        String::new()
+    } else {
+        format!("; the oldest xmin holders: {}", holders.join(", "))
+    };
+    Ok({
         Check::problem(
             "wraparound",
             Status::Fail,
-            format!("{table} is {left} transactions from the wraparound shutdown"),
-            format!("`VACUUM (FREEZE, VERBOSE) {table};` now, and find what blocks autovacuum"),
-        )
-    } else {
-        Check::pass(
-            "wraparound",
-            format!("{left} transactions left before wraparound at the oldest table ({table})"),
+            format!(
+                "{in_danger} table(s) fewer than 10,000,000 transactions from the wraparound \
+                 shutdown; the oldest, {table}, is {left} transactions from it{held}"
+            ),
+            format!(
+                "first find what holds vacuum back: a long transaction (`pg_stat_activity`), an \
+                 orphaned prepared transaction (`pg_prepared_xacts`: `ROLLBACK PREPARED`) or a \
+                 replication slot's xmin (`pg_replication_slots`: \
+                 `pg_drop_replication_slot`); then `VACUUM (FREEZE, VERBOSE) {table};` and each \
+                 table in danger (`VACUUM (FREEZE);` as a superuser does the whole database, \
+                 `vacuumdb --all --freeze` every database)"
+            ),
         )
     })
 }
@@ -620,13 +655,17 @@ async fn replication(ctx: &mut Ctx<'_>) -> Result<Check, String> {
     .await
     .map_err(e)?;
     let lag = lag.map(|s| Duration::from_secs_f64(s.max(0.0)));
-    Ok(if let Some(lag) = lag.filter(|l| *l > MAX_REPLICA_LAG) {
+    // the same limit the service's health check and read routing use
+    let max_lag = ctx.project.config.health.max_replica_lag;
+    Ok(if let Some(lag) = lag.filter(|l| *l > max_lag) {
         Check::problem(
             "replication",
             Status::Fail,
             format!(
-                "this replica is {} behind its primary (more than 60s)",
-                humantime::format_duration(Duration::from_secs(lag.as_secs()))
+                "this replica is {} behind its primary (more than `[health] max_replica_lag` \
+                 = {})",
+                humantime::format_duration(Duration::from_secs(lag.as_secs())),
+                humantime::format_duration(max_lag)
             ),
             "check the replica's disk and network and long queries on it \
              (`max_standby_streaming_delay`); reads fall back to the primary with \
@@ -706,9 +745,9 @@ async fn long_running(ctx: &mut Ctx<'_>) -> Result<Check, String> {
 }
 
 async fn cache_hit_rate(ctx: &mut Ctx<'_>) -> Result<Check, String> {
-    let (hit, read): (i64, i64) = sqlx::query_as(
-        "SELECT coalesce(sum(heap_blks_hit), 0)::bigint, coalesce(sum(heap_blks_read), 0)::bigint \
-         FROM pg_statio_user_tables",
+    let (hit, read, shared_buffers): (i64, i64, i64) = sqlx::query_as(
+        "SELECT coalesce(sum(heap_blks_hit), 0)::bigint, coalesce(sum(heap_blks_read), 0)::bigint, \
+         pg_size_bytes(current_setting('shared_buffers')) FROM pg_statio_user_tables",
     )
     .fetch_one(&mut *ctx.conn)
     .await
@@ -718,23 +757,60 @@ async fn cache_hit_rate(ctx: &mut Ctx<'_>) -> Result<Check, String> {
         return Ok(Check::pass("cache_hit_rate", "no table reads yet"));
     }
     let rate = hit as f64 / total as f64;
-    Ok(if rate < CACHE_HIT_RATE {
-        Check::problem(
-            "cache_hit_rate",
-            Status::Warn,
-            format!(
-                "{:.2}% of table reads hit shared_buffers (below 99%)",
-                rate * 100.0
-            ),
-            "raise shared_buffers (`pgready tune --memory … --live`) or add RAM; find the \
-             queries reading most from disk in pg_stat_statements",
-        )
-    } else {
-        Check::pass(
+    if rate >= CACHE_HIT_RATE {
+        return Ok(Check::pass(
             "cache_hit_rate",
             format!("{:.2}% of table reads hit shared_buffers", rate * 100.0),
-        )
-    })
+        ));
+    }
+    // the tables read most from disk, and what they take
+    let top: Vec<(String, i64, i64)> = sqlx::query_as(
+        "SELECT format('%I.%I', schemaname, relname), heap_blks_read, \
+         pg_table_size(relid) FROM pg_statio_user_tables WHERE heap_blks_read > 0 \
+         ORDER BY heap_blks_read DESC LIMIT 5",
+    )
+    .fetch_all(&mut *ctx.conn)
+    .await
+    .map_err(e)?;
+    let size = |b: i64| crate::output::bytes(b.max(0) as u64);
+    let read_bytes: i64 = top.iter().map(|(_, _, bytes)| *bytes).sum();
+    let advice = cache_advice(shared_buffers, read_bytes);
+    Ok(Check::problem(
+        "cache_hit_rate",
+        Status::Warn,
+        format!(
+            "{:.2}% of table reads hit shared_buffers (below 99%); shared_buffers = {}; read \
+             most from disk: {}",
+            rate * 100.0,
+            size(shared_buffers),
+            top.iter()
+                .map(|(t, blocks, bytes)| format!("{t} ({}, {blocks} blocks read)", size(*bytes)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        format!(
+            "`ALTER SYSTEM SET shared_buffers = '{}MB';` and restart the server: a table larger \
+             than a quarter of shared_buffers is scanned through a small ring and never stays \
+             cached, and these take {} (keep shared_buffers within 25% of the RAM: `pgready tune \
+             --memory … --live`; else add RAM, or find the queries reading most from disk in \
+             pg_stat_statements); once the cache is warm, `SELECT pg_stat_reset();` and check \
+             again",
+            advice >> 20,
+            size(read_bytes)
+        ),
+    ))
+}
+
+/// The `shared_buffers` to advise, in bytes: room for the tables read from disk four times
+/// over plus a quarter (a table larger than a quarter of shared_buffers is scanned through a
+/// ring of 256kB, PostgreSQL's `GetAccessStrategy(BAS_BULKREAD)`), at least twice the current
+/// value and PostgreSQL's default of 128MB, rounded up to a power of two.
+fn cache_advice(shared_buffers: i64, read_bytes: i64) -> u64 {
+    let need = (read_bytes.max(0) as u64)
+        .saturating_mul(5)
+        .max((shared_buffers.max(0) as u64).saturating_mul(2))
+        .max(128 << 20);
+    need.checked_next_power_of_two().unwrap_or(need)
 }
 
 async fn settings(ctx: &mut Ctx<'_>) -> Result<Check, String> {
@@ -798,6 +874,14 @@ mod tests {
             plain,
             cols.iter().map(|c| (*c).to_owned()).collect(),
         )
+    }
+
+    #[test]
+    fn cache_advice_fits_the_tables_read() {
+        const MB: u64 = 1 << 20;
+        assert_eq!(cache_advice(MB as i64, 8 * MB as i64), 64 * MB);
+        assert_eq!(cache_advice(MB as i64, MB as i64), 128 * MB);
+        assert_eq!(cache_advice(512 * MB as i64, 0), 1024 * MB);
     }
 
     #[test]

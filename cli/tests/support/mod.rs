@@ -52,6 +52,13 @@ impl Project {
         project
     }
 
+    /// The same, connected to `url` (a server of the test's own).
+    pub fn with_url(label: &str, config: &str, url: String) -> Project {
+        let mut project = Project::new(label, config);
+        project.url = Some(url);
+        project
+    }
+
     /// The DSN of the project's database.
     pub fn url(&self) -> &str {
         self.url.as_deref().expect("a project with a database")
