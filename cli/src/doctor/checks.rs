@@ -879,8 +879,9 @@ mod tests {
     #[test]
     fn cache_advice_fits_the_tables_read() {
         const MB: u64 = 1 << 20;
-        assert_eq!(cache_advice(MB as i64, 8 * MB as i64), 64 * MB);
-        assert_eq!(cache_advice(MB as i64, MB as i64), 128 * MB);
+        assert_eq!(cache_advice(MB as i64, 8 * MB as i64), 128 * MB);
+        // a 64MB table stays cached from 256MB: advise 5 × 64MB, rounded up
+        assert_eq!(cache_advice(MB as i64, 64 * MB as i64), 512 * MB);
         assert_eq!(cache_advice(512 * MB as i64, 0), 1024 * MB);
     }
 
