@@ -8,8 +8,9 @@
 //! here only from 1 MB so a new, empty index is not flagged), duplicate indexes as pghero finds
 //! them (an index whose columns start another index's, same method, neither partial nor on
 //! expressions), a cache hit rate below 99% (`cache_hit_rate_threshold`). The issue's own
-//! thresholds cover the rest: replica lag over 60 s, a last backup older than 24 h, a last
-//! passed restore test older than 30 days. `role` (the service's role has no power it does not
+//! thresholds cover the rest: replica lag over `[health] max_replica_lag` (60 s by default, the
+//! service's own limit), a last backup older than 24 h, a last passed restore test older than
+//! 30 days. `role` (the service's role has no power it does not
 //! need) and `wal_archiving` (against `[backup] rpo`) warn rather than fail unless an RPO is
 //! stated and missed.
 
