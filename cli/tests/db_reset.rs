@@ -188,3 +188,37 @@ async fn production_and_protected_databases_are_refused() {
         out.stderr
     );
 }
+
+/// `db reset --yes` draws its progress bar on a terminal (a pseudo-terminal from util-linux's
+/// `script`), and nothing on stderr otherwise.
+#[tokio::test]
+async fn the_progress_bar_is_drawn_on_a_terminal_only() {
+    let project = Project::with_database("reset_bar", "").await;
+    project.write("1_items.sql", ITEMS);
+    let plain = reset(&project, &["--yes"], &[]);
+    assert_eq!(plain.code, 0, "{plain:?}");
+    assert!(
+        plain.stderr.is_empty(),
+        "no bar off a terminal: {}",
+        plain.stderr
+    );
+
+    let command = format!("'{}' db reset --yes", env!("CARGO_BIN_EXE_pgready"));
+    let out = std::process::Command::new("script")
+        .args(["--quiet", "--return", "--command", &command, "/dev/null"])
+        .current_dir(&project.dir)
+        .env_remove("PGREADY_PROFILE")
+        .env_remove("DATABASE_URL")
+        .env(support::URL_ENV, project.url())
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("run `script` (util-linux) for a terminal");
+    let shown = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{shown}");
+    assert!(!shown.contains(cluster_password()));
+    assert!(
+        shown.contains("dropping `") || shown.contains("applying 1 migration file(s)"),
+        "a bar on the terminal: {shown:?}"
+    );
+    assert!(shown.contains("dropped and created"), "{shown}");
+}
