@@ -584,7 +584,9 @@ async fn wraparound_fails_near_the_shutdown_and_passes_after_vacuum_freeze() {
     );
     says(&near, "wraparound", "fix", "pg_replication_slots");
     says(&near, "wraparound", "fix", "VACUUM (FREEZE)");
-    assert_eq!(status(&near, "replication"), "warn");
+    // the slot is inactive (how far past max_wal_size its WAL is after the reset is the
+    // server's business: warn or fail)
+    assert_ne!(status(&near, "replication"), "pass");
     says(&near, "replication", "evidence", "forgotten");
 
     let mut conn = PgConnection::connect(project.url()).await.expect("connect");
@@ -707,4 +709,52 @@ async fn tls_fails_in_plaintext_off_loopback_and_passes_over_tls() {
     assert_eq!(status(&report, "tls"), "pass", "{report}");
     says(&report, "tls", "evidence", "stays on this machine");
     tokio::task::spawn_blocking(move || drop(server)).await.ok();
+}
+
+/// `replication` on slots: an inactive physical slot that has reserved WAL warns while its WAL
+/// is within `max_wal_size` (`wal_status` `reserved`); once segment switches leave it keeping
+/// more (`extended`), it fails, as pg_wal would grow until the disk is full; dropped, it passes.
+#[tokio::test]
+async fn an_inactive_slot_keeping_wal_past_max_wal_size_fails_and_passes_when_dropped() {
+    let cluster =
+        own_cluster("max_wal_size = '32MB'\nmin_wal_size = '32MB'\nwal_init_zero = off\n").await;
+    let project = Project::with_url("doctor_slot", "", cluster.url("postgres"));
+    let mut conn = PgConnection::connect(project.url()).await.expect("connect");
+    run_each(
+        &mut conn,
+        &[
+            "SELECT pg_create_physical_replication_slot('behind', true)",
+            "CREATE TABLE w (x INT)",
+        ],
+    )
+    .await;
+    let (_, reserved) = doctor_on(&project, &[], cluster.password());
+    assert_eq!(status(&reserved, "replication"), "warn", "{reserved}");
+    says(&reserved, "replication", "evidence", "behind (physical");
+    says(&reserved, "replication", "evidence", "wal_status reserved");
+
+    // max_wal_size is 2 segments: 5 switches leave the slot's segment behind it
+    for _ in 0..5 {
+        run_each(
+            &mut conn,
+            &["INSERT INTO w VALUES (1)", "SELECT pg_switch_wal()"],
+        )
+        .await;
+    }
+    let (code, extended) = doctor_on(&project, &[], cluster.password());
+    assert_eq!(code, 1);
+    assert_eq!(status(&extended, "replication"), "fail", "{extended}");
+    says(&extended, "replication", "evidence", "wal_status extended");
+    says(&extended, "replication", "fix", "pg_drop_replication_slot");
+
+    run_each(&mut conn, &["SELECT pg_drop_replication_slot('behind')"]).await;
+    conn.close().await.ok();
+    let (_, dropped) = doctor_on(&project, &[], cluster.password());
+    assert_eq!(
+        status(&dropped, "replication"),
+        "pass",
+        "{}",
+        check(&dropped, "replication")
+    );
+    remove(cluster).await;
 }

@@ -645,15 +645,27 @@ async fn replication(ctx: &mut Ctx<'_>) -> Result<Check, String> {
     .fetch_one(&mut *ctx.conn)
     .await
     .map_err(e)?;
-    let inactive: Vec<String> = sqlx::query_scalar(
-        "SELECT format('%s (%s, %s retained)', slot_name, slot_type, \
-         coalesce(pg_size_pretty(pg_wal_lsn_diff(CASE WHEN pg_is_in_recovery() \
-           THEN pg_last_wal_receive_lsn() ELSE pg_current_wal_lsn() END, restart_lsn)), 'no WAL')) \
-         FROM pg_replication_slots WHERE NOT active ORDER BY slot_name",
-    )
+    // `wal_status` (13+): PostgreSQL's own verdict on the WAL a slot keeps; past `reserved`, the
+    // slot keeps more than `max_wal_size` (`extended`) or is losing or has lost its WAL
+    let wal_status = if ctx.version.num >= 130_000 {
+        "wal_status"
+    } else {
+        "NULL::text"
+    };
+    let inactive: Vec<(String, Option<String>)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT format('%s (%s, %s retained%s)', slot_name, slot_type, \
+             coalesce(pg_size_pretty(pg_wal_lsn_diff(CASE WHEN pg_is_in_recovery() \
+               THEN pg_last_wal_receive_lsn() ELSE pg_current_wal_lsn() END, restart_lsn)), \
+               'no WAL'), coalesce(', wal_status ' || {wal_status}, '')), {wal_status} \
+             FROM pg_replication_slots WHERE NOT active ORDER BY slot_name"
+    )))
     .fetch_all(&mut *ctx.conn)
     .await
     .map_err(e)?;
+    let past_max_wal_size = inactive
+        .iter()
+        .any(|(_, status)| matches!(status.as_deref(), Some("extended" | "unreserved" | "lost")));
+    let inactive: Vec<String> = inactive.into_iter().map(|(slot, _)| slot).collect();
     let lag = lag.map(|s| Duration::from_secs_f64(s.max(0.0)));
     // the same limit the service's health check and read routing use
     let max_lag = ctx.project.config.health.max_replica_lag;
@@ -674,12 +686,19 @@ async fn replication(ctx: &mut Ctx<'_>) -> Result<Check, String> {
     } else if !inactive.is_empty() {
         Check::problem(
             "replication",
-            Status::Warn,
+            // a slot that keeps pg_wal past max_wal_size grows it until the disk is full
+            if past_max_wal_size {
+                Status::Fail
+            } else {
+                Status::Warn
+            },
             format!(
                 "inactive replication slot(s), which keep WAL and old rows: {}",
                 inactive.join(", ")
             ),
-            "reconnect their consumer, or `SELECT pg_drop_replication_slot('<name>');`",
+            "reconnect their consumer, or `SELECT pg_drop_replication_slot('<name>');`; a slot \
+             whose `wal_status` is past `reserved` keeps more WAL than `max_wal_size` (set \
+             `max_slot_wal_keep_size` to bound it)",
         )
     } else {
         Check::pass(
