@@ -253,10 +253,15 @@ impl Url {
         let authority = sep + 3;
         let rest = &dsn[authority..];
         let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+        // an unencoded `/`, `?` or `#` in the password ends the authority early (and an `@`
+        // before it ends the userinfo early): when the userinfo looks like `user:pa…`, it runs
+        // to the last `@` of the whole DSN (`postgres://u:pa@h/ss@db/app`), hiding too much
+        // rather than the password's tail
         let at = match rest[..end].rfind('@') {
+            Some(at) if rest[..at].contains(':') && rest[end..].contains('@') => {
+                rest[end..].rfind('@').map(|last| end + last)
+            }
             Some(at) => Some(at),
-            // an unencoded `/`, `?` or `#` in the password ends the authority early: when what
-            // precedes it looks like `user:pa…`, the userinfo runs to the last `@`
             None if rest[..end].contains(':') => rest[end..].rfind('@').map(|at| end + at),
             None => None,
         };
@@ -314,10 +319,31 @@ impl Url {
                 });
             }
         }
+        // and every `?password=`/`&password=` after the scheme, however the userinfo was read:
+        // when it was stretched to a last `@` inside a query password, that password's tail is
+        // only found so (overlapping ranges are merged by `secrets`)
+        let lower = dsn.to_ascii_lowercase();
+        for (pos, _) in lower.match_indices("password=") {
+            if pos > self.authority && matches!(dsn.as_bytes()[pos - 1], b'?' | b'&') {
+                let start = pos + "password=".len();
+                let end = dsn[start..].find('&').map_or(dsn.len(), |e| start + e);
+                found.push(Secret {
+                    range: start..end,
+                    encoding: Encoding::Percent,
+                });
+            }
+        }
         for (key, value) in self.query_pairs(dsn) {
             if percent_decode(&dsn[key]).eq_ignore_ascii_case("password") {
+                // an unencoded `#` in the last value starts a fragment: the password may run on
+                // into it (`?password=ab#cd`), so everything after it is hidden too
+                let end = if value.end < dsn.len() && dsn[value.end..].starts_with('#') {
+                    dsn.len()
+                } else {
+                    value.end
+                };
                 found.push(Secret {
-                    range: value,
+                    range: value.start..end,
                     encoding: Encoding::Percent,
                 });
             }
@@ -446,13 +472,17 @@ fn redact_urls_in(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
     while let Some(pos) = rest.find("://") {
-        // the DSN token starts after the last delimiter before `://` and ends at the next one
+        // the DSN token starts after the last delimiter before `://` and ends at the next one;
+        // `,`, `[` and `]` do not end it: a multi-host DSN (`postgres://u:p@h1,h2/db`) and an
+        // IPv6 host (`postgres://u@[::1]/db?password=p`) hold them (a bracket of the prose
+        // around the DSN is then masked with the password, which hides too much, never too little)
         let is_delim = |c: char| c.is_whitespace() || "\"'`<>()[]{},;".contains(c);
+        let ends = |c: char| c.is_whitespace() || "\"'`<>(){};".contains(c);
         let start = rest[..pos]
             .char_indices()
             .rfind(|&(_, c)| is_delim(c))
             .map_or(0, |(d, c)| d + c.len_utf8());
-        let end = rest[pos..].find(is_delim).map_or(rest.len(), |e| pos + e);
+        let end = rest[pos..].find(ends).map_or(rest.len(), |e| pos + e);
         out.push_str(&rest[..start]);
         out.push_str(&redact(&rest[start..end]));
         rest = &rest[end..];
@@ -512,12 +542,14 @@ fn unquote(raw: &str) -> String {
 /// assert_eq!(with_database("host=h dbname=app", "t"), "host=h dbname=t");
 /// ```
 pub fn with_database(dsn: &str, database: &str) -> String {
-    if let Some(scheme_end) = dsn.find("://") {
-        let rest = &dsn[scheme_end + 3..];
-        let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
-        let (authority, tail) = rest.split_at(authority_end);
+    if let Some(url) = Url::split(dsn) {
+        // the host starts after the userinfo as `redact` reads it: an unencoded `/` or `?` in
+        // the password must not be taken for the start of the path
+        let host = url.at.map_or(url.authority, |at| at + 1);
+        let authority_end = dsn[host..].find(['/', '?']).map_or(dsn.len(), |e| host + e);
+        let (head, tail) = dsn.split_at(authority_end);
         let query = tail.find('?').map_or("", |q| &tail[q..]);
-        return format!("{}{authority}/{database}{query}", &dsn[..scheme_end + 3]);
+        return format!("{head}/{database}{query}");
     }
     let mut replaced = false;
     let mut parts: Vec<String> = dsn
@@ -616,9 +648,41 @@ mod tests {
         );
         assert_eq!(
             redact("postgres://u:a@db/app?PASSWORD=b#frag"),
-            "postgres://u:***@db/app?PASSWORD=***#frag"
+            // a `#` after a password may be part of it, unencoded: hidden with it
+            "postgres://u:***@db/app?PASSWORD=***"
+        );
+        assert_eq!(
+            redact("postgres://u@db/app?password=ab#cd&sslmode=require"),
+            "postgres://u@db/app?password=***"
         );
         assert!(has_password("postgres://db/app?password=x"));
+    }
+
+    /// Leaks the fuzz suite (`core/tests/fuzz.rs`, `redaction_never_shows_the_password`) found,
+    /// shrunk: each showed part of the password.
+    #[test]
+    fn redacts_what_the_fuzzer_found() {
+        // a multi-host or IPv6 URL inside a driver message: `,`, `[` and `]` ended the token
+        for dsn in [
+            "postgres://a@h1,h2:5433/?password=PwAZqB",
+            "postgres://a@[::1]/?password=PwAZqB",
+        ] {
+            let text = redact_in(&format!("bad url: {dsn}"), "");
+            assert!(!text.contains("PwA") && !text.contains("ZqB"), "{text}");
+        }
+        // an unencoded `@` then `/` or `?` in the password: the userinfo ended at the first `@`
+        for dsn in [
+            "postgres://a:PwA@h/ZqB@db/?",
+            "postgres://a:PwA@h/ZqB@db/?password=PwA@h/ZqB",
+            "postgres://a:PwA@?ZqB@db/?password=PwA@?ZqB",
+        ] {
+            let text = redact(dsn);
+            assert!(!text.contains("PwA") && !text.contains("ZqB"), "{text}");
+        }
+        // `with_database` took the `/` of such a password for the start of the path
+        let moved = with_database("postgres://a:PwA/ZqB@db/?", "other");
+        assert_eq!(moved, "postgres://a:PwA/ZqB@db/other?");
+        assert_eq!(redact(&moved), "postgres://a:***@db/other?");
     }
 
     #[test]
