@@ -379,7 +379,13 @@ pub async fn run(server: &Server, seconds: f64) -> Result<Vec<Figure>, BoxError>
             better,
         };
         figures.push(fig("queries/s", pg.qps, b.qps, "q/s", Better::Higher));
-        figures.push(fig("client CPU per query", pg.cpu_us, b.cpu_us, "µs", Better::Lower));
+        figures.push(fig(
+            "client CPU per query",
+            pg.cpu_us,
+            b.cpu_us,
+            "µs",
+            Better::Lower,
+        ));
         figures.push(fig("query latency p50", pg.p50, b.p50, "µs", Better::Lower));
         figures.push(fig("query latency p99", pg.p99, b.p99, "µs", Better::Lower));
         if b.name.contains("1 task each") {
@@ -391,8 +397,20 @@ pub async fn run(server: &Server, seconds: f64) -> Result<Vec<Figure>, BoxError>
         } else {
             "acquire"
         };
-        figures.push(fig(&format!("{wait} p50"), pg.a50, b.a50, "µs", Better::Lower));
-        figures.push(fig(&format!("{wait} p99"), pg.a99, b.a99, "µs", Better::Lower));
+        figures.push(fig(
+            &format!("{wait} p50"),
+            pg.a50,
+            b.a50,
+            "µs",
+            Better::Lower,
+        ));
+        figures.push(fig(
+            &format!("{wait} p99"),
+            pg.a99,
+            b.a99,
+            "µs",
+            Better::Lower,
+        ));
     }
     db.close().await;
     for (_, contender) in contenders {

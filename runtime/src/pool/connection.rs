@@ -406,10 +406,12 @@ impl TrackedConnection {
         own
     }
 
-    /// `query`, read ahead of execution; unnamed behind a transaction pooler.
+    /// `query`, read ahead of execution; unnamed behind a transaction pooler, outside a
+    /// [`Transaction`](super::Transaction) (inside one the server connection stays this
+    /// client's, and the query runs as given, as on sqlx's own transaction).
     fn scanned<'q>(&self, query: impl Execute<'q, Postgres>) -> Scanned<'q> {
         let query = Scanned::new(query);
-        if self.unnamed() {
+        if self.unnamed() && !self.is_in_transaction() {
             query.unnamed()
         } else {
             query

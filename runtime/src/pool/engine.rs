@@ -163,8 +163,7 @@ impl managed::Manager for Manager {
     async fn create(&self) -> Result<Conn, sqlx::Error> {
         loop {
             if let Some(mut conn) = self.spares.take(self) {
-                if self.needs_validation(&conn, Instant::now()) && conn.raw.ping().await.is_err()
-                {
+                if self.needs_validation(&conn, Instant::now()) && conn.raw.ping().await.is_err() {
                     self.count_discard(Discard::Broken);
                     continue;
                 }
