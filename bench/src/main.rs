@@ -5,6 +5,7 @@
 //! cargo run -p pgready-bench --release -- all
 //! ```
 
+mod alloc;
 mod compile;
 mod generated;
 mod health;
@@ -20,6 +21,9 @@ mod test_runners;
 use clap::{Parser, ValueEnum};
 
 use crate::server::Server;
+
+#[global_allocator]
+static ALLOCATOR: alloc::Counting = alloc::Counting;
 
 #[derive(Parser)]
 #[command(about = "pgready versus hand-written sqlx, side by side on one server")]
@@ -53,6 +57,18 @@ enum Scenario {
 
 fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let args = Args::parse();
+    // Before anything of ours runs: the load other processes put on the machine.
+    let load = report::load_average();
+    if let Some([one, ..]) = load
+        && one > report::QUIET_LOAD
+    {
+        eprintln!(
+            "warning: the 1-minute load average is {one:.2} (> {}) before the run: other \
+             processes share the CPU, and timings will understate what this machine does quiet; \
+             the per-query counts (allocations, CPU µs) hold less so than queries/s",
+            report::QUIET_LOAD
+        );
+    }
     let server = Server::start().map_err(|e| e.to_string())?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -64,6 +80,7 @@ fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         std::env::consts::ARCH,
     );
     println!("server: embedded temporary cluster, default durability (fsync on)");
+    println!("load average before the run: {}", report::load_text(load));
     let run = |s: Scenario| args.scenario == s || args.scenario == Scenario::All;
 
     let mut figures = Vec::new();
@@ -92,6 +109,11 @@ fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         figures.extend(compile::run()?);
     }
     report::print(&figures);
+    println!(
+        "load average: {} before the run, {} after",
+        report::load_text(load),
+        report::load_text(report::load_average())
+    );
     drop(runtime);
     drop(server);
     Ok(())

@@ -1,11 +1,15 @@
 //! `pool`: 64 tasks hammering `SELECT 1` and a primary-key lookup through pgready's `Db`, a
 //! hand-written `PgPool` with identical settings, a `PgPool` with sqlx's defaults, and
-//! dedicated connections with no pool (the limit any pool can reach).
+//! dedicated connections with no pool, two ways: 16 tasks each owning its connection (the
+//! limit any pool can reach: no lock, no hand-over), and 64 tasks sharing the 16 connections
+//! behind a `tokio::sync::Mutex` each.
 //!
 //! Even iterations run `SELECT 1` through the pool as an executor (`fetch_one(db.write())`,
 //! what service code writes); odd ones acquire explicitly, which is where acquire latency is
 //! timed, and run the lookup on the connection. Contenders take turns in rounds, so drift on a
-//! noisy machine spreads over all of them.
+//! noisy machine spreads over all of them; queries/s is the median over the rounds. Beside
+//! it: the client process's CPU time per query (`/proc/self/stat`, all threads) and its heap
+//! allocations per query (the bench's counting allocator), which do not depend on the load.
 
 use std::error::Error;
 use std::sync::Arc;
@@ -21,7 +25,7 @@ use crate::server::{self, Server};
 const TASKS: usize = 64;
 const MAX: u32 = 16;
 const ROWS: i32 = 10_000;
-const ROUNDS: u32 = 2;
+const ROUNDS: u32 = 3;
 const WARM_UP: Duration = Duration::from_millis(500);
 
 /// pgready's `[pool]` defaults except the size, so the hand-written pool can copy them.
@@ -37,7 +41,37 @@ type BoxError = Box<dyn Error + Send + Sync>;
 enum Contender {
     Pgready(pgready::Db),
     Sqlx(PgPool),
+    /// Variant B: the 64 tasks take turns on 16 connections, each behind a lock.
     Dedicated(Arc<Vec<Mutex<PgConnection>>>),
+    /// Variant A: 16 tasks, each owning one connection for the whole run; no lock.
+    Owned(std::sync::Mutex<Vec<PgConnection>>),
+}
+
+/// Variant A's loop: one task, one connection, the same query mix.
+async fn owned_loop(
+    mut conn: PgConnection,
+    task: usize,
+    deadline: Instant,
+) -> Result<(PgConnection, Samples, Samples), BoxError> {
+    let mut latency = Samples::with_capacity(8192);
+    let mut acquire = Samples::with_capacity(4096);
+    let mut iteration = 0u64;
+    while Instant::now() < deadline {
+        let t = Instant::now();
+        if iteration.is_multiple_of(2) {
+            let _: i32 = sqlx::query_scalar("SELECT 1").fetch_one(&mut conn).await?;
+        } else {
+            let id = ((task as u64 * 7919 + iteration) % ROWS as u64) as i32 + 1;
+            acquire.push(Duration::ZERO);
+            let _: String = sqlx::query_scalar("SELECT v FROM kv WHERE id = $1")
+                .bind(id)
+                .fetch_one(&mut conn)
+                .await?;
+        }
+        latency.push(t.elapsed());
+        iteration += 1;
+    }
+    Ok((conn, latency, acquire))
 }
 
 impl Contender {
@@ -45,6 +79,9 @@ impl Contender {
     async fn once(&self, task: usize, iteration: u64) -> Result<Option<Duration>, BoxError> {
         let id = ((task as u64 * 7919 + iteration) % ROWS as u64) as i32 + 1;
         let lookup = "SELECT v FROM kv WHERE id = $1";
+        if let Contender::Owned(_) = self {
+            return Err("the owned-connection variant runs `owned_loop`, not `once`".into());
+        }
         if iteration.is_multiple_of(2) {
             match self {
                 Contender::Pgready(db) => {
@@ -57,6 +94,7 @@ impl Contender {
                     let mut conn = conns[task % conns.len()].lock().await;
                     let _: i32 = sqlx::query_scalar("SELECT 1").fetch_one(&mut *conn).await?;
                 }
+                Contender::Owned(_) => {}
             }
             return Ok(None);
         }
@@ -87,6 +125,7 @@ impl Contender {
                     .fetch_one(&mut *conn)
                     .await?;
             }
+            Contender::Owned(_) => waited = Duration::ZERO,
         }
         Ok(Some(waited))
     }
@@ -98,12 +137,40 @@ struct Tally {
     elapsed: Duration,
     latency: Samples,
     acquire: Samples,
+    /// Client process CPU time (user + system, all threads) over the run.
+    cpu: Duration,
+    /// Heap allocations over the run (every thread: the bench's too).
+    allocations: u64,
 }
 
 /// Runs all tasks against `contender` until `duration` has passed.
 async fn drive(contender: &Arc<Contender>, duration: Duration) -> Result<Tally, BoxError> {
+    let cpu = process_cpu();
+    let allocations = crate::alloc::count();
     let started = Instant::now();
     let deadline = started + duration;
+    if let Contender::Owned(conns) = &**contender {
+        let taken = std::mem::take(&mut *conns.lock().map_err(|_| "poisoned")?);
+        let handles: Vec<_> = taken
+            .into_iter()
+            .enumerate()
+            .map(|(task, conn)| tokio::spawn(owned_loop(conn, task, deadline)))
+            .collect();
+        let mut tally = Tally::default();
+        let mut back = Vec::with_capacity(handles.len());
+        for handle in handles {
+            let (conn, latency, acquire) = handle.await??;
+            back.push(conn);
+            tally.queries += latency.len() as u64;
+            tally.latency.extend(latency);
+            tally.acquire.extend(acquire);
+        }
+        tally.elapsed = started.elapsed();
+        tally.cpu = process_cpu().saturating_sub(cpu);
+        tally.allocations = crate::alloc::count() - allocations;
+        *conns.lock().map_err(|_| "poisoned")? = back;
+        return Ok(tally);
+    }
     let mut handles = Vec::with_capacity(TASKS);
     for task in 0..TASKS {
         let contender = Arc::clone(contender);
@@ -131,7 +198,28 @@ async fn drive(contender: &Arc<Contender>, duration: Duration) -> Result<Tally, 
         tally.acquire.extend(acquire);
     }
     tally.elapsed = started.elapsed();
+    tally.cpu = process_cpu().saturating_sub(cpu);
+    tally.allocations = crate::alloc::count() - allocations;
     Ok(tally)
+}
+
+/// This process's CPU time so far, user + system over all threads: `utime` and `stime` of
+/// `/proc/self/stat`, in clock ticks of 1/100 s (`USER_HZ`, fixed at 100 in Linux's ABI).
+/// Zero where there is no `/proc`.
+fn process_cpu() -> Duration {
+    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
+        return Duration::ZERO;
+    };
+    // The command name (field 2) may hold spaces: count fields after its closing parenthesis.
+    let Some((_, rest)) = stat.rsplit_once(')') else {
+        return Duration::ZERO;
+    };
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    // `rest` starts at field 3 (state); utime and stime are fields 14 and 15.
+    let ticks: u64 = fields
+        .get(11..13)
+        .map_or(0, |f| f.iter().filter_map(|t| t.parse::<u64>().ok()).sum());
+    Duration::from_millis(ticks * 10)
 }
 
 fn options(url: &str) -> Result<PgConnectOptions, sqlx::Error> {
@@ -176,11 +264,14 @@ pub async fn run(server: &Server, seconds: f64) -> Result<Vec<Figure>, BoxError>
     conn.close().await?;
 
     let db = pgready::start(&server::setup(CONFIG, &url)).await?;
-    let mut dedicated = Vec::with_capacity(MAX as usize);
+    let mut shared = Vec::with_capacity(MAX as usize);
+    let mut owned = Vec::with_capacity(MAX as usize);
     for _ in 0..MAX {
-        let mut conn = options(&url)?.connect().await?;
-        sqlx::raw_sql(SESSION_SQL).execute(&mut conn).await?;
-        dedicated.push(Mutex::new(conn));
+        for list in [&mut shared, &mut owned] {
+            let mut conn = options(&url)?.connect().await?;
+            sqlx::raw_sql(SESSION_SQL).execute(&mut conn).await?;
+            list.push(conn);
+        }
     }
     let contenders: Vec<(&str, Arc<Contender>)> = vec![
         ("pgready Db", Arc::new(Contender::Pgready(db.clone()))),
@@ -198,71 +289,128 @@ pub async fn run(server: &Server, seconds: f64) -> Result<Vec<Figure>, BoxError>
             )),
         ),
         (
-            "16 dedicated connections",
-            Arc::new(Contender::Dedicated(Arc::new(dedicated))),
+            "16 dedicated, 1 task each",
+            Arc::new(Contender::Owned(std::sync::Mutex::new(owned))),
+        ),
+        (
+            "16 dedicated, 64 tasks+lock",
+            Arc::new(Contender::Dedicated(Arc::new(
+                shared.into_iter().map(Mutex::new).collect(),
+            ))),
         ),
     ];
 
     let round = Duration::from_secs_f64(seconds / f64::from(ROUNDS));
     let mut totals: Vec<Tally> = contenders.iter().map(|_| Tally::default()).collect();
+    let mut per_round: Vec<Vec<f64>> = contenders.iter().map(|_| Vec::new()).collect();
     for r in 0..ROUNDS {
-        for ((name, contender), total) in contenders.iter().zip(&mut totals) {
+        // Who goes first changes every round.
+        let n = contenders.len();
+        for k in 0..n {
+            let i = (k + r as usize) % n;
+            let (name, contender) = &contenders[i];
             drive(contender, WARM_UP).await?;
             let tally = drive(contender, round).await?;
+            let qps = tally.queries as f64 / tally.elapsed.as_secs_f64();
             eprintln!(
-                "  pool round {}: {name}: {:.0} queries/s",
+                "  pool round {}: {name}: {qps:.0} queries/s, {:.1} µs CPU and {:.1} allocations \
+                 per query",
                 r + 1,
-                tally.queries as f64 / tally.elapsed.as_secs_f64()
+                tally.cpu.as_secs_f64() * 1e6 / tally.queries as f64,
+                tally.allocations as f64 / tally.queries as f64,
             );
+            per_round[i].push(qps);
+            let total = &mut totals[i];
             total.queries += tally.queries;
             total.elapsed += tally.elapsed;
+            total.cpu += tally.cpu;
+            total.allocations += tally.allocations;
             total.latency.extend(tally.latency);
             total.acquire.extend(tally.acquire);
         }
     }
 
     let mut rows = Vec::new();
-    for ((name, _), t) in contenders.iter().zip(&mut totals) {
-        rows.push((
-            *name,
-            t.queries as f64 / t.elapsed.as_secs_f64(),
-            t.latency.quantile_us(0.5),
-            t.latency.quantile_us(0.99),
-            t.acquire.quantile_us(0.5),
-            t.acquire.quantile_us(0.99),
-        ));
+    for (((name, _), t), qps) in contenders.iter().zip(&mut totals).zip(&mut per_round) {
+        qps.sort_by(f64::total_cmp);
+        rows.push(Row {
+            name,
+            qps: qps[qps.len() / 2],
+            cpu_us: t.cpu.as_secs_f64() * 1e6 / t.queries as f64,
+            allocations: t.allocations as f64 / t.queries as f64,
+            p50: t.latency.quantile_us(0.5),
+            p99: t.latency.quantile_us(0.99),
+            a50: t.acquire.quantile_us(0.5),
+            a99: t.acquire.quantile_us(0.99),
+        });
     }
-    println!("\npool: {TASKS} tasks, max {MAX} connections, {seconds} s each ({ROUNDS} rounds)");
     println!(
-        "{:<26} {:>10} {:>10} {:>10} {:>12} {:>12}",
-        "contender", "queries/s", "p50 µs", "p99 µs", "acq p50 µs", "acq p99 µs"
+        "\npool: {TASKS} tasks (16 for \"1 task each\"), max {MAX} connections, {seconds} s each \
+         in {ROUNDS} interleaved rounds; queries/s is the median round"
     );
-    for (name, qps, p50, p99, a50, a99) in &rows {
-        println!("{name:<26} {qps:>10.0} {p50:>10.0} {p99:>10.0} {a50:>12.0} {a99:>12.0}");
+    println!(
+        "{:<28} {:>10} {:>10} {:>9} {:>9} {:>9} {:>11} {:>11}",
+        "contender",
+        "queries/s",
+        "CPU µs/q",
+        "allocs/q",
+        "p50 µs",
+        "p99 µs",
+        "acq p50 µs",
+        "acq p99 µs"
+    );
+    for r in &rows {
+        println!(
+            "{:<28} {:>10.0} {:>10.1} {:>9.1} {:>9.0} {:>9.0} {:>11.0} {:>11.0}",
+            r.name, r.qps, r.cpu_us, r.allocations, r.p50, r.p99, r.a50, r.a99
+        );
     }
 
-    let (_, qps, p50, p99, a50, a99) = rows[0];
+    let pg = &rows[0];
     let mut figures = Vec::new();
-    for (name, bqps, b50, b99, ba50, ba99) in &rows[1..] {
+    for b in &rows[1..] {
         let fig = |metric: &str, pg: f64, base: f64, unit, better| Figure {
             scenario: "pool",
             metric: metric.to_owned(),
             pgready: pg,
-            baseline_name: (*name).to_owned(),
+            baseline_name: b.name.to_owned(),
             baseline: base,
             unit,
             better,
         };
-        figures.push(fig("queries/s", qps, *bqps, "q/s", Better::Higher));
-        figures.push(fig("query latency p50", p50, *b50, "µs", Better::Lower));
-        figures.push(fig("query latency p99", p99, *b99, "µs", Better::Lower));
-        let wait = if name.contains("dedicated") {
+        figures.push(fig("queries/s", pg.qps, b.qps, "q/s", Better::Higher));
+        figures.push(fig(
+            "client CPU per query",
+            pg.cpu_us,
+            b.cpu_us,
+            "µs",
+            Better::Lower,
+        ));
+        figures.push(fig("query latency p50", pg.p50, b.p50, "µs", Better::Lower));
+        figures.push(fig("query latency p99", pg.p99, b.p99, "µs", Better::Lower));
+        if b.name.contains("1 task each") {
+            // No acquire, no lock: nothing to compare the acquire wait with.
+            continue;
+        }
+        let wait = if b.name.contains("dedicated") {
             "acquire (vs lock wait)"
         } else {
             "acquire"
         };
-        figures.push(fig(&format!("{wait} p50"), a50, *ba50, "µs", Better::Lower));
-        figures.push(fig(&format!("{wait} p99"), a99, *ba99, "µs", Better::Lower));
+        figures.push(fig(
+            &format!("{wait} p50"),
+            pg.a50,
+            b.a50,
+            "µs",
+            Better::Lower,
+        ));
+        figures.push(fig(
+            &format!("{wait} p99"),
+            pg.a99,
+            b.a99,
+            "µs",
+            Better::Lower,
+        ));
     }
     db.close().await;
     for (_, contender) in contenders {
@@ -271,4 +419,16 @@ pub async fn run(server: &Server, seconds: f64) -> Result<Vec<Figure>, BoxError>
         }
     }
     Ok(figures)
+}
+
+/// One contender's line of the table.
+struct Row<'a> {
+    name: &'a str,
+    qps: f64,
+    cpu_us: f64,
+    allocations: f64,
+    p50: f64,
+    p99: f64,
+    a50: f64,
+    a99: f64,
 }

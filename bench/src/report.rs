@@ -120,3 +120,22 @@ fn num(v: f64) -> String {
 fn round(v: f64) -> f64 {
     (v * 1000.0).round() / 1000.0
 }
+
+/// Above this 1-minute load average before a run, the bench warns that its timings are noise.
+pub const QUIET_LOAD: f64 = 0.5;
+
+/// The 1, 5 and 15-minute load averages of `/proc/loadavg`; `None` where there is none.
+pub fn load_average() -> Option<[f64; 3]> {
+    let text = std::fs::read_to_string("/proc/loadavg").ok()?;
+    let mut fields = text.split_whitespace().map(|f| f.parse::<f64>().ok());
+    Some([fields.next()??, fields.next()??, fields.next()??])
+}
+
+/// `0.12 0.34 0.56 (2 CPUs)`, as `uptime` prints the averages.
+pub fn load_text(load: Option<[f64; 3]>) -> String {
+    let cpus = std::thread::available_parallelism().map_or(0, |n| n.get());
+    match load {
+        Some([a, b, c]) => format!("{a:.2} {b:.2} {c:.2} ({cpus} CPUs)"),
+        None => format!("unknown ({cpus} CPUs)"),
+    }
+}

@@ -264,6 +264,62 @@ async fn backup_freshness_comes_from_the_backup_directory() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// Queries inside a `Transaction` (`&mut *tx`, as sqlx's own transaction is used) count like
+/// any other: a failing one moves `pgready_query_errors_total` under its class; the
+/// transaction's `BEGIN` and `ROLLBACK` are not queries of the user's.
+#[tokio::test]
+async fn queries_inside_a_transaction_are_counted() {
+    let url = fresh_database("metrics_tx").await;
+    let db = pgready::start(&setup("", &url)).await.unwrap();
+    let before = pgready::metrics::render(&db).await;
+    let queries_before = sample(&before, "pgready_queries_total{pool=\"write\"}");
+
+    let mut tx = db.write().begin().await.unwrap();
+    let one: i32 = sqlx::query_scalar("SELECT 1")
+        .fetch_one(&mut *tx)
+        .await
+        .unwrap();
+    assert_eq!(one, 1);
+    // 22012 division_by_zero, inside the transaction.
+    assert!(
+        sqlx::query_scalar::<_, i32>("SELECT 1 / 0")
+            .fetch_one(&mut *tx)
+            .await
+            .is_err()
+    );
+    tx.rollback().await.unwrap();
+    // A savepoint and a transaction begun on a pooled connection: the same `&mut *tx`.
+    let mut conn = db.write().acquire().await.unwrap();
+    let mut tx = conn.begin().await.unwrap();
+    let mut savepoint = tx.begin().await.unwrap();
+    // 42P01 undefined_table, inside the savepoint.
+    assert!(
+        sqlx::query("SELECT * FROM nowhere")
+            .execute(&mut *savepoint)
+            .await
+            .is_err()
+    );
+    savepoint.rollback().await.unwrap();
+    tx.commit().await.unwrap();
+    drop(conn);
+
+    let text = pgready::metrics::render(&db).await;
+    let errors = |class: &str| {
+        sample(
+            &text,
+            &format!("pgready_query_errors_total{{pool=\"write\",class=\"{class}\"}}"),
+        )
+    };
+    assert_eq!(errors("22"), 1.0, "{text}");
+    assert_eq!(errors("42"), 1.0, "{text}");
+    assert_eq!(
+        sample(&text, "pgready_queries_total{pool=\"write\"}"),
+        queries_before + 3.0,
+        "the three queries, not BEGIN, SAVEPOINT, ROLLBACK or COMMIT: {text}"
+    );
+    db.close().await;
+}
+
 /// Real failures through the pool move `pgready_query_errors_total` under their SQLSTATE
 /// class, and every query counts in `pgready_queries_total`.
 #[tokio::test]

@@ -648,3 +648,168 @@ async fn create_schemas_and_a_qualified_table_as_sqlx_toml_sets_them() {
             .unwrap();
     assert_eq!(public, None, "no second table in the default place");
 }
+
+/// A loopback proxy to the test server that counts round trips: the times the client speaks
+/// again after the server has answered. Serves one connection.
+struct TurnCounter {
+    port: u16,
+    turns: std::sync::Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl TurnCounter {
+    async fn start(server_port: u16) -> TurnCounter {
+        use std::sync::Arc;
+        use std::sync::atomic::AtomicU64;
+
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
+            .await
+            .unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let turns = Arc::new(AtomicU64::new(0));
+        let counted = Arc::clone(&turns);
+        // Every connection to it (a connect may be retried), counted together.
+        tokio::spawn(async move {
+            while let Ok((client, _)) = listener.accept().await {
+                tokio::spawn(Self::forward(client, server_port, Arc::clone(&counted)));
+            }
+        });
+        TurnCounter { port, turns }
+    }
+
+    async fn forward(
+        client: tokio::net::TcpStream,
+        server_port: u16,
+        counted: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    ) {
+        use std::sync::Arc;
+        use std::sync::atomic::{AtomicBool, Ordering};
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+        let Ok(server) = tokio::net::TcpStream::connect(("127.0.0.1", server_port)).await else {
+            return;
+        };
+        let (mut client_read, mut client_write) = client.into_split();
+        let (mut server_read, mut server_write) = server.into_split();
+        let answered = Arc::new(AtomicBool::new(true));
+        let answered_too = Arc::clone(&answered);
+        let up = async move {
+            let mut buf = vec![0; 64 * 1024];
+            while let Ok(n @ 1..) = client_read.read(&mut buf).await {
+                if answered.swap(false, Ordering::SeqCst) {
+                    counted.fetch_add(1, Ordering::SeqCst);
+                }
+                if server_write.write_all(&buf[..n]).await.is_err() {
+                    break;
+                }
+            }
+            server_write.shutdown().await.ok();
+        };
+        let down = async move {
+            let mut buf = vec![0; 64 * 1024];
+            while let Ok(n @ 1..) = server_read.read(&mut buf).await {
+                // Set before the client can read the answer and speak again.
+                answered_too.store(true, Ordering::SeqCst);
+                if client_write.write_all(&buf[..n]).await.is_err() {
+                    break;
+                }
+            }
+            client_write.shutdown().await.ok();
+        };
+        tokio::join!(up, down);
+    }
+
+    fn turns(&self) -> u64 {
+        self.turns.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// `url` (the shared cluster's `127.0.0.1:<port>` DSN) through this proxy.
+    fn url(&self, url: &str) -> String {
+        let options: sqlx::postgres::PgConnectOptions = url.parse().unwrap();
+        url.replace(
+            &format!("127.0.0.1:{}", options.get_port()),
+            &format!("127.0.0.1:{}", self.port),
+        )
+    }
+}
+
+/// Round trips `f` takes on a connection through a fresh [`TurnCounter`], not counting
+/// connecting (the connection is made and settled first).
+async fn round_trips<C>(
+    url: &str,
+    connect: impl AsyncFnOnce(String) -> C,
+    f: impl AsyncFnOnce(&mut C),
+) -> u64 {
+    let options: sqlx::postgres::PgConnectOptions = url.parse().unwrap();
+    let counter = TurnCounter::start(options.get_port()).await;
+    let mut conn = connect(counter.url(url)).await;
+    let before = counter.turns();
+    f(&mut conn).await;
+    counter.turns() - before
+}
+
+// Start-up with every migration applied reads the rows once and takes no lock: no more round
+// trips than sqlx's `Migrator::run` (which locks, creates the table if missing, looks for a
+// dirty version, lists the rows and unlocks), counted on the wire.
+#[tokio::test]
+async fn start_up_with_all_applied_takes_no_more_round_trips_than_sqlx() {
+    let url = fresh_database("round_trips").await;
+    let db = pgready::start(&setup("", &url))
+        .await
+        .expect("pgready applies");
+    db.close().await;
+    let sqlx_migrator = sqlx::migrate::Migrator::new(demo_migrations_dir())
+        .await
+        .unwrap();
+    let cfg = pgready::config::parse("", "round-trips")
+        .expect("the default config")
+        .file
+        .base()
+        .clone();
+    let list = pgready_core::migrations::discover(
+        &demo_migrations_dir(),
+        &pgready_core::migrations::Resolve::default(),
+    )
+    .unwrap();
+    let migrator = pgready::migrate::Migrator::new(list, &cfg.migrations);
+    let pgready_conn = async |url: String| pgready::migrate::connection(&cfg, &url).await.unwrap();
+
+    let sqlx_run = round_trips(
+        &url,
+        async |url| connect(&url).await,
+        async |conn| {
+            sqlx_migrator.run(conn).await.unwrap();
+        },
+    )
+    .await;
+    let run = round_trips(&url, pgready_conn, async |conn| {
+        let state = migrator.run(conn).await.unwrap();
+        assert_eq!(state.pending, 0);
+    })
+    .await;
+    let verify = round_trips(&url, pgready_conn, async |conn| {
+        migrator.verify(conn).await.unwrap();
+    })
+    .await;
+    eprintln!("round trips, all applied: pgready run {run}, verify {verify}; sqlx run {sqlx_run}");
+    assert!(
+        run <= sqlx_run && verify <= sqlx_run,
+        "{run}, {verify} vs {sqlx_run}"
+    );
+    assert_eq!((run, verify), (1, 1), "one read of the rows, no lock");
+    // Under the lock no longer: a held lock does not delay a start-up with nothing to do.
+    let mut holder = connect(&url).await;
+    let database: String = sqlx::query_scalar("SELECT current_database()")
+        .fetch_one(&mut holder)
+        .await
+        .unwrap();
+    sqlx::query("SELECT pg_advisory_lock($1)")
+        .bind(pgready_core::migrations::lock_id(&database))
+        .execute(&mut holder)
+        .await
+        .unwrap();
+    let mut conn = pgready::migrate::connection(&cfg, &url).await.unwrap();
+    tokio::time::timeout(Duration::from_secs(5), migrator.verify(&mut conn))
+        .await
+        .expect("verify does not wait for the lock")
+        .unwrap();
+}

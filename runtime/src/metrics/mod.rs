@@ -27,7 +27,7 @@
 //! | `pgready_replica_serving_reads` | gauge | with a read replica: 1 while `db.read()` goes to it, 0 while reads fall back to the primary |
 //! | `pgready_transaction_retries_total` | counter | `sqlstate`: attempts of [`Db::transaction_with`] run again (`40001`, `40P01`, `08006` for a lost connection) |
 //! | `pgready_transaction_give_ups_total` | counter | `sqlstate`: [`Db::transaction_with`] calls that gave up at their bounds |
-//! | `pgready_queries_total` | counter | `pool`: queries run through the pool as an executor or on a pooled connection (added when the connection goes back; not those inside a `Transaction`, which run on sqlx's connection) |
+//! | `pgready_queries_total` | counter | `pool`: queries run through the pool as an executor or on a pooled connection (added when the connection goes back), inside a `Transaction` too; not its `BEGIN`/`COMMIT`/`ROLLBACK`, nor what runs on sqlx's `PgConnection` reached directly |
 //! | `pgready_query_errors_total` | counter | `pool`, `class`: queries that failed, by SQLSTATE class (`23` integrity, `40` rollback, `42` syntax or access, `57` operator intervention, …; `08` also for a lost connection, `other` without a SQLSTATE); only classes seen |
 //! | `pgready_transaction_drops_total` | counter | `pool`: transactions dropped without `commit` or `rollback` (rolled back; not while a panic unwinds) |
 //! | `pgready_backups` | gauge | backups (manifests) in `[backup] dir` |

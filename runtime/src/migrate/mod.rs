@@ -112,19 +112,48 @@ impl Migrator {
     /// `[migrations] lock_wait` for another process's); refuses (before applying
     /// anything) on a failed, missing or edited applied migration, or an out-of-order one unless
     /// `out_of_order = "apply"`.
+    ///
+    /// When every migration is applied already (the usual start-up), that takes one round
+    /// trip and no lock: the rows are read once and compared in memory. Anything else (a
+    /// pending migration, no table yet, a row that fails a check) takes the lock and reads
+    /// again under it, so the outcome is the one a locked run gives.
     pub async fn run(&self, conn: &mut PgConnection) -> Result<MigrationState, Error> {
+        if let Some(state) = self.up_to_date(conn).await? {
+            return Ok(state);
+        }
         lock::locked(conn, self.cfg.lock_wait, async |conn| {
             apply::run(conn, &self.list, &self.cfg, true).await
         })
         .await
     }
 
-    /// Checks that every migration is applied cleanly; applies nothing.
+    /// Checks that every migration is applied cleanly; applies nothing. One round trip and no
+    /// lock when they are; otherwise it waits for the lock (a migration another process is
+    /// applying may be about to finish) and checks again under it.
     pub async fn verify(&self, conn: &mut PgConnection) -> Result<MigrationState, Error> {
+        if let Some(state) = self.up_to_date(conn).await? {
+            return Ok(state);
+        }
         lock::locked(conn, self.cfg.lock_wait, async |conn| {
             apply::run(conn, &self.list, &self.cfg, false).await
         })
         .await
+    }
+
+    /// The state when every migration is applied cleanly and nothing needs creating, read in
+    /// one round trip without the lock; `None` when the locked path must decide.
+    async fn up_to_date(&self, conn: &mut PgConnection) -> Result<Option<MigrationState>, Error> {
+        let Some(rows) = plan::applied_rows_at_once(conn, &self.cfg).await? else {
+            return Ok(None);
+        };
+        Ok(match plan::pending(&self.list, &rows, &self.cfg) {
+            Ok(pending) if pending.is_empty() => Some(MigrationState {
+                applied: rows.len(),
+                pending: 0,
+                latest: rows.last().map(|r| r.version),
+            }),
+            _ => None,
+        })
     }
 
     /// Reverts the newest applied migration with its `.down.sql`; returns its version.

@@ -4,8 +4,8 @@ use std::collections::BTreeMap;
 
 use pgready_core::config::{self, OutOfOrder};
 use pgready_core::migrations::{Kind, Migration};
-use sqlx::AssertSqlSafe;
 use sqlx::postgres::PgConnection;
+use sqlx::{AssertSqlSafe, Row as _};
 
 use crate::Error;
 use crate::error::During;
@@ -97,6 +97,75 @@ pub(crate) async fn applied_rows(conn: &mut PgConnection, table: &str) -> Result
             description,
         })
         .collect())
+}
+
+/// At start-up, the rows in one round trip and with no lock: `None` when the table (or its
+/// schema) does not exist yet, or one of `[migrations] create_schemas` does not, so that the
+/// caller takes the lock and creates them. A simple query: nothing is prepared (so nothing
+/// is left behind a transaction pooler), and rows come back as text.
+///
+/// On a database never migrated, the server logs the read's `42P01` (undefined table) once;
+/// reading without a prior existence check is what makes the usual start-up one round trip.
+pub(crate) async fn applied_rows_at_once(
+    conn: &mut PgConnection,
+    cfg: &config::Migrations,
+) -> Result<Option<Vec<Row>>, Error> {
+    let table = &cfg.table;
+    let read = format!(
+        "SELECT version, checksum, success, description FROM {} ORDER BY version",
+        quoted(table)
+    );
+    let sql = if cfg.create_schemas.is_empty() {
+        read
+    } else {
+        // Which of `create_schemas` are missing, first, in the same round trip.
+        let names: Vec<String> = cfg
+            .create_schemas
+            .iter()
+            .map(|s| crate::session::literal(s))
+            .collect();
+        format!(
+            "SELECT count(*) FROM unnest(ARRAY[{}]::text[]) s \
+             WHERE s NOT IN (SELECT nspname FROM pg_namespace); {read}",
+            names.join(", ")
+        )
+    };
+    let results = match sqlx::raw_sql(AssertSqlSafe(sql))
+        .fetch_all(&mut *conn)
+        .await
+    {
+        Ok(rows) => rows,
+        // 42P01 undefined_table, 3F000 invalid_schema_name: nothing was ever applied here.
+        Err(sqlx::Error::Database(e)) if matches!(e.code().as_deref(), Some("42P01" | "3F000")) => {
+            return Ok(None);
+        }
+        Err(e) => {
+            return Err(e).during(format_args!("reading the migrations table `{table}`"));
+        }
+    };
+    let mut rows = results.iter();
+    if !cfg.create_schemas.is_empty() {
+        let missing: i64 = rows
+            .next()
+            .map(|row| row.try_get(0))
+            .transpose()
+            .during("looking for `[migrations] create_schemas`")?
+            .unwrap_or(0);
+        if missing > 0 {
+            return Ok(None);
+        }
+    }
+    rows.map(|row| {
+        Ok(Row {
+            version: row.try_get(0)?,
+            checksum: row.try_get(1)?,
+            success: row.try_get(2)?,
+            description: row.try_get(3)?,
+        })
+    })
+    .collect::<Result<Vec<Row>, sqlx::Error>>()
+    .during(format_args!("reading the migrations table `{table}`"))
+    .map(Some)
 }
 
 fn forward(list: &[Migration]) -> BTreeMap<i64, &Migration> {

@@ -406,13 +406,85 @@ impl TrackedConnection {
         own
     }
 
-    /// `query`, read ahead of execution; unnamed behind a transaction pooler.
+    /// `query`, read ahead of execution; unnamed behind a transaction pooler, outside a
+    /// [`Transaction`](super::Transaction) (inside one the server connection stays this
+    /// client's, and the query runs as given, as on sqlx's own transaction).
     fn scanned<'q>(&self, query: impl Execute<'q, Postgres>) -> Scanned<'q> {
         let query = Scanned::new(query);
-        if self.unnamed() {
+        if self.unnamed() && !self.is_in_transaction() {
             query.unnamed()
         } else {
             query
+        }
+    }
+}
+
+/// The single-result operations, unboxed: the `Executor` impls of both `&mut
+/// TrackedConnection` and `&Pool` box them once, so a query through the pool allocates no
+/// future of pgready's beyond that one.
+impl TrackedConnection {
+    /// `fetch_optional`: the query is noted as started and counted when called, as sqlx's
+    /// connection sends nothing before it is polled.
+    pub(crate) fn run_fetch_optional<'e, 'q: 'e, E>(
+        &'e mut self,
+        query: E,
+    ) -> impl Future<Output = Result<Option<PgRow>, sqlx::Error>> + Send + 'e
+    where
+        E: 'q + Execute<'q, Postgres>,
+    {
+        let query = self.scanned(query);
+        let done = self.start(State::after(&query));
+        let own = self.needs_own_transaction(&query);
+        self.count_query();
+        async move {
+            let result = if own {
+                match self.raw().execute("BEGIN").await {
+                    Ok(_) => {
+                        let result = self.raw().fetch_optional(query).await;
+                        end_own_transaction(self.raw(), result).await
+                    }
+                    Err(e) => Err(e),
+                }
+            } else {
+                self.raw().fetch_optional(query).await
+            };
+            if let Err(e) = &result {
+                self.count_error(e);
+            }
+            self.finish(done, &result);
+            result
+        }
+    }
+
+    /// `execute`, as [`run_fetch_optional`](Self::run_fetch_optional).
+    pub(crate) fn run_execute<'e, 'q: 'e, E>(
+        &'e mut self,
+        query: E,
+    ) -> impl Future<Output = Result<PgQueryResult, sqlx::Error>> + Send + 'e
+    where
+        E: 'q + Execute<'q, Postgres>,
+    {
+        let query = self.scanned(query);
+        let done = self.start(State::after(&query));
+        let own = self.needs_own_transaction(&query);
+        self.count_query();
+        async move {
+            let result = if own {
+                match self.raw().execute("BEGIN").await {
+                    Ok(_) => {
+                        let result = self.raw().execute(query).await;
+                        end_own_transaction(self.raw(), result).await
+                    }
+                    Err(e) => Err(e),
+                }
+            } else {
+                self.raw().execute(query).await
+            };
+            if let Err(e) = &result {
+                self.count_error(e);
+            }
+            self.finish(done, &result);
+            result
         }
     }
 }
@@ -471,28 +543,16 @@ impl<'c> Executor<'c> for &'c mut TrackedConnection {
         'c: 'e,
         E: 'q + Execute<'q, Postgres>,
     {
-        let query = self.scanned(query);
-        let done = self.start(State::after(&query));
-        let own = self.needs_own_transaction(&query);
-        self.count_query();
-        Box::pin(async move {
-            let result = if own {
-                match self.raw().execute("BEGIN").await {
-                    Ok(_) => {
-                        let result = self.raw().fetch_optional(query).await;
-                        end_own_transaction(self.raw(), result).await
-                    }
-                    Err(e) => Err(e),
-                }
-            } else {
-                self.raw().fetch_optional(query).await
-            };
-            if let Err(e) = &result {
-                self.count_error(e);
-            }
-            self.finish(done, &result);
-            result
-        })
+        Box::pin(self.run_fetch_optional(query))
+    }
+
+    /// Without sqlx's default (a stream of results collected): one future, as `fetch_optional`.
+    fn execute<'e, 'q: 'e, E>(self, query: E) -> BoxFuture<'e, Result<PgQueryResult, sqlx::Error>>
+    where
+        'c: 'e,
+        E: 'q + Execute<'q, Postgres>,
+    {
+        Box::pin(self.run_execute(query))
     }
 
     fn prepare_with<'e>(

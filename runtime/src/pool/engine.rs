@@ -141,14 +141,15 @@ impl Manager {
 
     /// With `test_before_acquire`, a connection idle longer than `validation_bypass` is pinged
     /// before it is handed out (HikariCP's rule: one used within the last 500 ms is alive).
-    fn needs_validation(&self, conn: &Conn) -> bool {
-        self.limits.test_before_acquire && conn.released.elapsed() > self.limits.validation_bypass
+    fn needs_validation(&self, conn: &Conn, now: Instant) -> bool {
+        self.limits.test_before_acquire
+            && now.saturating_duration_since(conn.released) > self.limits.validation_bypass
     }
 
-    fn expired(&self, conn: &Conn) -> bool {
+    fn expired(&self, conn: &Conn, now: Instant) -> bool {
         self.limits
             .max_lifetime
-            .is_some_and(|max| conn.created.elapsed() >= max)
+            .is_some_and(|max| now.saturating_duration_since(conn.created) >= max)
     }
 }
 
@@ -162,7 +163,7 @@ impl managed::Manager for Manager {
     async fn create(&self) -> Result<Conn, sqlx::Error> {
         loop {
             if let Some(mut conn) = self.spares.take(self) {
-                if self.needs_validation(&conn) && conn.raw.ping().await.is_err() {
+                if self.needs_validation(&conn, Instant::now()) && conn.raw.ping().await.is_err() {
                     self.count_discard(Discard::Broken);
                     continue;
                 }
@@ -194,13 +195,14 @@ impl managed::Manager for Manager {
     }
 
     /// Runs on every hand-out of an idle connection, so it costs no round trip unless the
-    /// connection needs validation.
+    /// connection needs validation, and one clock read.
     async fn recycle(&self, conn: &mut Conn, _: &Metrics) -> RecycleResult<sqlx::Error> {
-        if self.expired(conn) {
+        let now = Instant::now();
+        if self.expired(conn, now) {
             self.count_discard(Discard::Lifetime);
             return Err(RecycleError::message("older than max_lifetime"));
         }
-        if self.needs_validation(conn)
+        if self.needs_validation(conn, now)
             && let Err(e) = conn.raw.ping().await
         {
             self.count_discard(Discard::Broken);
@@ -251,8 +253,9 @@ impl Spares {
     /// The newest spare within `max_lifetime`; older ones are dropped (closed).
     fn take(&self, manager: &Manager) -> Option<Conn> {
         let mut conns = self.lock();
+        let now = Instant::now();
         while let Some(conn) = conns.pop() {
-            if !manager.expired(&conn) {
+            if !manager.expired(&conn, now) {
                 return Some(conn);
             }
             manager.count_discard(Discard::Lifetime);
@@ -343,9 +346,10 @@ async fn reap(engine: &Engine) {
             .idle_timeout
             .is_some_and(|idle| conn.released.elapsed() >= idle)
     };
+    let now = Instant::now();
     let mut reasons = Vec::new();
     let removed = engine.retain(|conn, _| {
-        let why = if manager.expired(conn) {
+        let why = if manager.expired(conn, now) {
             Discard::Lifetime
         } else if size > min && idle_too_long(conn) {
             Discard::Idle
@@ -358,7 +362,7 @@ async fn reap(engine: &Engine) {
     });
     let mut closing: Vec<_> = removed.removed.into_iter().zip(reasons).collect();
     for conn in manager.spares.drain() {
-        let why = if manager.expired(&conn) {
+        let why = if manager.expired(&conn, now) {
             Discard::Lifetime
         } else if size > min && idle_too_long(&conn) {
             Discard::Idle

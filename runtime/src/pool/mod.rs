@@ -17,6 +17,7 @@ use std::fmt;
 use std::future::Future;
 use std::panic::Location;
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use deadpool::managed::PoolError;
@@ -162,14 +163,27 @@ impl Pool {
 
     /// Waits at most `acquire_timeout` for a connection, timed for
     /// `pgready_pool_acquire_duration_seconds`.
+    ///
+    /// The first poll goes without a timer: an idle connection is handed out at once, and
+    /// arming (and dropping) a timer would be most of that acquire's cost. Only an acquire
+    /// that has to wait runs under `acquire_timeout`, counted from when it started.
     async fn checkout(&self) -> Result<PoolConnection, sqlx::Error> {
         let started = Instant::now();
         let timeout = self.limits().acquire_timeout;
-        let wait = self
-            .engine
-            .get()
-            .instrument(self.shared.acquire_times.span());
-        let result = match tokio::time::timeout(timeout, wait).await {
+        let mut wait = std::pin::pin!(
+            self.engine
+                .get()
+                .instrument(self.shared.acquire_times.span())
+        );
+        let first = std::future::poll_fn(|cx| Poll::Ready(wait.as_mut().poll(cx))).await;
+        let waited = match first {
+            Poll::Ready(result) => Ok(result),
+            Poll::Pending => {
+                let left = timeout.saturating_sub(started.elapsed());
+                tokio::time::timeout(left, wait).await
+            }
+        };
+        let result = match waited {
             Ok(Ok(object)) => Ok(PoolConnection::new(object)),
             Ok(Err(PoolError::Backend(e))) => Err(e),
             Ok(Err(PoolError::Closed)) => Err(sqlx::Error::PoolClosed),
@@ -352,7 +366,22 @@ impl<'p> Executor<'p> for &'p Pool {
         'p: 'e,
         E: 'q + Execute<'q, Postgres>,
     {
-        Box::pin(async move { (&mut *self.checkout().await?).fetch_optional(query).await })
+        Box::pin(async move {
+            let mut conn = self.checkout().await?;
+            conn.run_fetch_optional(query).await
+        })
+    }
+
+    /// Without sqlx's default (a stream of results collected): one future, as `fetch_optional`.
+    fn execute<'e, 'q: 'e, E>(self, query: E) -> BoxFuture<'e, Result<PgQueryResult, sqlx::Error>>
+    where
+        'p: 'e,
+        E: 'q + Execute<'q, Postgres>,
+    {
+        Box::pin(async move {
+            let mut conn = self.checkout().await?;
+            conn.run_execute(query).await
+        })
     }
 
     fn prepare_with<'e>(

@@ -7,10 +7,12 @@
 //! back (one atomic add per checkout, beside deadpool's own bookkeeping). A failure adds 1 to
 //! its class's atomic counter at once: a fixed array, no lock, no allocation.
 //!
-//! Counted: queries through [`Pool`](super::Pool) as an executor and through a pooled
-//! connection's [`TrackedConnection`](super::TrackedConnection). Not counted, in either figure:
-//! queries inside a [`Transaction`](super::Transaction), which derefs to sqlx's own
-//! `PgConnection` and so is not seen.
+//! Counted: queries through [`Pool`](super::Pool) as an executor, through a pooled
+//! connection's [`TrackedConnection`](super::TrackedConnection) (`&mut *conn`), and inside a
+//! [`Transaction`](super::Transaction), whose `&mut *tx` is that same `TrackedConnection`.
+//! Not counted, in either figure: a transaction's own `BEGIN`, `COMMIT` and `ROLLBACK`, and
+//! what runs on sqlx's `PgConnection` reached directly (one deref further, or through a
+//! `&mut PgConnection` parameter), which pgready does not see.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 

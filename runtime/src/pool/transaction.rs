@@ -7,7 +7,7 @@ use std::future::Future;
 use std::ops::{Deref, DerefMut};
 use std::panic::Location;
 
-use sqlx::postgres::{PgConnection, Postgres};
+use sqlx::postgres::Postgres;
 use sqlx::{SqlSafeStr, SqlStr};
 use sqlx_core::transaction::TransactionManager;
 
@@ -195,16 +195,26 @@ impl Drop for Transaction<'_> {
         }
         if self.open {
             // Queued, not sent: the connection's release (or its next statement) sends it and
-            // waits for the answer before anything else runs on it.
-            Tm::start_rollback(self.conn.tracked().raw());
+            // waits for the answer before anything else runs on it. The rollback ends whatever
+            // ran inside, so the connection is left as before the transaction, unless a query
+            // inside found it broken.
+            let tracked = self.conn.tracked();
+            if tracked.state() < State::Broken {
+                tracked.set_state(self.before);
+            }
+            Tm::start_rollback(tracked.raw());
         }
     }
 }
 
+/// `&mut *tx` is the pooled connection's [`TrackedConnection`], so a query inside the
+/// transaction counts in `pgready_queries_total` and `pgready_query_errors_total` like any
+/// other; one deref further (or deref coercion into a `&mut PgConnection` parameter) is sqlx's
+/// connection.
 impl Deref for Transaction<'_> {
-    type Target = PgConnection;
+    type Target = TrackedConnection;
 
-    fn deref(&self) -> &PgConnection {
+    fn deref(&self) -> &TrackedConnection {
         match &self.conn {
             Held::Owned(conn) => conn,
             Held::Borrowed(conn) => conn,
@@ -213,10 +223,10 @@ impl Deref for Transaction<'_> {
 }
 
 impl DerefMut for Transaction<'_> {
-    fn deref_mut(&mut self) -> &mut PgConnection {
-        // Not `TrackedConnection`'s checked access: whatever runs inside, the `COMMIT` or
-        // `ROLLBACK` that ends this transaction ends it too.
-        self.conn.tracked().raw()
+    fn deref_mut(&mut self) -> &mut TrackedConnection {
+        // What runs inside is ended by the `COMMIT` or `ROLLBACK` that ends this transaction
+        // (or the rollback its drop queues): see `end` and `drop`.
+        self.conn.tracked()
     }
 }
 
