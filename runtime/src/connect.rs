@@ -122,15 +122,15 @@ pub(crate) async fn wait_until_ready(
         // A server that accepts but never answers (a black-holed route, a frozen host) would
         // hold an attempt for ever: each one gets what is left of `connect_retry`, at least
         // `MIN_ATTEMPT`, and runs out as a transient I/O error.
-        let bound = retry_for
-            .saturating_sub(started.elapsed())
-            .max(MIN_ATTEMPT);
+        let bound = retry_for.saturating_sub(started.elapsed()).max(MIN_ATTEMPT);
         let attempt = tokio::time::timeout(bound, PgConnection::connect_with(&target.options))
             .await
             .unwrap_or_else(|_| {
                 Err(sqlx::Error::Io(std::io::Error::new(
                     std::io::ErrorKind::TimedOut,
-                    format!("the server accepted the connection but did not answer within {bound:?}"),
+                    format!(
+                        "the server accepted the connection but did not answer within {bound:?}"
+                    ),
                 )))
             });
         match attempt {

@@ -325,7 +325,13 @@ async fn connection(
     let reset = {
         let (client_read, client_write) = client.split();
         let (server_read, server_write) = server.split();
-        let up = pump(client_read, server_write, Dir::Up, faults.clone(), Some(&guard));
+        let up = pump(
+            client_read,
+            server_write,
+            Dir::Up,
+            faults.clone(),
+            Some(&guard),
+        );
         let down = pump(server_read, client_write, Dir::Down, faults.clone(), None);
         let reset = faults.wait_for(|f| f.resets != born);
         tokio::select! {

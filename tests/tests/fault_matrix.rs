@@ -124,10 +124,11 @@ impl Server {
     /// The `fm-<id>` names in `items`.
     async fn stored(&self) -> HashSet<String> {
         let mut conn = self.admin(DATABASE).await;
-        let names: Vec<String> = sqlx::query_scalar("SELECT name FROM items WHERE name LIKE 'fm-%'")
-            .fetch_all(&mut conn)
-            .await
-            .unwrap();
+        let names: Vec<String> =
+            sqlx::query_scalar("SELECT name FROM items WHERE name LIKE 'fm-%'")
+                .fetch_all(&mut conn)
+                .await
+                .unwrap();
         conn.close().await.ok();
         names.into_iter().collect()
     }
@@ -276,6 +277,8 @@ struct Row {
     deadline: u64,
     slowest_error: Option<Duration>,
     recovery: Option<Duration>,
+    /// The most client sockets open at the proxy at once.
+    sockets: Option<u64>,
     note: String,
 }
 
@@ -285,9 +288,10 @@ impl Row {
     }
 
     fn line(&self) -> String {
-        let ms = |d: Option<Duration>| d.map_or("-".to_owned(), |d| format!("{} ms", d.as_millis()));
+        let ms =
+            |d: Option<Duration>| d.map_or("-".to_owned(), |d| format!("{} ms", d.as_millis()));
         format!(
-            "| {} | {} | {} | {} | {} ({} at the request deadline) | {} | {} | {} |",
+            "| {} | {} | {} | {} | {} ({} at the request deadline) | {} | {} | {} | {} |",
             self.fault,
             self.requests,
             self.acked,
@@ -296,6 +300,7 @@ impl Row {
             self.deadline,
             ms(self.slowest_error),
             ms(self.recovery),
+            self.sockets.map_or("-".to_owned(), |n| n.to_string()),
             self.note
         )
     }
@@ -343,6 +348,7 @@ impl Service {
 /// Compares the acknowledged writes with the table, and makes the row.
 async fn row(
     server: &Server,
+    proxy: &FaultProxy,
     fault: &str,
     tally: Tally,
     healed_at: Option<Instant>,
@@ -371,6 +377,7 @@ async fn row(
         deadline: tally.deadline,
         slowest_error: (tally.errors > 0).then_some(tally.slowest_error),
         recovery,
+        sockets: Some(proxy.peak()),
         note,
     };
     row.print();
@@ -416,8 +423,8 @@ async fn fault_matrix() {
     }
 
     let mut table = String::from(
-        "| fault | requests | acknowledged | lost | errors | slowest error | recovery | notes |\n\
-         |---|---|---|---|---|---|---|---|\n",
+        "| fault | requests | acknowledged | lost | errors | slowest error | recovery | sockets | notes |\n\
+         |---|---|---|---|---|---|---|---|---|\n",
     );
     for row in &rows {
         writeln!(table, "{}", row.line()).unwrap();
@@ -437,7 +444,7 @@ async fn fault_matrix() {
              beyond_one_machine.rs `eight_instances_behind_pgbouncer_start_together_migrate_once_and_serve`",
         ),
     ] {
-        writeln!(table, "| {fault} | | | | | | | {test} |").unwrap();
+        writeln!(table, "| {fault} | | | | | | | | {test} |").unwrap();
     }
     println!("\nfault matrix ({:?} in all):\n{table}", started.elapsed());
 
@@ -451,6 +458,14 @@ async fn fault_matrix() {
     println!("password scan: {} texts, none carries it", seen.texts.len());
     for row in &rows {
         assert_eq!(row.lost, 0, "acknowledged writes lost: {}", row.line());
+        if let Some(sockets) = row.sockets {
+            // The health probe keeps one connection of its own beside the pool's.
+            assert!(
+                sockets <= MAX_CONNECTIONS + 1,
+                "more sockets than `max_connections` + the probe's: {}",
+                row.line()
+            );
+        }
         if let Some(recovery) = row.recovery {
             assert!(recovery <= RECOVERY_BOUND, "slow recovery: {}", row.line());
         }
@@ -508,6 +523,7 @@ async fn down_at_start_up(server: &Server, seen: &mut Seen, black_hole: bool) ->
         deadline: 0,
         slowest_error: Some(took),
         recovery: None,
+        sockets: None,
         note: format!("`Error::Connect` after {attempts} attempt(s)"),
     };
     row.print();
@@ -542,6 +558,7 @@ async fn up_during_start_up(server: &Server, seen: &mut Seen) -> Row {
         deadline: 0,
         slowest_error: None,
         recovery: Some(recovery),
+        sockets: Some(proxy.peak()),
         note: "start-up retried, then migrated and served".to_owned(),
     };
     row.print();
@@ -557,7 +574,16 @@ async fn no_fault(server: &Server, seen: &mut Seen) -> Row {
     assert_eq!(tally.errors, 0, "no fault, no error: {:?}", tally.texts);
     assert!(proxy.peak() <= MAX_CONNECTIONS, "{} sockets", proxy.peak());
     service.close(seen).await;
-    row(server, "none (baseline, 2 s)", tally, None, seen, String::new()).await
+    row(
+        server,
+        &proxy,
+        "none (baseline, 2 s)",
+        tally,
+        None,
+        seen,
+        String::new(),
+    )
+    .await
 }
 
 /// `pg_ctl stop -m fast` 1 s into sustained writes, started again 1 s later.
@@ -569,14 +595,20 @@ async fn restart(server: &Server, seen: &mut Seen) -> Row {
     server.set_running(false).await;
     let (status, took) = service.health(seen).await;
     assert_eq!(status, 503, "the database is down");
-    assert!(took <= HEALTH_TIMEOUT + SLACK, "health answered in {took:?}");
+    assert!(
+        took <= HEALTH_TIMEOUT + SLACK,
+        "health answered in {took:?}"
+    );
     run_for(Duration::from_secs(1)).await;
     server.set_running(true).await;
     let healed = Instant::now();
-    run_for(Duration::from_secs(2)).await;
+    run_for(Duration::from_millis(1500)).await;
     let tally = load.finish().await;
     let (status, _) = service.health(seen).await;
-    assert_eq!(status, 200, "healthy again without a restart of the service");
+    assert_eq!(
+        status, 200,
+        "healthy again without a restart of the service"
+    );
     service.close(seen).await;
     assert!(tally.errors > 0, "the restart was felt");
     assert_eq!(
@@ -589,7 +621,16 @@ async fn restart(server: &Server, seen: &mut Seen) -> Row {
         tally.slowest_error
     );
     let note = format!("health 503 in {} ms while down", took.as_millis());
-    row(server, "PostgreSQL restart (fast stop, 1 s down) under writes", tally, Some(healed), seen, note).await
+    row(
+        server,
+        &proxy,
+        "PostgreSQL restart (fast stop, 1 s down) under writes",
+        tally,
+        Some(healed),
+        seen,
+        note,
+    )
+    .await
 }
 
 /// Every byte held both ways for 3 s, open and new connections alike.
@@ -618,12 +659,12 @@ async fn black_hole(server: &Server, seen: &mut Seen) -> Row {
         slowest_acquire = slowest_acquire.max(started.elapsed());
     }
     let (status, health_took) = service.health(seen).await;
-    let remaining = Duration::from_secs(3).saturating_sub(holed.elapsed());
+    let remaining = Duration::from_millis(2500).saturating_sub(holed.elapsed());
     run_for(remaining).await;
     let sockets = proxy.peak();
     proxy.heal();
     let healed = Instant::now();
-    run_for(Duration::from_secs(2)).await;
+    run_for(Duration::from_millis(1500)).await;
     let tally = load.finish().await;
     for text in acquire_errors {
         seen.add("black hole: acquire error", text);
@@ -654,7 +695,16 @@ async fn black_hole(server: &Server, seen: &mut Seen) -> Row {
         health_took.as_millis(),
         slowest_acquire.as_millis()
     );
-    row(server, "black hole, both ways, 3 s", tally, Some(healed), seen, note).await
+    row(
+        server,
+        &proxy,
+        "black hole, both ways, 2.5 s",
+        tally,
+        Some(healed),
+        seen,
+        note,
+    )
+    .await
 }
 
 /// Server → client held for 1.5 s: the server did the work, the client never hears of it.
@@ -667,7 +717,7 @@ async fn cut_one_way(server: &Server, seen: &mut Seen) -> Row {
     run_for(Duration::from_millis(1500)).await;
     proxy.heal();
     let healed = Instant::now();
-    run_for(Duration::from_secs(2)).await;
+    run_for(Duration::from_millis(1500)).await;
     let tally = load.finish().await;
     service.close(seen).await;
     assert!(
@@ -675,7 +725,16 @@ async fn cut_one_way(server: &Server, seen: &mut Seen) -> Row {
         "every request ended: {:?}",
         tally.slowest_error
     );
-    row(server, "server → client cut, 1.5 s", tally, Some(healed), seen, String::new()).await
+    row(
+        server,
+        &proxy,
+        "server → client cut, 1.5 s",
+        tally,
+        Some(healed),
+        seen,
+        String::new(),
+    )
+    .await
 }
 
 /// Every connection reset (RST both ways) twice, 500 ms apart, under load.
@@ -688,13 +747,22 @@ async fn resets(server: &Server, seen: &mut Seen) -> Row {
     run_for(Duration::from_millis(500)).await;
     proxy.reset_all();
     let healed = Instant::now();
-    run_for(Duration::from_secs(2)).await;
+    run_for(Duration::from_millis(1500)).await;
     let tally = load.finish().await;
     service.close(seen).await;
     assert!(proxy.resets() > 0, "connections were reset");
     assert_eq!(tally.deadline, 0, "a reset is an error at once, not a hang");
     let note = format!("{} connections reset", proxy.resets());
-    row(server, "every connection reset (RST), twice", tally, Some(healed), seen, note).await
+    row(
+        server,
+        &proxy,
+        "every connection reset (RST), twice",
+        tally,
+        Some(healed),
+        seen,
+        note,
+    )
+    .await
 }
 
 /// Every connection reset and new ones refused for 1 s, under load.
@@ -709,13 +777,25 @@ async fn refused(server: &Server, seen: &mut Seen) -> Row {
     let (status, took) = service.health(seen).await;
     proxy.refuse(false);
     let healed = Instant::now();
-    run_for(Duration::from_secs(2)).await;
+    run_for(Duration::from_millis(1500)).await;
     let tally = load.finish().await;
     service.close(seen).await;
     assert_eq!(status, 503, "no connection, not ready");
-    assert_eq!(tally.deadline, 0, "a refused connection is an error at once, not a hang");
+    assert_eq!(
+        tally.deadline, 0,
+        "a refused connection is an error at once, not a hang"
+    );
     let note = format!("health 503 in {} ms", took.as_millis());
-    row(server, "connections reset, new ones refused, 1 s", tally, Some(healed), seen, note).await
+    row(
+        server,
+        &proxy,
+        "connections reset, new ones refused, 1 s",
+        tally,
+        Some(healed),
+        seen,
+        note,
+    )
+    .await
 }
 
 /// Latency on every chunk, from the start of the scenario: slower, nothing breaks.
@@ -731,8 +811,15 @@ async fn slow_network(server: &Server, seen: &mut Seen, up: u64, down: u64, base
     let tally = load.finish().await;
     let (status, took) = service.health(seen).await;
     service.close(seen).await;
-    assert_eq!(tally.errors, 0, "a slow network is no error: {:?}", tally.texts);
-    assert_eq!(status, 200, "first probe {cold} in {cold_took:?}, then {took:?}");
+    assert_eq!(
+        tally.errors, 0,
+        "a slow network is no error: {:?}",
+        tally.texts
+    );
+    assert_eq!(
+        status, 200,
+        "first probe {cold} in {cold_took:?}, then {took:?}"
+    );
     assert!(
         tally.requests < baseline,
         "{} requests with latency, {baseline} without",
@@ -746,6 +833,7 @@ async fn slow_network(server: &Server, seen: &mut Seen, up: u64, down: u64, base
     );
     row(
         server,
+        &proxy,
         &format!("latency {up} ms + {down} ms per round trip, 2 s"),
         tally,
         None,
