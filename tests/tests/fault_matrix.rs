@@ -168,6 +168,8 @@ struct Tally {
     slowest_error: Duration,
     /// Distinct error texts (`Display` and `Debug`).
     texts: BTreeSet<String>,
+    /// The largest pool size seen (`Pool::stats`, sampled every 10 ms).
+    pool_size: u32,
 }
 
 struct Load {
@@ -193,7 +195,7 @@ impl Load {
                         n += 1;
                         let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
                         let name = format!("fm-{id}");
-                        let write = n % 4 != 0;
+                        let write = !n.is_multiple_of(4);
                         let started = Instant::now();
                         let result = tokio::time::timeout(REQUEST_TIMEOUT, async {
                             if write {
@@ -246,7 +248,21 @@ impl Load {
                     }
                 })
             })
-            .collect();
+            .collect::<Vec<_>>();
+        let mut tasks = tasks;
+        tasks.push(tokio::spawn({
+            let (db, stop, tally) = (db.clone(), Arc::clone(&stop), Arc::clone(&tally));
+            async move {
+                while !stop.load(Ordering::Relaxed) {
+                    let size = db.write().stats().size;
+                    {
+                        let mut t = tally.lock().unwrap();
+                        t.pool_size = t.pool_size.max(size);
+                    }
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                }
+            }
+        }));
         Load { stop, tally, tasks }
     }
 
@@ -355,6 +371,11 @@ async fn row(
     seen: &mut Seen,
     note: String,
 ) -> Row {
+    assert!(
+        u64::from(tally.pool_size) <= MAX_CONNECTIONS,
+        "{fault}: the pool held {} connections, past `max_connections`",
+        tally.pool_size
+    );
     let stored = server.stored().await;
     let lost = tally.acked.iter().filter(|n| !stored.contains(*n)).count() as u64;
     let recovery = healed_at.map(|healed| {
@@ -802,6 +823,12 @@ async fn refused(server: &Server, seen: &mut Seen) -> Row {
 async fn slow_network(server: &Server, seen: &mut Seen, up: u64, down: u64, baseline: u64) -> Row {
     let proxy = FaultProxy::start(server.port()).await;
     let service = Service::start(&proxy, seen).await;
+    // The pool's connections opened first: the rows measure a slow link, not connecting over
+    // it (SCRAM takes a handful of round trips, past `acquire_timeout` at 200 ms each).
+    let warm: Vec<_> =
+        futures_util::future::join_all((0..MAX_CONNECTIONS).map(|_| service.db.write().acquire()))
+            .await;
+    drop(warm);
     proxy.set_latency(Duration::from_millis(up), Duration::from_millis(down));
     // The first probe opens the probe's connection (a dozen round trips with SCRAM); the
     // probes after it reuse that connection, as a load balancer's probes every few seconds do.
@@ -841,4 +868,92 @@ async fn slow_network(server: &Server, seen: &mut Seen, up: u64, down: u64, base
         note,
     )
     .await
+}
+
+/// The proxy itself, against an echo server: each fault does what the matrix relies on.
+#[tokio::test]
+async fn the_fault_proxy_delays_holds_resets_and_refuses() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let echo = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let echo_port = echo.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        while let Ok((mut conn, _)) = echo.accept().await {
+            tokio::spawn(async move {
+                let (mut r, mut w) = conn.split();
+                let _ = tokio::io::copy(&mut r, &mut w).await;
+            });
+        }
+    });
+    let proxy = FaultProxy::start(echo_port).await;
+    let connect = || tokio::net::TcpStream::connect(("127.0.0.1", proxy.port()));
+    async fn round_trip(conn: &mut tokio::net::TcpStream, within: Duration) -> Option<Duration> {
+        let started = Instant::now();
+        conn.write_all(b"ping").await.ok()?;
+        let mut buf = [0u8; 4];
+        tokio::time::timeout(within, conn.read_exact(&mut buf))
+            .await
+            .ok()?
+            .ok()?;
+        assert_eq!(&buf, b"ping");
+        Some(started.elapsed())
+    }
+
+    let mut conn = connect().await.unwrap();
+    let plain = round_trip(&mut conn, Duration::from_secs(1)).await.unwrap();
+    proxy.set_latency(Duration::from_millis(60), Duration::from_millis(40));
+    let slow = round_trip(&mut conn, Duration::from_secs(1)).await.unwrap();
+    assert!(
+        slow >= Duration::from_millis(100),
+        "{slow:?} (plain {plain:?})"
+    );
+
+    proxy.heal();
+    proxy.black_hole(true);
+    assert_eq!(
+        round_trip(&mut conn, Duration::from_millis(300)).await,
+        None
+    );
+    let mut fresh = connect().await.expect("a black hole still accepts");
+    assert_eq!(
+        round_trip(&mut fresh, Duration::from_millis(300)).await,
+        None
+    );
+    proxy.heal();
+    for conn in [&mut conn, &mut fresh] {
+        let mut held = [0u8; 4];
+        tokio::time::timeout(Duration::from_secs(1), conn.read_exact(&mut held))
+            .await
+            .expect("held bytes are delivered once the route is back")
+            .unwrap();
+    }
+
+    proxy.cut(false, true);
+    assert_eq!(
+        round_trip(&mut conn, Duration::from_millis(300)).await,
+        None
+    );
+    proxy.heal();
+    let mut held = [0u8; 4];
+    conn.read_exact(&mut held).await.unwrap();
+
+    assert_eq!(proxy.open(), 2);
+    proxy.reset_all();
+    let mut buf = [0u8; 1];
+    let err = conn.read(&mut buf).await.expect_err("reset");
+    assert_eq!(err.kind(), std::io::ErrorKind::ConnectionReset, "{err}");
+    assert_eq!(proxy.resets(), 2);
+
+    proxy.refuse(true);
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let err = connect().await.expect_err("refused");
+    assert_eq!(err.kind(), std::io::ErrorKind::ConnectionRefused, "{err}");
+    proxy.refuse(false);
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let mut again = connect().await.expect("listening again on the same port");
+    assert!(
+        round_trip(&mut again, Duration::from_secs(1))
+            .await
+            .is_some()
+    );
 }
