@@ -43,6 +43,8 @@ const HEALTH_TIMEOUT: Duration = Duration::from_secs(2);
 const SLACK: Duration = Duration::from_millis(1500);
 /// The pool serves again this soon after the fault ends.
 const RECOVERY_BOUND: Duration = Duration::from_secs(5);
+/// `[shutdown] grace`: `Db::close` returns within it.
+const GRACE: Duration = Duration::from_secs(1);
 
 const CONFIG: &str = r#"
 [database]
@@ -54,6 +56,8 @@ acquire_timeout = "1500ms"
 [session]
 statement_timeout = "1s"
 lock_timeout = "500ms"
+[shutdown]
+grace = "1s"
 "#;
 
 /// Full detail, so the error text of a failed check is in the body the scan reads.
@@ -437,6 +441,7 @@ async fn fault_matrix() {
     rows.push(restart(&server, &mut seen).await);
     rows.push(black_hole(&server, &mut seen).await);
     rows.push(cut_one_way(&server, &mut seen).await);
+    rows.push(close_in_black_hole(&server, &mut seen).await);
     rows.push(resets(&server, &mut seen).await);
     rows.push(refused(&server, &mut seen).await);
     for (up, down) in [(25, 25), (100, 100)] {
@@ -756,6 +761,71 @@ async fn cut_one_way(server: &Server, seen: &mut Seen) -> Row {
         String::new(),
     )
     .await
+}
+
+/// The service stops while the database is black-holed, one statement in flight: `Db::close`
+/// still returns within `[shutdown] grace`.
+async fn close_in_black_hole(server: &Server, seen: &mut Seen) -> Row {
+    let proxy = FaultProxy::start(server.port()).await;
+    let service = Service::start(&proxy, seen).await;
+    let warm: Vec<_> =
+        futures_util::future::join_all((0..MAX_CONNECTIONS).map(|_| service.db.write().acquire()))
+            .await;
+    drop(warm);
+    let busy = tokio::spawn({
+        let db = service.db.clone();
+        async move {
+            let started = Instant::now();
+            let result = sqlx::query("SELECT pg_sleep(0.3)")
+                .execute(db.write())
+                .await;
+            (result.map(drop), started.elapsed())
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    proxy.black_hole(true);
+    seen.add("metrics", pgready::metrics::render(&service.db).await);
+    let started = Instant::now();
+    tokio::time::timeout(Duration::from_secs(30), service.db.close())
+        .await
+        .expect("`Db::close` returns");
+    let took = started.elapsed();
+    // Still waiting after the close: nothing but the caller's deadline would end it.
+    let hung = !busy.is_finished();
+    busy.abort();
+    let (errors, deadline, slowest_error) = match busy.await {
+        Ok((Ok(()), _)) => (0, 0, None),
+        Ok((Err(e), after)) => {
+            seen.add("close in a black hole: error", format!("{e} {e:?}"));
+            (1, 0, Some(after))
+        }
+        Err(_) => (1, u64::from(hung), None),
+    };
+    proxy.heal();
+    assert!(took <= GRACE + SLACK, "`Db::close` took {took:?}");
+    let row = Row {
+        fault: "pool closed during a black hole, a statement in flight".to_owned(),
+        requests: 1,
+        acked: 0,
+        lost: 0,
+        errors,
+        deadline,
+        slowest_error,
+        recovery: None,
+        sockets: Some(proxy.peak()),
+        note: format!(
+            "`Db::close` returned in {} ms (grace {} s){}",
+            took.as_millis(),
+            GRACE.as_secs(),
+            if hung {
+                "; the statement in flight was still waiting"
+            } else {
+                ""
+            }
+        ),
+    };
+    row.print();
+    row
 }
 
 /// Every connection reset (RST both ways) twice, 500 ms apart, under load.
