@@ -7,7 +7,8 @@
 //! reader stamps every chunk with its arrival time and queues it; its writer delivers the chunk
 //! once `arrival + latency` has passed and nothing holds that direction. A black hole or a cut
 //! holds chunks (bytes are accepted, never answered, as by a dead route; delivered if the route
-//! comes back, as TCP would retransmit them); a reset aborts every connection with an RST.
+//! comes back, as TCP would retransmit them); a stranded connection holds them for good; a
+//! reset aborts every connection with an RST.
 //!
 //! ```no_run
 //! # async fn f() {
@@ -49,11 +50,15 @@ pub struct Faults {
     pub cut_down: bool,
     /// Bumped by [`FaultProxy::reset_all`]: connections older than the bump are reset.
     resets: u64,
+    /// Bumped by [`FaultProxy::strand`]: connections older than the bump deliver nothing again.
+    strands: u64,
 }
 
 impl Faults {
-    fn holds(&self, dir: Dir) -> bool {
+    /// Whether a connection born at strand generation `born` holds its bytes going `dir`.
+    fn holds(&self, dir: Dir, born: u64) -> bool {
         self.black_hole
+            || self.strands != born
             || match dir {
                 Dir::Up => self.cut_up,
                 Dir::Down => self.cut_down,
@@ -165,16 +170,25 @@ impl FaultProxy {
         });
     }
 
+    /// Every connection open now is black-holed for good, while new ones work: the route of
+    /// a lost NAT entry, or of a host replaced behind its address. Only the client's own
+    /// timeouts (or the kernel's, minutes later on a real network) end them.
+    pub fn strand(&self) {
+        self.faults.send_modify(|f| f.strands += 1);
+    }
+
     /// Aborts every open connection with an RST, both to the client and to the server.
     pub fn reset_all(&self) {
         self.faults.send_modify(|f| f.resets += 1);
     }
 
-    /// No fault any more: no latency, nothing held, listening; held bytes are delivered.
+    /// No fault any more: no latency, nothing held, listening; held bytes are delivered
+    /// (except on stranded connections).
     pub fn heal(&self) {
         self.faults.send_modify(|f| {
             *f = Faults {
                 resets: f.resets,
+                strands: f.strands,
                 ..Faults::default()
             }
         });
@@ -315,7 +329,10 @@ async fn connection(
     mut faults: watch::Receiver<Faults>,
     counts: Arc<Counts>,
 ) {
-    let born = faults.borrow_and_update().resets;
+    let (born, stranded) = {
+        let f = faults.borrow_and_update();
+        (f.resets, f.strands)
+    };
     let guard = std::sync::Mutex::new(OpenGuard::new(Arc::clone(&counts)));
     let Ok(mut server) = TcpStream::connect(to).await else {
         return;
@@ -328,11 +345,17 @@ async fn connection(
         let up = pump(
             client_read,
             server_write,
-            Dir::Up,
+            (Dir::Up, stranded),
             faults.clone(),
             Some(&guard),
         );
-        let down = pump(server_read, client_write, Dir::Down, faults.clone(), None);
+        let down = pump(
+            server_read,
+            client_write,
+            (Dir::Down, stranded),
+            faults.clone(),
+            None,
+        );
         let reset = faults.wait_for(|f| f.resets != born);
         tokio::select! {
             _ = async { tokio::try_join!(up, down) } => false,
@@ -356,7 +379,7 @@ async fn connection(
 async fn pump(
     mut from: impl AsyncRead + Unpin,
     mut to: impl AsyncWrite + Unpin,
-    dir: Dir,
+    (dir, stranded): (Dir, u64),
     faults: watch::Receiver<Faults>,
     guard: Option<&std::sync::Mutex<OpenGuard>>,
 ) -> std::io::Result<()> {
@@ -385,8 +408,8 @@ async fn pump(
     let write = async {
         let mut faults = faults;
         while let Some((arrived, chunk)) = rx.recv().await {
-            if faults.borrow().holds(dir) {
-                let _ = faults.wait_for(|f| !f.holds(dir)).await;
+            if faults.borrow().holds(dir, stranded) {
+                let _ = faults.wait_for(|f| !f.holds(dir, stranded)).await;
             }
             let latency = faults.borrow().latency(dir);
             tokio::time::sleep_until((arrived + latency).into()).await;
