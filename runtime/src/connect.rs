@@ -128,9 +128,7 @@ pub(crate) async fn wait_until_ready(
             .unwrap_or_else(|_| {
                 Err(sqlx::Error::Io(std::io::Error::new(
                     std::io::ErrorKind::TimedOut,
-                    format!(
-                        "the server accepted the connection but did not answer within {bound:?}"
-                    ),
+                    format!("no answer from the server within {bound:?}"),
                 )))
             });
         match attempt {
