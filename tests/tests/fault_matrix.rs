@@ -1030,17 +1030,22 @@ async fn slow_network(server: &Server, seen: &mut Seen, up: u64, down: u64, base
         "a slow network is no error: {:?}",
         tally.texts
     );
-    assert_eq!(
-        status, 200,
-        "first probe {cold} in {cold_took:?}, then {took:?}"
-    );
+    // At 100 ms each way a probe on a new connection (SCRAM, then its statements prepared)
+    // needs ~2 s, as long as its timeout: it may fail, and the next one on a new connection
+    // again (README, *Reliability*). At 25 ms each way it must pass.
+    if up + down < 100 {
+        assert_eq!(
+            status, 200,
+            "first probe {cold} in {cold_took:?}, then {took:?}"
+        );
+    }
     assert!(
         tally.requests < baseline,
         "{} requests with latency, {baseline} without",
         tally.requests
     );
     let note = format!(
-        "{:.0}% of the baseline's requests; health: first probe {cold} in {} ms, next 200 in {} ms",
+        "{:.0}% of the baseline's requests; health: first probe {cold} in {} ms, next {status} in {} ms",
         100.0 * tally.requests as f64 / baseline as f64,
         cold_took.as_millis(),
         took.as_millis()
