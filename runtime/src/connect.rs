@@ -103,6 +103,10 @@ impl Target {
     }
 }
 
+/// The shortest time one connection attempt is given, however little is left of
+/// `connect_retry`: a TLS handshake to a distant server may need that long.
+const MIN_ATTEMPT: Duration = Duration::from_secs(1);
+
 /// Connects once, retrying refused connections (and "the database system is starting up")
 /// with backoff until `retry_for` has passed. Other errors (bad password, unknown database)
 /// fail at once: waiting would not fix them.
@@ -115,7 +119,19 @@ pub(crate) async fn wait_until_ready(
     let mut attempts = 0;
     loop {
         attempts += 1;
-        match PgConnection::connect_with(&target.options).await {
+        // A server that accepts but never answers (a black-holed route, a frozen host) would
+        // hold an attempt for ever: each one gets what is left of `connect_retry`, at least
+        // `MIN_ATTEMPT`, and runs out as a transient I/O error.
+        let bound = retry_for.saturating_sub(started.elapsed()).max(MIN_ATTEMPT);
+        let attempt = tokio::time::timeout(bound, PgConnection::connect_with(&target.options))
+            .await
+            .unwrap_or_else(|_| {
+                Err(sqlx::Error::Io(std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    format!("no answer from the server within {bound:?}"),
+                )))
+            });
+        match attempt {
             Ok(conn) => {
                 if attempts > 1 {
                     tracing::info!(
@@ -127,13 +143,15 @@ pub(crate) async fn wait_until_ready(
                 }
                 return Ok(conn);
             }
-            Err(e) if is_transient(&e) && started.elapsed() + delay <= retry_for => {
+            Err(e) if is_transient(&e) && started.elapsed() < retry_for => {
+                // The last wait ends at `connect_retry`, for one last attempt there.
+                let delay_now = delay.min(retry_for.saturating_sub(started.elapsed()));
                 tracing::warn!(
                     target = %target.redacted,
-                    "database not ready ({}), retrying in {delay:?}",
+                    "database not ready ({}), retrying in {delay_now:?}",
                     target.scrub(&describe(&e))
                 );
-                tokio::time::sleep(delay).await;
+                tokio::time::sleep(delay_now).await;
                 delay = (delay * 2).min(Duration::from_secs(2));
             }
             Err(e) => {

@@ -2,6 +2,7 @@
 //! process of a run (nextest runs one process per test), a fresh database per test, the sqlx
 //! histories under `fixtures/`, and a primary with a replica and PgBouncer ([`topology`]).
 
+pub mod faults;
 pub mod forwarder;
 pub mod sqlx_histories;
 pub mod tls;
