@@ -432,18 +432,11 @@ async fn mixed_load_with_cancellations_keeps_the_pool_bounded_clean_and_flat() {
     db.close().await;
 }
 
-/// A plain `SET` (outside any transaction block) sent with a query whose future is dropped
-/// before it finishes: pgready's release path drains the connection (reads the results still
-/// in flight) instead of cancelling the statement, so the `SET` runs to completion after its
-/// caller gave up and the next holder of the connection gets the changed session. The same
-/// holds for any other statement of a dropped query (an `INSERT` still commits).
-///
-/// Found by the soak; the pool is another helper's area (runtime/src/pool/connection.rs,
-/// `PoolConnection::drop` → `clean_up`/`make_clean`), so this stays ignored until the release
-/// path cancels an unfinished query (`pg_cancel_backend`/a CancelRequest) or resets a
-/// connection whose dropped query may have changed session state.
+/// A plain `SET` (outside any transaction block) and a session advisory lock sent with a query
+/// whose future is dropped before it finishes: the statement still runs on the server after its
+/// caller gave up, so the release resets the session before the next holder gets it. Found by
+/// the soak (the release used to drain only, and the `SET` reached the next holder).
 #[tokio::test]
-#[ignore = "pool bug: a dropped query is drained, not cancelled, so its `SET` reaches the next holder"]
 async fn a_dropped_plain_set_does_not_reach_the_next_holder() {
     let url = fresh_database("soak_set").await;
     let config = "[pool]\nmax_connections = 1\nmin_connections = 0\n\
@@ -474,6 +467,33 @@ async fn a_dropped_plain_set_does_not_reach_the_next_holder() {
     assert_eq!(
         after, before,
         "the dropped query's `SET` reached the next holder"
+    );
+
+    let dropped = async {
+        let mut conn = db.write().acquire().await.unwrap();
+        sqlx::raw_sql("SELECT pg_advisory_lock(4242); SELECT pg_sleep(0.3)")
+            .execute(&mut *conn)
+            .await
+    };
+    assert!(
+        tokio::time::timeout(Duration::from_millis(50), dropped)
+            .await
+            .is_err(),
+        "the query was meant to be dropped mid-flight"
+    );
+    // The next holder waits for the release's clean-up (one connection in the pool).
+    let _: i32 = sqlx::query_scalar("SELECT 1")
+        .fetch_one(db.write())
+        .await
+        .unwrap();
+    let mut other = PgConnection::connect(&url).await.unwrap();
+    let free: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock(4242)")
+        .fetch_one(&mut other)
+        .await
+        .unwrap();
+    assert!(
+        free,
+        "the dropped query's advisory lock outlived its release"
     );
     db.close().await;
 }

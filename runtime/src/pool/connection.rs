@@ -4,9 +4,13 @@
 //! every query: [`TrackedConnection`] is the `sqlx::Executor` users reach with `&mut *conn`,
 //! and it notes what each query may have left behind:
 //!
-//! - a query that finished leaves nothing; one whose future or stream was dropped may leave
-//!   results in flight and unsent bytes, which are drained before anyone else gets the
-//!   connection;
+//! - a query that finished leaves nothing; one that failed may leave results in flight, which
+//!   are drained before anyone else gets the connection;
+//! - a query whose future or stream was dropped before it finished is abandoned: it still runs
+//!   on the server and may change the session after its caller gave up (a `SET`, an advisory
+//!   lock, a temporary table, `LISTEN`), so the release drains it, rolls back a block it may
+//!   have opened, and resets the session to what a new connection has ([`RESET_SESSION`] and
+//!   the `[session]` batch again);
 //! - SQL that may open a transaction block (`BEGIN`, `START TRANSACTION`, see [`scan`]) gets
 //!   one check on release: a transaction left open is rolled back;
 //! - a [`Transaction`](super::Transaction) dropped uncommitted queues its rollback, which is
@@ -51,6 +55,8 @@ pub(crate) enum State {
     Drain,
     /// A transaction block may be open: check, and roll it back.
     Check,
+    /// A query was dropped before it finished: drain, check, and reset the session.
+    Abandoned,
     /// An I/O or protocol error: close it.
     Broken,
 }
@@ -257,19 +263,26 @@ impl Drop for PoolConnection {
                 // Dropping the object puts it back.
             }
             State::Broken => discard(object, Discard::Broken),
-            State::Drain | State::Check => match tokio::runtime::Handle::try_current() {
-                Ok(runtime) => {
-                    runtime.spawn(clean_up(object, state));
+            State::Drain | State::Check | State::Abandoned => {
+                match tokio::runtime::Handle::try_current() {
+                    Ok(runtime) => {
+                        runtime.spawn(clean_up(object, state));
+                    }
+                    Err(_) => discard(object, Discard::Dirty),
                 }
-                Err(_) => discard(object, Discard::Dirty),
-            },
+            }
         }
     }
 }
 
 /// Makes a released connection clean, then puts it back; closes it if that fails.
 async fn clean_up(mut object: Object, state: State) {
-    match tokio::time::timeout(CLEANUP_TIMEOUT, make_clean(&mut object.raw, state)).await {
+    // Behind a transaction pooler a session outlives no transaction: nothing to reset.
+    let reset = (state == State::Abandoned && !object.unnamed)
+        .then(|| Object::pool(&object).map(|pool| pool.manager().settings().clone()))
+        .flatten();
+    let cleaning = make_clean(&mut object.raw, state, reset);
+    match tokio::time::timeout(CLEANUP_TIMEOUT, cleaning).await {
         Ok(Ok(())) => object.released = Instant::now(),
         Ok(Err(e)) => {
             tracing::debug!("a released connection could not be made clean: {e}");
@@ -279,18 +292,36 @@ async fn clean_up(mut object: Object, state: State) {
     }
 }
 
-async fn make_clean(raw: &mut PgConnection, state: State) -> Result<(), sqlx::Error> {
+/// `reset`: the `[session]` batch, to run after [`RESET_SESSION`] for an abandoned query.
+async fn make_clean(
+    raw: &mut PgConnection,
+    state: State,
+    reset: Option<SqlStr>,
+) -> Result<(), sqlx::Error> {
     // Sends what is queued and reads every result still in flight.
     raw.flush().await?;
     // A transaction that was leaked (`mem::forget`) rather than dropped.
     while raw.is_in_transaction() {
         Tm::rollback(raw).await?;
     }
-    if state == State::Check {
+    if state >= State::Check {
         roll_back_open_block(raw).await?;
+    }
+    if let Some(settings) = reset {
+        raw.execute(sqlx::AssertSqlSafe(format!(
+            "{RESET_SESSION}{}",
+            settings.as_str()
+        )))
+        .await?;
     }
     Ok(())
 }
+
+/// What PostgreSQL's `DISCARD ALL` does but `DEALLOCATE ALL`: sqlx's prepared statements stay,
+/// as sqlx's cache still names them. Parameters go back to the role's, the database's and the
+/// startup packet's values (`application_name` stays), then the `[session]` batch follows.
+const RESET_SESSION: &str = "CLOSE ALL; RESET ALL; UNLISTEN *; SELECT pg_advisory_unlock_all(); \
+     DISCARD TEMP; DISCARD SEQUENCES;\n";
 
 /// Rolls back a transaction block opened by raw SQL (`BEGIN` sent as a query), in one round
 /// trip when there is none. sqlx keeps the server's transaction status to itself but says
@@ -319,19 +350,18 @@ fn discard(object: Object, why: Discard) {
 
 impl TrackedConnection {
     /// Notes an operation about to start that leaves `leaves` once it finishes; returns the
-    /// state to [`finish`](Self::finish) with. Until then a dropped future leaves results in
-    /// flight (and, for SQL that may open a block, maybe an open block).
+    /// state to [`finish`](Self::finish) with. Until then a dropped future abandons it.
     fn start(&mut self, leaves: State) -> State {
         let done = self.state.max(leaves);
-        self.note(State::Drain.max(leaves));
+        self.note(State::Abandoned);
         done
     }
 
     fn finish<T>(&mut self, done: State, result: &Result<T, sqlx::Error>) {
-        match result {
-            Ok(_) => self.state = done,
-            Err(e) => self.note(State::after_error(e)),
-        }
+        self.state = match result {
+            Ok(_) => done,
+            Err(e) => done.max(State::after_error(e)),
+        };
     }
 }
 
@@ -395,10 +425,10 @@ impl TrackedConnection {
     /// through sqlx, or one that SQL sent on this connection may have opened (`BEGIN` as a
     /// query; then its statements are left alone). While the statement runs, the connection
     /// counts as possibly inside a block, so a dropped future has it rolled back on release.
-    fn needs_own_transaction(&mut self, query: &Scanned<'_>) -> bool {
+    fn needs_own_transaction(&mut self, query: &Scanned<'_>, done: State) -> bool {
         let own = self.unnamed()
             && query.is_prepared()
-            && self.state < State::Check
+            && done < State::Check
             && !self.raw().is_in_transaction();
         if own {
             self.note(State::Check);
@@ -434,7 +464,7 @@ impl TrackedConnection {
     {
         let query = self.scanned(query);
         let done = self.start(State::after(&query));
-        let own = self.needs_own_transaction(&query);
+        let own = self.needs_own_transaction(&query, done);
         self.count_query();
         async move {
             let result = if own {
@@ -466,7 +496,7 @@ impl TrackedConnection {
     {
         let query = self.scanned(query);
         let done = self.start(State::after(&query));
-        let own = self.needs_own_transaction(&query);
+        let own = self.needs_own_transaction(&query, done);
         self.count_query();
         async move {
             let result = if own {
@@ -502,7 +532,7 @@ impl<'c> Executor<'c> for &'c mut TrackedConnection {
     {
         let query = self.scanned(query);
         let done = self.start(State::after(&query));
-        let own = self.needs_own_transaction(&query);
+        let own = self.needs_own_transaction(&query, done);
         self.count_query();
         Box::pin(sqlx_core::ext::async_stream::TryAsyncStream::new(
             move |yielder| async move {

@@ -112,6 +112,11 @@ impl Manager {
         }
     }
 
+    /// The `[session]` batch every new connection runs.
+    pub(crate) fn settings(&self) -> &SqlStr {
+        &self.settings
+    }
+
     pub(crate) fn options(&self) -> &PgConnectOptions {
         &self.options
     }

@@ -197,9 +197,10 @@ impl Drop for Transaction<'_> {
             // Queued, not sent: the connection's release (or its next statement) sends it and
             // waits for the answer before anything else runs on it. The rollback ends whatever
             // ran inside, so the connection is left as before the transaction, unless a query
-            // inside found it broken.
+            // inside found it broken or was abandoned (its session-level effects, such as an
+            // advisory lock, outlive the rollback).
             let tracked = self.conn.tracked();
-            if tracked.state() < State::Broken {
+            if tracked.state() < State::Abandoned {
                 tracked.set_state(self.before);
             }
             Tm::start_rollback(tracked.raw());
