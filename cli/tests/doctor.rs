@@ -758,3 +758,150 @@ async fn an_inactive_slot_keeping_wal_past_max_wal_size_fails_and_passes_when_dr
     );
     remove(cluster).await;
 }
+
+/// The statements between backticks in `fix` that start with one of `starts`, in order.
+fn statements_in(fix: &str, starts: &[&str]) -> Vec<String> {
+    fix.split('`')
+        .filter(|part| starts.iter().any(|s| part.starts_with(s)))
+        .map(str::to_owned)
+        .collect()
+}
+
+/// `pg_stat_statements`: a server preloading another library (`auto_explain`) but not
+/// `pg_stat_statements` warns; the fix it prints (an `ALTER SYSTEM` that keeps `auto_explain`,
+/// a restart, `CREATE EXTENSION`), applied as printed, makes it pass.
+#[tokio::test]
+async fn pg_stat_statements_warns_until_preloaded_and_created_as_the_fix_says() {
+    let cluster = own_cluster("shared_preload_libraries = 'auto_explain'\n").await;
+    let project = Project::with_url("doctor_pgss", "", cluster.url("postgres"));
+    let (_, missing) = doctor_on(&project, &[], cluster.password());
+    assert_eq!(status(&missing, "pg_stat_statements"), "warn", "{missing}");
+    says(
+        &missing,
+        "pg_stat_statements",
+        "evidence",
+        "not in shared_preload_libraries, extension not created",
+    );
+    let fix = check(&missing, "pg_stat_statements")["fix"]
+        .as_str()
+        .expect("a fix")
+        .to_owned();
+    let alter = statements_in(&fix, &["ALTER SYSTEM"]);
+    assert_eq!(
+        alter,
+        ["ALTER SYSTEM SET shared_preload_libraries = 'auto_explain', 'pg_stat_statements';"],
+        "{fix}"
+    );
+    assert!(fix.contains("restart"), "{fix}");
+    let create = statements_in(&fix, &["CREATE EXTENSION"]);
+    assert_eq!(create.len(), 1, "{fix}");
+
+    let mut conn = PgConnection::connect(project.url()).await.expect("connect");
+    run_each(&mut conn, &[&alter[0]]).await;
+    conn.close().await.ok();
+    let cluster = restart(cluster).await;
+    let (_, preloaded) = doctor_on(&project, &[], cluster.password());
+    assert_eq!(
+        status(&preloaded, "pg_stat_statements"),
+        "warn",
+        "{preloaded}"
+    );
+    says(
+        &preloaded,
+        "pg_stat_statements",
+        "evidence",
+        "extension not created",
+    );
+    says(
+        &preloaded,
+        "pg_stat_statements",
+        "fix",
+        "CREATE EXTENSION IF NOT EXISTS pg_stat_statements;",
+    );
+
+    let mut conn = PgConnection::connect(project.url()).await.expect("connect");
+    run_each(&mut conn, &[&create[0]]).await;
+    let preload: String = sqlx::query_scalar("SHOW shared_preload_libraries")
+        .fetch_one(&mut conn)
+        .await
+        .expect("show");
+    assert_eq!(
+        preload, "auto_explain, pg_stat_statements",
+        "kept auto_explain"
+    );
+    let counted: i64 = sqlx::query_scalar("SELECT count(*) FROM pg_stat_statements")
+        .fetch_one(&mut conn)
+        .await
+        .expect("the view answers");
+    assert!(counted > 0);
+    conn.close().await.ok();
+    let (_, fixed) = doctor_on(&project, &[], cluster.password());
+    assert_eq!(
+        status(&fixed, "pg_stat_statements"),
+        "pass",
+        "{}",
+        check(&fixed, "pg_stat_statements")
+    );
+    remove(cluster).await;
+}
+
+/// `settings`: an untuned server warns against `pgready tune`'s advice for `--memory 2GB`;
+/// after the statements `pgready tune --memory 2GB --live --alter-system` prints are run and
+/// the server restarted (it marks `shared_buffers` as needing one), the check passes and
+/// `tune --live` finds nothing left to change.
+#[tokio::test]
+async fn settings_warn_until_tunes_advice_is_applied() {
+    let cluster = own_cluster("").await;
+    let project = Project::with_url("doctor_settings", "", cluster.url("postgres"));
+    let (_, untuned) = doctor_on(&project, &["--memory", "2GB"], cluster.password());
+    assert_eq!(status(&untuned, "settings"), "warn", "{untuned}");
+    says(
+        &untuned,
+        "settings",
+        "evidence",
+        "shared_buffers 128MB (advice 512MB)",
+    );
+    says(&untuned, "settings", "fix", "--live --alter-system");
+
+    let tune = project.pgready(&["tune", "--memory", "2GB", "--live", "--alter-system"]);
+    assert_eq!(
+        tune.code, 1,
+        "settings differ: {}{}",
+        tune.stdout, tune.stderr
+    );
+    assert!(!tune.stdout.contains(cluster.password()));
+    let statements: Vec<&str> = tune
+        .stdout
+        .lines()
+        .filter(|l| l.starts_with("ALTER SYSTEM SET "))
+        .map(|l| l.split_once(';').map_or(l, |(s, _)| s))
+        .collect();
+    assert!(
+        statements
+            .iter()
+            .any(|s| s.contains("shared_buffers = '512MB'")),
+        "{}",
+        tune.stdout
+    );
+    assert!(tune.stdout.contains("needs a restart"), "{}", tune.stdout);
+    let mut conn = PgConnection::connect(project.url()).await.expect("connect");
+    run_each(&mut conn, &statements).await;
+    conn.close().await.ok();
+    let cluster = restart(cluster).await;
+
+    let (_, tuned) = doctor_on(&project, &["--memory", "2GB"], cluster.password());
+    assert_eq!(
+        status(&tuned, "settings"),
+        "pass",
+        "{}",
+        check(&tuned, "settings")
+    );
+    let again = project.pgready(&["tune", "--memory", "2GB", "--live", "--alter-system"]);
+    assert_eq!(again.code, 0, "{}{}", again.stdout, again.stderr);
+    assert!(
+        again.stdout.contains("match the advice"),
+        "{}",
+        again.stdout
+    );
+    remove(cluster).await;
+}

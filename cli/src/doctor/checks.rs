@@ -277,13 +277,19 @@ fn backups(ctx: &mut Ctx<'_>) -> Result<Check, String> {
 }
 
 async fn pg_stat_statements(ctx: &mut Ctx<'_>) -> Result<Check, String> {
-    let (installed, preloaded): (bool, bool) = sqlx::query_as(
+    let (installed, preload): (bool, String) = sqlx::query_as(
         "SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'pg_stat_statements'), \
-         'pg_stat_statements' = ANY(string_to_array(replace(current_setting('shared_preload_libraries'), ' ', ''), ','))",
+         current_setting('shared_preload_libraries')",
     )
     .fetch_one(&mut *ctx.conn)
     .await
     .map_err(e)?;
+    let libraries: Vec<&str> = preload
+        .split(',')
+        .map(|l| l.trim().trim_matches('"'))
+        .filter(|l| !l.is_empty())
+        .collect();
+    let preloaded = libraries.contains(&"pg_stat_statements");
     Ok(match (installed, preloaded) {
         (true, true) => Check::pass("pg_stat_statements", "installed and preloaded"),
         _ => Check::problem(
@@ -305,16 +311,31 @@ async fn pg_stat_statements(ctx: &mut Ctx<'_>) -> Result<Check, String> {
                 }
             ),
             format!(
-                "{}`CREATE EXTENSION pg_stat_statements;`",
+                "{}`CREATE EXTENSION IF NOT EXISTS pg_stat_statements;` in this database",
                 if preloaded {
-                    ""
+                    String::new()
                 } else {
-                    "`ALTER SYSTEM SET shared_preload_libraries = 'pg_stat_statements';` and a \
-                     restart, then "
+                    format!(
+                        "`ALTER SYSTEM SET shared_preload_libraries = {};` and a restart, then ",
+                        preload_with_statements(&libraries)
+                    )
                 }
             ),
         ),
     })
+}
+
+/// The `shared_preload_libraries` value with `pg_stat_statements` added to the libraries
+/// already preloaded (setting it alone would unload them at the restart), one literal per
+/// library: a single `'a, b'` would be taken as one library named `a, b`.
+fn preload_with_statements(libraries: &[&str]) -> String {
+    libraries
+        .iter()
+        .copied()
+        .chain(["pg_stat_statements"])
+        .map(|l| format!("'{}'", l.replace('\'', "''")))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 async fn slow_query_log(ctx: &mut Ctx<'_>) -> Result<Check, String> {
@@ -874,7 +895,9 @@ async fn settings(ctx: &mut Ctx<'_>) -> Result<Check, String> {
                 .map(|d| format!("{} {} (advice {})", d.name, d.current, d.recommended))
                 .collect::<Vec<_>>()
                 .join(", "),
-            "`pgready tune --memory … --live --alter-system` prints the statements",
+            "`pgready tune --memory … --live --alter-system` prints the statements; run them, \
+             then restart the server if it marks any as needing a restart, else \
+             `SELECT pg_reload_conf();`",
         )
     })
 }
@@ -882,6 +905,15 @@ async fn settings(ctx: &mut Ctx<'_>) -> Result<Check, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pg_stat_statements_is_added_to_the_libraries_already_preloaded() {
+        assert_eq!(preload_with_statements(&[]), "'pg_stat_statements'");
+        assert_eq!(
+            preload_with_statements(&["auto_explain", "it's"]),
+            "'auto_explain', 'it''s', 'pg_stat_statements'"
+        );
+    }
 
     fn index(name: &str, cols: &[&str], unique: bool, plain: bool) -> IndexRow {
         (
