@@ -240,14 +240,19 @@ impl Drop for PoolConnection {
             object.counts.add_queries(queries);
         }
         let mut state = self.conn.state;
+        // Inside a test's transaction (`#[pgready::test]`), depth 1 is clean.
+        let base = object.base_depth();
+        if let Some(test) = &object.test {
+            test.held.store(false, std::sync::atomic::Ordering::Release);
+        }
         // A dropped transaction queues its rollback: it must reach the server now, not
         // when the next user happens to send something.
-        if object.raw.should_flush() || object.raw.is_in_transaction() {
+        if object.raw.should_flush() || Tm::get_transaction_depth(&object.raw) > base {
             state = state.max(State::Drain);
         }
         if state == State::Drain
             && let Some(Ok(())) = object.raw.flush().now_or_never()
-            && !object.raw.is_in_transaction()
+            && Tm::get_transaction_depth(&object.raw) <= base
         {
             state = State::Clean;
         }
@@ -269,7 +274,8 @@ impl Drop for PoolConnection {
 
 /// Makes a released connection clean, then puts it back; closes it if that fails.
 async fn clean_up(mut object: Object, state: State) {
-    match tokio::time::timeout(CLEANUP_TIMEOUT, make_clean(&mut object.raw, state)).await {
+    let base = object.base_depth();
+    match tokio::time::timeout(CLEANUP_TIMEOUT, make_clean(&mut object.raw, state, base)).await {
         Ok(Ok(())) => object.released = Instant::now(),
         Ok(Err(e)) => {
             tracing::debug!("a released connection could not be made clean: {e}");
@@ -279,14 +285,16 @@ async fn clean_up(mut object: Object, state: State) {
     }
 }
 
-async fn make_clean(raw: &mut PgConnection, state: State) -> Result<(), sqlx::Error> {
+/// `base`: the transaction depth the connection goes back with (1 inside a test's
+/// transaction, whose block stays open).
+async fn make_clean(raw: &mut PgConnection, state: State, base: usize) -> Result<(), sqlx::Error> {
     // Sends what is queued and reads every result still in flight.
     raw.flush().await?;
     // A transaction that was leaked (`mem::forget`) rather than dropped.
-    while raw.is_in_transaction() {
+    while Tm::get_transaction_depth(raw) > base {
         Tm::rollback(raw).await?;
     }
-    if state == State::Check {
+    if state == State::Check && base == 0 {
         roll_back_open_block(raw).await?;
     }
     Ok(())
