@@ -1,4 +1,23 @@
-//! `#[pgready::test]`: a database per test, cloned from a template migrated once.
+//! `#[pgready::test]`: each test isolated from the others, in one of two modes
+//! (`isolation = "…"`, [`Isolation`]).
+//!
+//! **Transaction mode** (`"transaction"`, the default; Django's `TestCase`): the test's `Db`
+//! has a write pool of one connection that begins a transaction when it opens, in the round
+//! trip of the session settings, and every acquire hands out that connection; `begin()` on it
+//! opens a savepoint (commit releases it, rollback rolls back to it). The test runs on a
+//! database such tests share, `<template>_tx`, copied from the template once per server; the
+//! transaction is rolled back by closing the connection when the test ends. Per test there is
+//! no admin connection and no `CREATE`/`DROP DATABASE`. What it cannot do is an error, never a
+//! hang or a silent difference: a second acquire while the connection is held fails at once
+//! ([`Error::TestConnectionHeld`]); a test that failed on SQLSTATE 25001 (a statement that
+//! cannot run in a transaction block) or 25P02 (its transaction aborted by a failed statement)
+//! gets a message that says what to do; a `COMMIT` or `ROLLBACK` sent as SQL fails the test
+//! (a setting local to the transaction is gone at the end). `LISTEN`/`NOTIFY` and other
+//! sessions seeing the test's rows need `"database"`. An error rather than a fall-back to a
+//! copy: the body has already run in part when a limit shows, and running it again would repeat
+//! its side effects.
+//!
+//! **Database mode** (`"database"`): a database per test, cloned from a template migrated once.
 //!
 //! The template is named after the crate, the profile (`PGREADY_PROFILE`, read as start-up
 //! reads it) and a hash of what it holds (the profile, the migrations' checksums, the schema
