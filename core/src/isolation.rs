@@ -32,7 +32,10 @@ mod tests {
         for word in Isolation::VALID {
             assert_eq!(word.parse::<Isolation>().map(Isolation::as_str), Ok(*word));
         }
-        let message = "databse".parse::<Isolation>().unwrap_err().message_for("isolation");
+        let message = "databse"
+            .parse::<Isolation>()
+            .unwrap_err()
+            .message_for("isolation");
         assert!(message.contains("did you mean `\"database\"`"), "{message}");
     }
 }

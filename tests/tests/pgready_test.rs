@@ -158,31 +158,41 @@ fn editing_a_migration_makes_a_new_template_and_removes_the_old() {
     let crate_name = "template_edit_test";
     let url = pgready_tests::url("postgres");
     let v1 = Setup::new("", crate_name, &V1).var("DATABASE_URL", Some(&url));
-    pgready::__private::run_test(v1, "edit::v1", Isolation::Database, async |db: pgready::Db| {
-        let kind: String = sqlx::query_scalar(
-            "SELECT data_type::text FROM information_schema.columns WHERE table_name = 't'",
-        )
-        .fetch_one(db.read())
-        .await
-        .unwrap();
-        assert_eq!(kind, "integer");
-    });
+    pgready::__private::run_test(
+        v1,
+        "edit::v1",
+        Isolation::Database,
+        async |db: pgready::Db| {
+            let kind: String = sqlx::query_scalar(
+                "SELECT data_type::text FROM information_schema.columns WHERE table_name = 't'",
+            )
+            .fetch_one(db.read())
+            .await
+            .unwrap();
+            assert_eq!(kind, "integer");
+        },
+    );
     let first = templates(crate_name);
     assert_eq!(first.len(), 1, "{first:?}");
 
     let v2 = Setup::new("", crate_name, &V2).var("DATABASE_URL", Some(&url));
-    pgready::__private::run_test(v2, "edit::v2", Isolation::Database, async |db: pgready::Db| {
-        let kind: String = sqlx::query_scalar(
-            "SELECT data_type::text FROM information_schema.columns WHERE table_name = 't'",
-        )
-        .fetch_one(db.read())
-        .await
-        .unwrap();
-        assert_eq!(
-            kind, "bigint",
-            "the edited migration is in the new template"
-        );
-    });
+    pgready::__private::run_test(
+        v2,
+        "edit::v2",
+        Isolation::Database,
+        async |db: pgready::Db| {
+            let kind: String = sqlx::query_scalar(
+                "SELECT data_type::text FROM information_schema.columns WHERE table_name = 't'",
+            )
+            .fetch_one(db.read())
+            .await
+            .unwrap();
+            assert_eq!(
+                kind, "bigint",
+                "the edited migration is in the new template"
+            );
+        },
+    );
     let second = templates(crate_name);
     assert_eq!(second.len(), 1, "the old template is gone: {second:?}");
     assert_ne!(first, second);
@@ -262,11 +272,16 @@ fn one_passing_test() {
 #[test]
 #[ignore = "dies on purpose; run by a_crashed_test_process_leaves_its_database_to_the_next_one"]
 fn crashes_on_purpose() {
-    pgready::__private::run_test(pile_setup(), "pile::crash", Isolation::Database, async |db: pgready::Db| -> () {
-        insert_a_row(db).await;
-        // Dies with the test's database still there: no drop, no comment.
-        std::process::abort();
-    });
+    pgready::__private::run_test(
+        pile_setup(),
+        "pile::crash",
+        Isolation::Database,
+        async |db: pgready::Db| -> () {
+            insert_a_row(db).await;
+            // Dies with the test's database still there: no drop, no comment.
+            std::process::abort();
+        },
+    );
 }
 
 #[test]
@@ -323,20 +338,25 @@ fn the_template_is_built_with_the_profile_start_up_uses() {
         let setup = Setup::new(TWO_PROFILES, crate_name, &IN_THE_PROFILES_SCHEMA)
             .var("DATABASE_URL", Some(&url))
             .var("PGREADY_PROFILE", profile);
-        pgready::__private::run_test(setup, "profile::t", Isolation::Database, async move |db: pgready::Db| {
-            let found: Vec<(String, String)> = sqlx::query_as(
-                "SELECT current_schema()::text, table_schema::text \
+        pgready::__private::run_test(
+            setup,
+            "profile::t",
+            Isolation::Database,
+            async move |db: pgready::Db| {
+                let found: Vec<(String, String)> = sqlx::query_as(
+                    "SELECT current_schema()::text, table_schema::text \
                  FROM information_schema.tables WHERE table_name = 't'",
-            )
-            .fetch_all(db.read())
-            .await
-            .unwrap();
-            assert_eq!(
-                found,
-                [(schema.to_owned(), schema.to_owned())],
-                "profile {profile:?}: the copy holds that profile's schema"
-            );
-        });
+                )
+                .fetch_all(db.read())
+                .await
+                .unwrap();
+                assert_eq!(
+                    found,
+                    [(schema.to_owned(), schema.to_owned())],
+                    "profile {profile:?}: the copy holds that profile's schema"
+                );
+            },
+        );
     }
     let names = templates(crate_name);
     assert_eq!(names.len(), 2, "one template per profile: {names:?}");

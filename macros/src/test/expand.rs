@@ -1,8 +1,8 @@
 //! Tokens only: a `#[test]` that gives the body its own migrated database.
 
+use pgready_core::isolation::Isolation;
 use proc_macro2::TokenStream;
 use quote::quote;
-use pgready_core::isolation::Isolation;
 use syn::ItemFn;
 
 use super::validate::Valid;

@@ -76,7 +76,9 @@ pub(crate) fn write(
         // fsync, synchronous_commit and full_page_writes stay on.
         Durability::Production => {}
         Durability::ThrowAway => {
-            text.push_str("# The shared test cluster: throw-away data, as test suites run PostgreSQL.\n");
+            text.push_str(
+                "# The shared test cluster: throw-away data, as test suites run PostgreSQL.\n",
+            );
             text.push_str(THROW_AWAY);
         }
     }
@@ -131,7 +133,11 @@ mod tests {
         write(&dir, 54321, &user, Durability::Production).unwrap();
         assert_eq!(read_port(&dir), Some(54321));
         assert_eq!(read_durability(&dir), Durability::Production);
-        assert!(!std::fs::read_to_string(dir.join(CONF_FILE)).unwrap().contains("fsync"));
+        assert!(
+            !std::fs::read_to_string(dir.join(CONF_FILE))
+                .unwrap()
+                .contains("fsync")
+        );
         write(&dir, 54322, &user, Durability::ThrowAway).unwrap();
         assert_eq!(read_durability(&dir), Durability::ThrowAway);
         write(&dir, 54321, &user, Durability::Production).unwrap();

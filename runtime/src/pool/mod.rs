@@ -169,13 +169,19 @@ impl Pool {
     ) -> Result<Pool, sqlx::Error> {
         let max = limits.max_connections as usize;
         let acquire_times = AcquireTimes::new(role.name(), &options);
-        let engine = Engine::builder(Manager::new(options, settings, limits.clone(), pgbouncer, test))
-            .max_size(max)
-            // The most recently used connection first: it is inside the validation bypass,
-            // and the others can go idle and be reaped.
-            .queue_mode(deadpool::managed::QueueMode::Lifo)
-            .build()
-            .map_err(|e| sqlx::Error::Configuration(e.to_string().into()))?;
+        let engine = Engine::builder(Manager::new(
+            options,
+            settings,
+            limits.clone(),
+            pgbouncer,
+            test,
+        ))
+        .max_size(max)
+        // The most recently used connection first: it is inside the validation bypass,
+        // and the others can go idle and be reaped.
+        .queue_mode(deadpool::managed::QueueMode::Lifo)
+        .build()
+        .map_err(|e| sqlx::Error::Configuration(e.to_string().into()))?;
         engine::start(&engine, first).await?;
         Ok(Pool {
             engine,
@@ -229,7 +235,9 @@ impl Pool {
     /// (waiting would never end); waits only while a release cleans it up.
     async fn checkout_test(&self, test: &TestTransaction) -> Result<PoolConnection, sqlx::Error> {
         if test.held.swap(true, Ordering::AcqRel) {
-            return Err(sqlx::Error::Configuration(Box::new(Error::TestConnectionHeld)));
+            return Err(sqlx::Error::Configuration(Box::new(
+                Error::TestConnectionHeld,
+            )));
         }
         let got = match tokio::time::timeout(self.limits().acquire_timeout, self.engine.get()).await
         {

@@ -174,7 +174,10 @@ where
                 .map(String::as_str)
                 .or_else(|| panic.downcast_ref::<&str>().copied());
             match message.and_then(transaction_mode_hint) {
-                Some(hint) => panic!("{}\npgready::test: `{test}`: {hint}", message.unwrap_or_default()),
+                Some(hint) => panic!(
+                    "{}\npgready::test: `{test}`: {hint}",
+                    message.unwrap_or_default()
+                ),
                 None => std::panic::resume_unwind(panic),
             }
         }
@@ -192,7 +195,10 @@ pub async fn start_in_transaction(setup: &Setup) -> Result<Db, Error> {
     let shared = template::shared_name(&template);
     let started = setup
         .clone()
-        .var(&cfg.database.url_env, Some(&dsn::with_database(&server, &shared)))
+        .var(
+            &cfg.database.url_env,
+            Some(&dsn::with_database(&server, &shared)),
+        )
         .purpose(Purpose::TestTransaction);
     // Usually there: no admin connection at all. Missing (first test on this server, or the
     // migrations changed): built once, under the template lock, then connected again.
@@ -209,10 +215,11 @@ pub async fn start_in_transaction(setup: &Setup) -> Result<Db, Error> {
             };
             tokio::task::spawn_blocking(move || admin.ensure_shared(copy))
                 .await
-                .map_err(|e| Error::Config(format!("pgready::test: the admin task failed: {e}")))??;
-            crate::start(&started).await.map_err(|e| {
+                .map_err(|e| {
+                    Error::Config(format!("pgready::test: the admin task failed: {e}"))
+                })??;
+            crate::start(&started).await.inspect_err(|_| {
                 tracing::debug!("before the shared database was made: {first}");
-                e
             })
         }
     }
