@@ -262,16 +262,17 @@ fn db_name(db: &Db) -> String {
         .to_owned()
 }
 
-/// What to do when a transaction-mode test failed with a SQLSTATE that the mode causes.
+/// What to do when a transaction-mode test failed with a SQLSTATE that the mode causes, as
+/// the failure shows it: sqlx's database error prints its code quoted (`code: "25001"`).
 fn transaction_mode_hint(failure: &str) -> Option<&'static str> {
-    if failure.contains("25001") {
+    if failure.contains("\"25001\"") {
         Some(
             "a statement that cannot run inside a transaction block (SQLSTATE 25001: \
              `CREATE INDEX CONCURRENTLY`, `VACUUM`, `CREATE DATABASE`, …) ran in the test's \
              transaction (`isolation = \"transaction\"`, the default): give the test a database \
              of its own, `#[pgready::test(isolation = \"database\")]`",
         )
-    } else if failure.contains("25P02") {
+    } else if failure.contains("\"25P02\"") {
         Some(
             "a statement failed and aborted the test's transaction (`isolation = \"transaction\"`, \
              the default), so every later statement fails (SQLSTATE 25P02): run a statement \
@@ -397,4 +398,21 @@ fn server_url(setup: &Setup, url_env: &str) -> Result<String, Error> {
     }
     let cluster = shared_cluster()?;
     Ok(cluster.url("postgres"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::transaction_mode_hint as hint;
+
+    #[test]
+    fn hints_follow_the_sqlstate_not_any_number() {
+        let concurrently = r#"Database(PgDatabaseError { severity: Error, code: "25001", message: "CREATE INDEX CONCURRENTLY cannot run inside a transaction block" })"#;
+        assert!(hint(concurrently).is_some_and(|h| h.contains("isolation = \"database\"")));
+        let aborted = r#"Database(PgDatabaseError { code: "25P02", .. })"#;
+        assert!(hint(aborted).is_some_and(|h| h.contains("savepoint")));
+        assert_eq!(
+            hint("assertion `left == right` failed\n  left: 25001\n right: 2"),
+            None
+        );
+    }
 }
