@@ -1,6 +1,12 @@
-//! `test-db`: what a test pays for its own migrated database, with 50 migrations.
+//! `test-db`: what a test pays for its isolated, migrated database, with 50 migrations, in
+//! each `#[pgready::test]` mode against `#[sqlx::test]`, once with production durability and
+//! once with the test settings (`fsync`, `synchronous_commit`, `full_page_writes` off, set with
+//! `ALTER SYSTEM` on the same server).
 //!
-//! pgready: `pgready::__private::run_test` with an empty body, exactly what `#[pgready::test]`
+//! pgready, transaction mode (the default): `run_test` with an empty body on the shared
+//! `_tx` database: one connection whose first round trip carries the session settings and
+//! `BEGIN`, one round trip checking the transaction, close. pgready, database mode:
+//! `pgready::__private::run_test` with an empty body, exactly what `#[pgready::test]`
 //! expands to: `CREATE DATABASE … TEMPLATE` from a template migrated once (by the process's
 //! admin thread), start-up on the copy, then the hand-over of the database, which the admin
 //! thread drops once the test's session has ended. The figure runs until that drop is done, so
@@ -17,6 +23,8 @@ use std::time::{Duration, Instant};
 use sqlx::postgres::PgPoolOptions;
 use sqlx::{AssertSqlSafe, Connection, Executor, PgConnection};
 use tokio::runtime::Runtime;
+
+use pgready::__private::Isolation;
 
 use crate::generated;
 use crate::report::{Better, Figure, Samples};
@@ -42,7 +50,12 @@ pub fn run(server: &Server, runtime: &Runtime) -> Result<Vec<Figure>, BoxError> 
 
     // The first test of a run (ever, per migration set) builds the template.
     let started = Instant::now();
-    pgready::__private::run_test(setup.clone(), "bench_first", |_db| async {});
+    pgready::__private::run_test(
+        setup.clone(),
+        "bench_first",
+        Isolation::Database,
+        |_db| async {},
+    );
     let first = started.elapsed();
 
     let mut master = runtime.block_on(server.admin())?;
@@ -57,53 +70,26 @@ pub fn run(server: &Server, runtime: &Runtime) -> Result<Vec<Figure>, BoxError> 
             .await
     })?;
 
-    let mut pgready_times = Samples::with_capacity(TESTS);
-    let mut pgready_returned = Samples::with_capacity(TESTS);
-    let mut sqlx_times = Samples::with_capacity(TESTS);
-    let (mut pgready_total, mut sqlx_total) = (Duration::ZERO, Duration::ZERO);
-    let ours = format!("pgready_t_{}_", std::process::id());
-    // Alternate the two, so drift on the machine hits both alike.
-    for i in 0..TESTS {
-        let started = Instant::now();
-        pgready::__private::run_test(setup.clone(), &format!("bench_{i}"), |_db| async {});
-        pgready_returned.push(started.elapsed());
-        // Until the admin thread has dropped it: a later copy would wait for that, and a drop
-        // running during the sqlx test would make its checkpoint write sqlx's database.
-        runtime.block_on(until_dropped(&mut master, &ours))?;
-        let t = started.elapsed();
-        pgready_times.push(t);
-        pgready_total += t;
-
-        let started = Instant::now();
-        runtime.block_on(async {
-            let name = format!("_sqlx_test_{i}");
-            sqlx::query("INSERT INTO _sqlx_test.databases (db_name, test_path) VALUES ($1, $2)")
-                .bind(&name)
-                .bind(format!("bench::test_{i}"))
-                .execute(&mut master)
-                .await?;
-            master
-                .execute(AssertSqlSafe(format!("CREATE DATABASE \"{name}\"")))
-                .await?;
-            let pool = PgPoolOptions::new()
-                .max_connections(20)
-                .connect(&server.url(&name))
-                .await?;
-            migrator.run(&pool).await?;
-            pool.close().await;
-            master
-                .execute(AssertSqlSafe(format!("DROP DATABASE IF EXISTS \"{name}\"")))
-                .await?;
-            sqlx::query("DELETE FROM _sqlx_test.databases WHERE db_name = $1")
-                .bind(&name)
-                .execute(&mut master)
-                .await?;
-            Ok::<_, BoxError>(())
-        })?;
-        let t = started.elapsed();
-        sqlx_times.push(t);
-        sqlx_total += t;
+    // The first transaction-mode test makes the shared database (from the template).
+    pgready::__private::run_test(
+        setup.clone(),
+        "bench_first_tx",
+        Isolation::Transaction,
+        |_db| async {},
+    );
+    let mut figures = Vec::new();
+    for durability in [Durability::Production, Durability::Test] {
+        runtime.block_on(durability.apply(&mut master))?;
+        figures.extend(compare(
+            server,
+            runtime,
+            &setup,
+            &migrator,
+            &mut master,
+            durability,
+        )?);
     }
+    runtime.block_on(Durability::Production.apply(&mut master))?;
     // PostgreSQL's own share: the copy and the drop alone, with nothing of pgready around them.
     let mut floor = Samples::with_capacity(TESTS);
     let mut floor_create = Samples::with_capacity(TESTS);
@@ -185,22 +171,10 @@ pub fn run(server: &Server, runtime: &Runtime) -> Result<Vec<Figure>, BoxError> 
     runtime.block_on(master.close())?;
     generated::remove_dir(&dir);
 
-    let ms = |d: Duration| d.as_secs_f64() * 1000.0 / TESTS as f64;
     println!(
-        "\ntest-db: {MIGRATIONS} migrations, {TESTS} tests each, in-process (as `cargo test`)"
-    );
-    println!(
-        "pgready: first test (builds the template) {:.0} ms; then mean {:.1} ms, median {:.1} ms \
-         (until its database is dropped; `run_test` returned after a median {:.1} ms)",
-        first.as_secs_f64() * 1000.0,
-        ms(pgready_total),
-        pgready_times.median_ms(),
-        pgready_returned.median_ms()
-    );
-    println!(
-        "sqlx:    mean {:.1} ms, median {:.1} ms",
-        ms(sqlx_total),
-        sqlx_times.median_ms()
+        "\ntest-db: PostgreSQL's share, production durability; first database-mode test (builds \
+         the template) {:.0} ms",
+        first.as_secs_f64() * 1000.0
     );
     println!(
         "floor:   bare CREATE DATABASE … TEMPLATE + DROP DATABASE, median {:.1} ms \
@@ -221,9 +195,168 @@ pub fn run(server: &Server, runtime: &Runtime) -> Result<Vec<Figure>, BoxError> 
         "drop:    DROP DATABASE right after a session on it closed, median {:.1} ms",
         drop_after_use.median_ms()
     );
-    let fig = |metric: &str, pg: f64, base: f64| Figure {
+    Ok(figures)
+}
+
+/// The server's durability for a round of the comparison.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Durability {
+    /// PostgreSQL's defaults: `fsync`, `synchronous_commit` and `full_page_writes` on.
+    Production,
+    /// As `#[pgready::test]`'s shared cluster runs: all three off.
+    Test,
+}
+
+impl Durability {
+    pub fn label(self) -> &'static str {
+        match self {
+            Durability::Production => "production durability",
+            Durability::Test => "test settings (fsync off)",
+        }
+    }
+
+    /// `ALTER SYSTEM` and a reload: all three settings take effect without a restart.
+    pub async fn apply(self, master: &mut PgConnection) -> Result<(), BoxError> {
+        let value = match self {
+            Durability::Production => "DEFAULT",
+            Durability::Test => "off",
+        };
+        for setting in ["fsync", "synchronous_commit", "full_page_writes"] {
+            master
+                .execute(AssertSqlSafe(format!(
+                    "ALTER SYSTEM SET {setting} = {value}"
+                )))
+                .await?;
+        }
+        master.execute("SELECT pg_reload_conf()").await?;
+        // The reload is asynchronous: wait until this session's backend has it.
+        let wanted = if self == Durability::Test {
+            "off"
+        } else {
+            "on"
+        };
+        for _ in 0..200 {
+            let fsync: String = sqlx::query_scalar("SELECT current_setting('fsync')")
+                .fetch_one(&mut *master)
+                .await?;
+            if fsync == wanted {
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        Err("the server did not reload its durability settings".into())
+    }
+}
+
+/// Per test, alternating (so drift on the machine hits all alike): transaction mode, database
+/// mode (until its database is dropped), and `#[sqlx::test]`'s work.
+fn compare(
+    server: &Server,
+    runtime: &Runtime,
+    setup: &pgready::Setup,
+    migrator: &sqlx::migrate::Migrator,
+    master: &mut PgConnection,
+    durability: Durability,
+) -> Result<Vec<Figure>, BoxError> {
+    let mut tx_times = Samples::with_capacity(TESTS);
+    let mut pgready_times = Samples::with_capacity(TESTS);
+    let mut pgready_returned = Samples::with_capacity(TESTS);
+    let mut sqlx_times = Samples::with_capacity(TESTS);
+    let (mut tx_total, mut pgready_total, mut sqlx_total) =
+        (Duration::ZERO, Duration::ZERO, Duration::ZERO);
+    let ours = format!("pgready_t_{}_", std::process::id());
+    for i in 0..TESTS {
+        let started = Instant::now();
+        pgready::__private::run_test(
+            setup.clone(),
+            &format!("bench_tx_{i}"),
+            Isolation::Transaction,
+            |_db| async {},
+        );
+        let t = started.elapsed();
+        tx_times.push(t);
+        tx_total += t;
+
+        let started = Instant::now();
+        pgready::__private::run_test(
+            setup.clone(),
+            &format!("bench_{i}"),
+            Isolation::Database,
+            |_db| async {},
+        );
+        pgready_returned.push(started.elapsed());
+        // Until the admin thread has dropped it: a later copy would wait for that, and a drop
+        // running during the sqlx test would make its checkpoint write sqlx's database.
+        runtime.block_on(until_dropped(master, &ours))?;
+        let t = started.elapsed();
+        pgready_times.push(t);
+        pgready_total += t;
+
+        let started = Instant::now();
+        runtime.block_on(async {
+            let name = format!("_sqlx_test_{i}");
+            sqlx::query("INSERT INTO _sqlx_test.databases (db_name, test_path) VALUES ($1, $2)")
+                .bind(&name)
+                .bind(format!("bench::test_{i}"))
+                .execute(&mut *master)
+                .await?;
+            master
+                .execute(AssertSqlSafe(format!("CREATE DATABASE \"{name}\"")))
+                .await?;
+            let pool = PgPoolOptions::new()
+                .max_connections(20)
+                .connect(&server.url(&name))
+                .await?;
+            migrator.run(&pool).await?;
+            pool.close().await;
+            master
+                .execute(AssertSqlSafe(format!("DROP DATABASE IF EXISTS \"{name}\"")))
+                .await?;
+            sqlx::query("DELETE FROM _sqlx_test.databases WHERE db_name = $1")
+                .bind(&name)
+                .execute(&mut *master)
+                .await?;
+            Ok::<_, BoxError>(())
+        })?;
+        let t = started.elapsed();
+        sqlx_times.push(t);
+        sqlx_total += t;
+    }
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0 / TESTS as f64;
+    let label = durability.label();
+    println!(
+        "\ntest-db: {MIGRATIONS} migrations, {TESTS} tests each, in-process (as `cargo test`), {label}"
+    );
+    println!(
+        "pgready transaction: mean {:.1} ms, median {:.1} ms (until `run_test` returned; nothing left to drop)",
+        ms(tx_total),
+        tx_times.median_ms()
+    );
+    println!(
+        "pgready database:    mean {:.1} ms, median {:.1} ms (until its database is dropped; \
+         `run_test` returned after a median {:.1} ms)",
+        ms(pgready_total),
+        pgready_times.median_ms(),
+        pgready_returned.median_ms()
+    );
+    println!(
+        "sqlx:                mean {:.1} ms, median {:.1} ms",
+        ms(sqlx_total),
+        sqlx_times.median_ms()
+    );
+    let (tx, db, sq) = (
+        tx_times.median_ms(),
+        pgready_times.median_ms(),
+        sqlx_times.median_ms(),
+    );
+    println!(
+        "ratio vs #[sqlx::test] (medians): transaction {:.3}, database {:.3}",
+        tx / sq,
+        db / sq
+    );
+    let fig = |metric: String, pg: f64, base: f64| Figure {
         scenario: "test-db",
-        metric: metric.to_owned(),
+        metric,
         pgready: pg,
         baseline_name: "#[sqlx::test] (in-process)".to_owned(),
         baseline: base,
@@ -232,19 +365,26 @@ pub fn run(server: &Server, runtime: &Runtime) -> Result<Vec<Figure>, BoxError> 
     };
     Ok(vec![
         fig(
-            "per-test setup and drop, 50 migrations, mean",
+            format!("per test, isolation = \"transaction\", median, {label}"),
+            tx,
+            sq,
+        ),
+        fig(
+            format!("per test, isolation = \"database\" (setup and drop), median, {label}"),
+            db,
+            sq,
+        ),
+        fig(
+            format!("per test, isolation = \"database\" (setup and drop), mean, {label}"),
             ms(pgready_total),
             ms(sqlx_total),
         ),
         fig(
-            "per-test setup and drop, 50 migrations, median",
-            pgready_times.median_ms(),
-            sqlx_times.median_ms(),
-        ),
-        fig(
-            "until the test returns (drop left to the admin thread), median",
+            format!(
+                "until a database-mode test returns (drop left to the admin thread), median, {label}"
+            ),
             pgready_returned.median_ms(),
-            sqlx_times.median_ms(),
+            sq,
         ),
     ])
 }

@@ -1,6 +1,7 @@
-//! `test-runners`: `#[pgready::test]` against `#[sqlx::test]` as users run them, under
-//! `cargo test` and `cargo nextest run`, on a generated fixture crate with 50 migrations and
-//! `TESTS` empty tests of each kind. Each figure is the wall time of the filtered run minus an
+//! `test-runners`: `#[pgready::test]` in both modes against `#[sqlx::test]` as users run them,
+//! under `cargo test` and `cargo nextest run`, on a generated fixture crate with 50 migrations
+//! and `TESTS` empty tests of each kind, on the same server with production durability and
+//! with the test settings (no fsync). Each figure is the wall time of the filtered run minus an
 //! empty run (harness start-up), divided by the number of tests. A run's wall time lasts until
 //! the server has finished dropping its databases: pgready's last drops are sent as the test
 //! processes exit and finish after them, and would otherwise slow down the next run.
@@ -15,6 +16,7 @@ use tokio::runtime::Runtime;
 use crate::generated;
 use crate::report::{Better, Figure, Samples};
 use crate::server::Server;
+use crate::test_db::Durability;
 
 const MIGRATIONS: usize = 50;
 const TESTS: usize = 20;
@@ -65,56 +67,84 @@ pub fn run(
 
     let mut figures = Vec::new();
     println!(
-        "\ntest-runners: fixture crate, {MIGRATIONS} migrations, {TESTS} empty tests per kind"
+        "\ntest-runners: fixture crate, {MIGRATIONS} migrations, {TESTS} empty tests per kind \
+         (`pgready_`: the default, transaction mode; `pgdb_`: isolation = \"database\")"
     );
-    for runner in ["cargo test", "cargo nextest run"] {
-        let args = |filter: &'static str| -> Vec<&'static str> {
-            if runner == "cargo test" {
-                vec!["test", "-q", "--", filter]
-            } else {
-                vec!["nextest", "run", "--no-fail-fast", filter]
-            }
-        };
-        let nextest_empty: Vec<&str> = vec!["nextest", "run", "--no-tests=pass", "no_such_test"];
-        let empty_args = if runner == "cargo test" {
-            args("no_such_test")
-        } else {
-            nextest_empty
-        };
-        // Warm up: the first pgready test builds the template.
-        cargo(&args("pgready_"))?;
-        cargo(&args("sqlx_"))?;
-        let (mut empty, mut pg, mut sq) =
-            (Samples::default(), Samples::default(), Samples::default());
-        for _ in 0..REPEATS {
-            empty.push(cargo(&empty_args)?);
-            pg.push(cargo(&args("pgready_"))?);
-            sq.push(cargo(&args("sqlx_"))?);
-        }
-        let empty = empty.median_ms();
-        let per_test = |s: &mut Samples| (s.median_ms() - empty) / TESTS as f64;
-        let (pg, sq) = (per_test(&mut pg), per_test(&mut sq));
-        println!(
-            "{runner}: pgready {pg:.1} ms/test, sqlx {sq:.1} ms/test (wall minus {empty:.0} ms \
-             empty run, median of {REPEATS})"
-        );
-        figures.push(Figure {
-            scenario: "test-db",
-            metric: format!(
-                "wall per test under `{runner}`{}",
-                if optimize_auth {
-                    ", auth optimised"
+    for durability in [Durability::Production, Durability::Test] {
+        runtime.block_on(async {
+            let mut admin = server.admin().await?;
+            durability.apply(&mut admin).await?;
+            admin.close().await?;
+            Ok::<_, BoxError>(())
+        })?;
+        for runner in ["cargo test", "cargo nextest run"] {
+            let args = |filter: &'static str| -> Vec<&'static str> {
+                if runner == "cargo test" {
+                    vec!["test", "-q", "--", filter]
                 } else {
-                    ""
+                    vec!["nextest", "run", "--no-fail-fast", filter]
                 }
-            ),
-            pgready: pg,
-            baseline_name: "#[sqlx::test]".to_owned(),
-            baseline: sq,
-            unit: "ms/test",
-            better: Better::Lower,
-        });
+            };
+            let nextest_empty: Vec<&str> =
+                vec!["nextest", "run", "--no-tests=pass", "no_such_test"];
+            let empty_args = if runner == "cargo test" {
+                args("no_such_test")
+            } else {
+                nextest_empty
+            };
+            // Warm up: the first pgready tests build the template and the shared database.
+            cargo(&args("pgready_"))?;
+            cargo(&args("pgdb_"))?;
+            cargo(&args("sqlx_"))?;
+            let (mut empty, mut tx, mut db, mut sq) = (
+                Samples::default(),
+                Samples::default(),
+                Samples::default(),
+                Samples::default(),
+            );
+            for _ in 0..REPEATS {
+                empty.push(cargo(&empty_args)?);
+                tx.push(cargo(&args("pgready_"))?);
+                db.push(cargo(&args("pgdb_"))?);
+                sq.push(cargo(&args("sqlx_"))?);
+            }
+            let empty = empty.median_ms();
+            let per_test = |s: &mut Samples| (s.median_ms() - empty) / TESTS as f64;
+            let (tx, db, sq) = (per_test(&mut tx), per_test(&mut db), per_test(&mut sq));
+            let label = durability.label();
+            println!(
+                "{runner}, {label}: pgready transaction {tx:.1} ms/test ({:.3}), database \
+                 {db:.1} ms/test ({:.3}), sqlx {sq:.1} ms/test (wall minus {empty:.0} ms empty \
+                 run, median of {REPEATS})",
+                tx / sq,
+                db / sq
+            );
+            let auth = if optimize_auth {
+                ", auth optimised"
+            } else {
+                ""
+            };
+            for (mode, pg) in [("transaction", tx), ("database", db)] {
+                figures.push(Figure {
+                    scenario: "test-db",
+                    metric: format!(
+                        "wall per test under `{runner}`, isolation = \"{mode}\", {label}{auth}"
+                    ),
+                    pgready: pg,
+                    baseline_name: "#[sqlx::test]".to_owned(),
+                    baseline: sq,
+                    unit: "ms/test",
+                    better: Better::Lower,
+                });
+            }
+        }
     }
+    runtime.block_on(async {
+        let mut admin = server.admin().await?;
+        Durability::Production.apply(&mut admin).await?;
+        admin.close().await?;
+        Ok::<_, BoxError>(())
+    })?;
     Ok(figures)
 }
 
@@ -181,6 +211,7 @@ fn write_fixture(dir: &Path, workspace: &Path, optimize_auth: bool) -> std::io::
     for i in 0..TESTS {
         tests.push_str(&format!(
             "#[pgready::test]\nasync fn pgready_{i}(_db: pgready::Db) {{}}\n\n\
+             #[pgready::test(isolation = \"database\")]\nasync fn pgdb_{i}(_db: pgready::Db) {{}}\n\n\
              #[sqlx::test]\nasync fn sqlx_{i}(_pool: sqlx::PgPool) {{}}\n\n"
         ));
     }

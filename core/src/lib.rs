@@ -26,6 +26,7 @@ pub mod schema;
 pub mod dsn;
 pub mod duration;
 pub mod health;
+pub mod isolation;
 pub mod suggest;
 pub mod word;
 

@@ -49,15 +49,26 @@ pub fn health_endpoint(args: TokenStream, item: TokenStream) -> TokenStream {
     health_endpoint::expand(args.into(), item.into()).into()
 }
 
-/// Gives `async fn name(db: pgready::Db)` its own database, cloned from a template that holds
-/// the migrated schema (built once and reused across tests, processes and runs), and runs it as
-/// a `#[test]`. `config = "…"` as for `#[migrated_pool]`. A failing test's database is kept and
-/// its name printed.
+/// Runs `async fn name(db: pgready::Db)` as a `#[test]` on the migrated schema, isolated from
+/// every other test. `config = "…"` as for `#[migrated_pool]`; `isolation = "…"`:
+///
+/// - `"transaction"` (the default): one connection inside a transaction rolled back when the
+///   test ends, on a database copied once from the migrated template and shared by every such
+///   test; `begin()` inside opens a savepoint. A second connection held at the same time,
+///   real commits, `LISTEN`/`NOTIFY` and statements that cannot run in a transaction block are
+///   errors that say to use `"database"`.
+/// - `"database"`: a database of its own, cloned from the template (built once and reused across
+///   tests, processes and runs). A failing test's database is kept and its name printed.
 ///
 /// ```ignore
 /// #[pgready::test]
 /// async fn creates_an_item(db: pgready::Db) {
 ///     pgready::sqlx::query("INSERT INTO items (name) VALUES ('a')").execute(db.write()).await.unwrap();
+/// }
+///
+/// #[pgready::test(isolation = "database")]
+/// async fn builds_an_index_concurrently(db: pgready::Db) {
+///     pgready::sqlx::query("CREATE INDEX CONCURRENTLY ON items (name)").execute(db.write()).await.unwrap();
 /// }
 /// ```
 #[proc_macro_attribute]

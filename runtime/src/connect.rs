@@ -272,6 +272,19 @@ pub(crate) async fn pool(
         .map_err(|e| target.connect_error(&e))
 }
 
+/// `#[pgready::test]`'s transaction mode: a write pool of one connection inside the test's
+/// transaction (see [`Pool::connect_in_test_transaction`]).
+pub(crate) async fn test_transaction_pool(
+    target: &Target,
+    limits: &config::Pool,
+    cfg: &config::Config,
+) -> Result<Pool, Error> {
+    let (options, settings) = pool_setup(target, cfg);
+    Pool::connect_in_test_transaction(options, settings, limits)
+        .await
+        .map_err(|e| target.connect_error(&e))
+}
+
 /// [`pool`] without opening a connection first: for a replica that does not answer yet.
 pub(crate) async fn pool_later(
     target: &Target,

@@ -25,6 +25,17 @@ pub enum Error {
     #[error("invalid configuration: {0}")]
     Config(String),
 
+    /// `#[pgready::test]` in transaction mode: a connection was asked for while the test's one
+    /// connection is held (it would wait forever).
+    #[error(
+        "a second connection was asked for while the test's only one is held: \
+         `#[pgready::test]` runs the test on one connection inside a transaction that is rolled \
+         back at the end (`isolation = \"transaction\"`, the default); run the query on the \
+         connection or transaction already held (`&mut *tx`), or give a test that needs several \
+         connections at once a database of its own: `#[pgready::test(isolation = \"database\")]`"
+    )]
+    TestConnectionHeld,
+
     /// No DSN in the environment and the embedded cluster is not allowed.
     #[error(
         "`{env}` is not set: set it to the database's DSN (e.g. `postgres://app@db.internal/app`){hint}"

@@ -86,7 +86,8 @@ pub use sqlx;
 pub mod __private {
     pub use crate::migrate::EmbeddedFile;
     pub use crate::start::{Setup, run};
-    pub use crate::testing::{run_test, start_on_copy};
+    pub use crate::testing::{run_test, start_in_transaction, start_on_copy};
+    pub use pgready_core::isolation::Isolation;
 
     pub use crate::Db;
     pub use axum;

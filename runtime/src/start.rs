@@ -61,6 +61,10 @@ pub(crate) enum Purpose {
     /// and the migrations were checked when the template was built, so start-up skips the
     /// migration connection.
     TestCopy,
+    /// `#[pgready::test]` in transaction mode, on the database shared by such tests (a copy of
+    /// the template): as `TestCopy`, and the write pool is one connection inside the test's
+    /// transaction; reads go to it too (no replica).
+    TestTransaction,
 }
 
 impl Setup {
@@ -146,7 +150,7 @@ pub async fn start(setup: &Setup) -> Result<Db, Error> {
         },
         _ => target.clone(),
     };
-    let migrations = if setup.purpose == Purpose::TestCopy {
+    let migrations = if matches!(setup.purpose, Purpose::TestCopy | Purpose::TestTransaction) {
         migrator.assumed_applied()
     } else {
         match connect::migration_connection(&migration_target, &cfg).await {
@@ -183,8 +187,15 @@ pub async fn start(setup: &Setup) -> Result<Db, Error> {
         };
         (idle_free(&cfg.pool), idle_free(&cfg.read_pool))
     };
-    let write = connect::pool(&target, &write_limits, &cfg, Role::Write).await?;
+    let in_test_transaction = setup.purpose == Purpose::TestTransaction;
+    let write = if in_test_transaction {
+        connect::test_transaction_pool(&target, &write_limits, &cfg).await?
+    } else {
+        connect::pool(&target, &write_limits, &cfg, Role::Write).await?
+    };
     let read = match &cfg.database.read_url_env {
+        // A test's transaction has one connection: reads run on it.
+        _ if in_test_transaction => None,
         Some(env) => match setup.lookup(env) {
             Some(url) => Some(replica(env, &url, &read_limits, &cfg).await?),
             None => None,

@@ -18,12 +18,13 @@ use sqlx::{Connection, Executor};
 /// The shared test cluster, started (or reused) once per process.
 ///
 /// It lives in the temp dir and stays up after the run, so the next run reuses it; the
-/// embedded cluster's own code starts it, as an unprivileged user when run as root.
+/// embedded cluster's own code starts it, as an unprivileged user when run as root. The same
+/// cluster as `#[pgready::test]`'s, with its test settings (no fsync).
 pub fn cluster() -> &'static Cluster {
     static CLUSTER: OnceLock<Cluster> = OnceLock::new();
     CLUSTER.get_or_init(|| {
         let dir = std::env::temp_dir().join("pgready-test-cluster");
-        match Cluster::shared(&dir) {
+        match Cluster::shared_for_tests(&dir) {
             Ok(cluster) => cluster,
             Err(e) => panic!(
                 "cannot start the shared test cluster in {}: {e}",

@@ -20,7 +20,9 @@ struct Named {
     name: String,
 }
 
-#[pgready::test]
+// A database of its own: the test goes on after a statement that fails on purpose, which would
+// abort a transaction-mode test's transaction.
+#[pgready::test(isolation = "database")]
 async fn checked_queries_run_on_the_pool_a_connection_and_a_transaction(db: pgready::Db) {
     // a record with one typed field per column
     let inserted = pgready::query!(

@@ -1,5 +1,6 @@
 //! Tokens only: a `#[test]` that gives the body its own migrated database.
 
+use pgready_core::isolation::Isolation;
 use proc_macro2::TokenStream;
 use quote::quote;
 use syn::ItemFn;
@@ -16,6 +17,10 @@ pub(crate) fn expand(valid: &Valid, item: &ItemFn) -> TokenStream {
     let checks = compile_checks(&valid.project);
     let setup = setup(&valid.project);
     let body = inner_fn(item, "__pgready_test");
+    let isolation = match valid.isolation {
+        Isolation::Transaction => quote!(Transaction),
+        Isolation::Database => quote!(Database),
+    };
     quote! {
         #[::core::prelude::v1::test]
         #(#attrs)*
@@ -25,6 +30,7 @@ pub(crate) fn expand(valid: &Valid, item: &ItemFn) -> TokenStream {
             ::pgready::__private::run_test(
                 #setup,
                 ::core::concat!(::core::module_path!(), "::", ::core::stringify!(#ident)),
+                ::pgready::__private::Isolation::#isolation,
                 __pgready_test,
             )
         }

@@ -24,7 +24,7 @@ use super::cleanup;
 use super::ctl::{self, Ctl, SUPERUSER, StopMode};
 use super::postmaster::{self, PidFile};
 use super::random;
-use super::settings;
+use super::settings::{self, Durability};
 
 const DATA_DIR: &str = "data";
 const PASSWORD_FILE: &str = "password";
@@ -48,7 +48,8 @@ const MAX_LOG_BYTES: u64 = 16 << 20;
 /// The server listens on loopback only, keeps its Unix socket in its data directory, runs as
 /// an unprivileged OS user when this process is root (`postgres`, else `nobody`), accepts
 /// password (SCRAM) logins over TCP for the superuser `pgready` and allows 300 connections.
-/// Durability settings stay as in production.
+/// Durability settings stay as in production, except in the shared test cluster
+/// ([`Cluster::shared_for_tests`]).
 ///
 /// Every method blocks (it runs `initdb` and `pg_ctl`): call it from
 /// `tokio::task::spawn_blocking` in async code.
@@ -70,6 +71,8 @@ pub struct Cluster {
     ctl: Ctl,
     /// Stopped and removed on drop.
     temporary: bool,
+    /// Written into `pgready.conf` (also when the port moves).
+    durability: Durability,
 }
 
 impl Cluster {
@@ -106,6 +109,7 @@ impl Cluster {
             password: String::new(),
             ctl,
             temporary: true,
+            durability: Durability::Production,
         };
         // From here on an error drops `cluster`, which removes the directory.
         cleanup::record_owner(&cluster.root)?;
@@ -163,6 +167,7 @@ impl Cluster {
             password: primary.password.clone(),
             ctl,
             temporary: true,
+            durability: Durability::Production,
         };
         // From here on an error drops `cluster`, which removes the directory.
         cleanup::record_owner(&cluster.root)?;
@@ -237,7 +242,27 @@ impl Cluster {
     /// [`Cluster::stop`] is called. `dir` must be empty or hold a cluster made by this function;
     /// PGDATA is `dir/data` and the superuser password is kept in `dir/password` (mode 0600),
     /// so later callers in other processes can build the same [`Cluster::url`].
+    ///
+    /// Durability stays as in production (a directory made by [`Cluster::shared_for_tests`]
+    /// keeps its test settings).
     pub fn shared(dir: &Path) -> Result<Self, EmbeddedError> {
+        Self::shared_with(dir, None)
+    }
+
+    /// [`Cluster::shared`] run as test suites run PostgreSQL: `fsync`, `synchronous_commit`
+    /// and `full_page_writes` off, so commits, `CREATE DATABASE` and `DROP DATABASE` wait for
+    /// no disk flush. For the shared cluster of `#[pgready::test]`
+    /// ([`pgready::testing::shared_cluster`](crate::testing::shared_cluster)) and nothing else:
+    /// a crash of the machine may corrupt its data, which is only test databases rebuilt from
+    /// the migrations. A cluster that `dir` already holds with production durability is
+    /// switched over (its settings rewritten and reloaded; all three take a reload, no restart).
+    pub fn shared_for_tests(dir: &Path) -> Result<Self, EmbeddedError> {
+        Self::shared_with(dir, Some(Durability::ThrowAway))
+    }
+
+    /// `durability`: what to run with, `None` for what the directory holds (production when
+    /// it is created here).
+    fn shared_with(dir: &Path, durability: Option<Durability>) -> Result<Self, EmbeddedError> {
         let ctl = Ctl::discover()?;
         let root = absolute(dir)?;
         fs::create_dir_all(&root).map_err(|e| EmbeddedError::io("create directory", &root, e))?;
@@ -272,9 +297,20 @@ impl Cluster {
             password: String::new(),
             ctl,
             temporary: false,
+            durability: durability.unwrap_or(Durability::Production),
         };
         if cluster.is_created() {
             cluster.load()?;
+            if let Some(wanted) = durability
+                && cluster.durability != wanted
+            {
+                cluster.durability = wanted;
+                settings::write(&cluster.data_dir, cluster.port, &cluster.ctl.user, wanted)?;
+                // A running server rereads its configuration files on SIGHUP.
+                if let Some(pid) = cluster.postmaster_pid() {
+                    postmaster::signal(pid, libc::SIGHUP);
+                }
+            }
         } else {
             cluster.remove_partial()?;
             cluster.create(true)?;
@@ -460,7 +496,7 @@ impl Cluster {
         settings::include_from_postgresql_conf(&self.data_dir)?;
         let port = settings::free_port()?;
         // Written last: its presence marks a completely created cluster.
-        settings::write(&self.data_dir, port, &self.ctl.user)?;
+        settings::write(&self.data_dir, port, &self.ctl.user, self.durability)?;
         self.port = port;
         self.password = password;
         Ok(())
@@ -479,6 +515,7 @@ impl Cluster {
             reason: format!("cannot read `{}`: {e}", password_file.display()),
         })?;
         self.password = password.trim().to_owned();
+        self.durability = settings::read_durability(&self.data_dir);
         self.port = match self.running_port() {
             Some(port) => port,
             None => settings::read_port(&self.data_dir).ok_or_else(|| EmbeddedError::Damaged {
@@ -520,7 +557,7 @@ impl Cluster {
 
     fn move_port(&mut self) -> Result<(), EmbeddedError> {
         let port = settings::free_port()?;
-        settings::write(&self.data_dir, port, &self.ctl.user)?;
+        settings::write(&self.data_dir, port, &self.ctl.user, self.durability)?;
         self.port = port;
         Ok(())
     }

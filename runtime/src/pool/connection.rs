@@ -246,14 +246,19 @@ impl Drop for PoolConnection {
             object.counts.add_queries(queries);
         }
         let mut state = self.conn.state;
+        // Inside a test's transaction (`#[pgready::test]`), depth 1 is clean.
+        let base = object.base_depth();
+        if let Some(test) = &object.test {
+            test.held.store(false, std::sync::atomic::Ordering::Release);
+        }
         // A dropped transaction queues its rollback: it must reach the server now, not
         // when the next user happens to send something.
-        if object.raw.should_flush() || object.raw.is_in_transaction() {
+        if object.raw.should_flush() || Tm::get_transaction_depth(&object.raw) > base {
             state = state.max(State::Drain);
         }
         if state == State::Drain
             && let Some(Ok(())) = object.raw.flush().now_or_never()
-            && !object.raw.is_in_transaction()
+            && Tm::get_transaction_depth(&object.raw) <= base
         {
             state = State::Clean;
         }
@@ -277,11 +282,13 @@ impl Drop for PoolConnection {
 
 /// Makes a released connection clean, then puts it back; closes it if that fails.
 async fn clean_up(mut object: Object, state: State) {
-    // Behind a transaction pooler a session outlives no transaction: nothing to reset.
-    let reset = (state == State::Abandoned && !object.unnamed)
+    let base = object.base_depth();
+    // Behind a transaction pooler a session outlives no transaction, and a test's transaction
+    // (which keeps its mark in a setting) ends with the test: nothing to reset.
+    let reset = (state == State::Abandoned && !object.unnamed && base == 0)
         .then(|| Object::pool(&object).map(|pool| pool.manager().settings().clone()))
         .flatten();
-    let cleaning = make_clean(&mut object.raw, state, reset);
+    let cleaning = make_clean(&mut object.raw, state, base, reset);
     match tokio::time::timeout(CLEANUP_TIMEOUT, cleaning).await {
         Ok(Ok(())) => object.released = Instant::now(),
         Ok(Err(e)) => {
@@ -292,19 +299,22 @@ async fn clean_up(mut object: Object, state: State) {
     }
 }
 
-/// `reset`: the `[session]` batch, to run after [`RESET_SESSION`] for an abandoned query.
+/// `base`: the transaction depth the connection goes back with (1 inside a test's
+/// transaction, whose block stays open). `reset`: the `[session]` batch, to run after
+/// [`RESET_SESSION`] for an abandoned query.
 async fn make_clean(
     raw: &mut PgConnection,
     state: State,
+    base: usize,
     reset: Option<SqlStr>,
 ) -> Result<(), sqlx::Error> {
     // Sends what is queued and reads every result still in flight.
     raw.flush().await?;
     // A transaction that was leaked (`mem::forget`) rather than dropped.
-    while raw.is_in_transaction() {
+    while Tm::get_transaction_depth(raw) > base {
         Tm::rollback(raw).await?;
     }
-    if state >= State::Check {
+    if state >= State::Check && base == 0 {
         roll_back_open_block(raw).await?;
     }
     if let Some(settings) = reset {

@@ -6,14 +6,15 @@
 //! `max_lifetime`, `idle_timeout` reaping and `min_connections` kept open (a maintenance task),
 //! and a count of every connection discarded and why.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use deadpool::managed::{self, Metrics, RecycleError, RecycleResult};
 use pgready_core::config;
 use sqlx::postgres::{PgConnectOptions, PgConnection};
-use sqlx::{Connection, Executor, SqlStr};
+use sqlx::{Connection, Executor, SqlSafeStr, SqlStr};
+use sqlx_core::transaction::TransactionManager;
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
 
 use super::query_counts::QueryCounts;
@@ -41,6 +42,29 @@ pub(crate) struct Conn {
     pub(crate) queries: u64,
     /// The pool's counts of queries and failures.
     pub(crate) counts: Arc<QueryCounts>,
+    /// `#[pgready::test]`'s transaction mode: the connection runs inside the test's
+    /// transaction, which going back to the pool leaves open (transaction depth 1 is clean).
+    pub(crate) test: Option<Arc<TestTransaction>>,
+}
+
+/// `#[pgready::test]`'s transaction mode (`isolation = "transaction"`): the pool's only
+/// connection begins the test's transaction when it opens, and every acquire hands it out.
+#[derive(Default)]
+pub(crate) struct TestTransaction {
+    /// A user holds the connection: another acquire fails at once instead of waiting for ever.
+    pub(crate) held: AtomicBool,
+}
+
+/// Marks the test's transaction: a setting local to it, gone once it ends, so the end of the
+/// test can tell whether SQL it ran (`COMMIT`, `ROLLBACK`) ended it.
+pub(crate) const TEST_TRANSACTION_MARK: &str = "pgready.test_transaction";
+
+impl Conn {
+    /// The transaction depth a connection goes back to the pool with: 1 inside a test's
+    /// transaction, else 0.
+    pub(crate) fn base_depth(&self) -> usize {
+        usize::from(self.test.is_some())
+    }
 }
 
 /// Why the pool closed a connection; a label of `pgready_pool_connections_discarded_total`.
@@ -90,6 +114,8 @@ pub(crate) struct Manager {
     dropped_transactions: AtomicU64,
     /// Queries run and failed, per class; each connection holds it too.
     pub(crate) counts: Arc<QueryCounts>,
+    /// `#[pgready::test]`'s transaction mode.
+    pub(crate) test: Option<Arc<TestTransaction>>,
 }
 
 impl Manager {
@@ -98,6 +124,7 @@ impl Manager {
         settings: SqlStr,
         limits: config::Pool,
         unnamed: bool,
+        test: Option<Arc<TestTransaction>>,
     ) -> Self {
         Manager {
             options,
@@ -109,6 +136,7 @@ impl Manager {
             discarded: Default::default(),
             dropped_transactions: AtomicU64::new(0),
             counts: Arc::default(),
+            test,
         }
     }
 
@@ -184,8 +212,9 @@ impl managed::Manager for Manager {
                     let spares = Arc::clone(&self.spares);
                     let unnamed = self.unnamed;
                     let counts = Arc::clone(&self.counts);
+                    let test = self.test.clone();
                     tokio::spawn(async move {
-                        let result = connect(&options, settings, open, unnamed, counts).await;
+                        let result = connect(&options, settings, open, unnamed, counts, test).await;
                         if let Err(Ok(conn)) = sender.send(result) {
                             spares.put(conn);
                         }
@@ -223,9 +252,22 @@ async fn connect(
     open: OwnedSemaphorePermit,
     unnamed: bool,
     counts: Arc<QueryCounts>,
+    test: Option<Arc<TestTransaction>>,
 ) -> Result<Conn, sqlx::Error> {
     let mut raw = PgConnection::connect_with(options).await?;
-    if !settings.as_str().is_empty() {
+    if test.is_some() {
+        // One round trip: the session batch, `BEGIN` (through sqlx, which then counts the
+        // transaction, so `begin()` opens savepoints) and the mark.
+        let batch = format!(
+            "{}; BEGIN; SELECT set_config('{TEST_TRANSACTION_MARK}', 'on', true)",
+            settings.as_str()
+        );
+        <sqlx::Postgres as sqlx::Database>::TransactionManager::begin(
+            &mut raw,
+            Some(sqlx::AssertSqlSafe(batch).into_sql_str()),
+        )
+        .await?;
+    } else if !settings.as_str().is_empty() {
         raw.execute(settings).await?;
     }
     let now = Instant::now();
@@ -237,6 +279,7 @@ async fn connect(
         unnamed,
         queries: 0,
         counts,
+        test,
     })
 }
 
@@ -398,6 +441,7 @@ async fn top_up(engine: &Engine, min: usize) -> Result<(), sqlx::Error> {
             open,
             manager.unnamed,
             Arc::clone(&manager.counts),
+            manager.test.clone(),
         )
         .await?;
         manager.spares.put(conn);

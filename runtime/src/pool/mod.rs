@@ -17,6 +17,7 @@ use std::fmt;
 use std::future::Future;
 use std::panic::Location;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::task::Poll;
 use std::time::{Duration, Instant};
 
@@ -36,6 +37,7 @@ pub use transaction::Transaction;
 use crate::Error;
 use acquire_times::AcquireTimes;
 use engine::{Engine, Manager};
+pub(crate) use engine::{TEST_TRANSACTION_MARK, TestTransaction};
 pub(crate) use query_counts::QueryCounts;
 
 /// A pool of PostgreSQL connections with pgready's session settings applied to each.
@@ -119,7 +121,29 @@ impl Pool {
         role: Role,
         pgbouncer: bool,
     ) -> Result<Pool, sqlx::Error> {
-        Pool::build(options, settings, limits, role, pgbouncer, true).await
+        Pool::build(options, settings, limits, role, pgbouncer, true, None).await
+    }
+
+    /// `#[pgready::test]`'s transaction mode: at most one connection, which begins the test's
+    /// transaction when it opens (in the round trip of the session batch) and goes back to the
+    /// pool with it still open; `begin()` on it opens savepoints. A second acquire while it is
+    /// held fails at once with [`Error::TestConnectionHeld`].
+    pub(crate) async fn connect_in_test_transaction(
+        options: PgConnectOptions,
+        settings: SqlStr,
+        limits: &config::Pool,
+    ) -> Result<Pool, sqlx::Error> {
+        let limits = config::Pool {
+            max_connections: 1,
+            min_connections: 0,
+            // Closing the connection would end the test's transaction.
+            idle_timeout: None,
+            max_lifetime: None,
+            test_before_acquire: false,
+            ..limits.clone()
+        };
+        let test = Some(Arc::default());
+        Pool::build(options, settings, &limits, Role::Write, false, true, test).await
     }
 
     /// [`connect`](Self::connect) without opening a connection first: for a replica that does
@@ -131,7 +155,7 @@ impl Pool {
         role: Role,
         pgbouncer: bool,
     ) -> Result<Pool, sqlx::Error> {
-        Pool::build(options, settings, limits, role, pgbouncer, false).await
+        Pool::build(options, settings, limits, role, pgbouncer, false, None).await
     }
 
     async fn build(
@@ -141,16 +165,23 @@ impl Pool {
         role: Role,
         pgbouncer: bool,
         first: bool,
+        test: Option<Arc<TestTransaction>>,
     ) -> Result<Pool, sqlx::Error> {
         let max = limits.max_connections as usize;
         let acquire_times = AcquireTimes::new(role.name(), &options);
-        let engine = Engine::builder(Manager::new(options, settings, limits.clone(), pgbouncer))
-            .max_size(max)
-            // The most recently used connection first: it is inside the validation bypass,
-            // and the others can go idle and be reaped.
-            .queue_mode(deadpool::managed::QueueMode::Lifo)
-            .build()
-            .map_err(|e| sqlx::Error::Configuration(e.to_string().into()))?;
+        let engine = Engine::builder(Manager::new(
+            options,
+            settings,
+            limits.clone(),
+            pgbouncer,
+            test,
+        ))
+        .max_size(max)
+        // The most recently used connection first: it is inside the validation bypass,
+        // and the others can go idle and be reaped.
+        .queue_mode(deadpool::managed::QueueMode::Lifo)
+        .build()
+        .map_err(|e| sqlx::Error::Configuration(e.to_string().into()))?;
         engine::start(&engine, first).await?;
         Ok(Pool {
             engine,
@@ -168,6 +199,9 @@ impl Pool {
     /// arming (and dropping) a timer would be most of that acquire's cost. Only an acquire
     /// that has to wait runs under `acquire_timeout`, counted from when it started.
     async fn checkout(&self) -> Result<PoolConnection, sqlx::Error> {
+        if let Some(test) = &self.engine.manager().test {
+            return self.checkout_test(test).await;
+        }
         let started = Instant::now();
         let timeout = self.limits().acquire_timeout;
         let mut wait = std::pin::pin!(
@@ -197,6 +231,26 @@ impl Pool {
         result
     }
 
+    /// `#[pgready::test]`'s transaction mode: the one connection, unless a user holds it
+    /// (waiting would never end); waits only while a release cleans it up.
+    async fn checkout_test(&self, test: &TestTransaction) -> Result<PoolConnection, sqlx::Error> {
+        if test.held.swap(true, Ordering::AcqRel) {
+            return Err(sqlx::Error::Configuration(Box::new(
+                Error::TestConnectionHeld,
+            )));
+        }
+        let got = match tokio::time::timeout(self.limits().acquire_timeout, self.engine.get()).await
+        {
+            Ok(Ok(object)) => return Ok(PoolConnection::new(object)),
+            Ok(Err(PoolError::Backend(e))) => e,
+            Ok(Err(PoolError::Closed)) => sqlx::Error::PoolClosed,
+            Ok(Err(e)) => sqlx::Error::Protocol(e.to_string()),
+            Err(_) => sqlx::Error::PoolTimedOut,
+        };
+        test.held.store(false, Ordering::Release);
+        Err(got)
+    }
+
     pub(crate) fn limits(&self) -> &config::Pool {
         self.engine.manager().limits()
     }
@@ -209,6 +263,10 @@ impl Pool {
                 section: self.shared.role.section(),
                 timeout: self.limits().acquire_timeout,
                 max: self.limits().max_connections,
+            },
+            sqlx::Error::Configuration(e) if e.is::<Error>() => match e.downcast::<Error>() {
+                Ok(e) => *e,
+                Err(e) => Error::Sqlx(sqlx::Error::Configuration(e)),
             },
             e => Error::Sqlx(e),
         }

@@ -58,6 +58,8 @@ pub(super) struct TemplateCopy {
 
 enum Request {
     Copy(Box<TemplateCopy>, std_mpsc::Sender<Result<(), Error>>),
+    /// The template and the database transaction-mode tests share (`copy.name` unused).
+    Shared(Box<TemplateCopy>, std_mpsc::Sender<Result<(), Error>>),
     Keep {
         name: String,
         comment: String,
@@ -160,6 +162,12 @@ impl Admin {
         self.call(|reply| Request::Copy(Box::new(copy), reply))
     }
 
+    /// Builds the template unless it exists, and the database transaction-mode tests share
+    /// unless it exists; blocks.
+    pub(super) fn ensure_shared(&self, copy: TemplateCopy) -> Result<(), Error> {
+        self.call(|reply| Request::Shared(Box::new(copy), reply))
+    }
+
     /// Marks `name` as kept with `comment`; blocks until the comment is committed.
     pub(super) fn keep(&self, name: &str, comment: String) -> Result<(), Error> {
         self.call(|reply| Request::Keep {
@@ -221,7 +229,9 @@ async fn serve(
                     message: message.clone(),
                 };
                 match request {
-                    Request::Copy(_, reply) | Request::Keep { reply, .. } => {
+                    Request::Copy(_, reply)
+                    | Request::Shared(_, reply)
+                    | Request::Keep { reply, .. } => {
                         let _ = reply.send(Err(error));
                     }
                     Request::Drop(_) => unsent.remove(),
@@ -327,6 +337,23 @@ impl State {
                         let _ = failed.send(());
                     }
                     let _ = reply.send(created);
+                });
+            }
+            Request::Shared(copy, reply) => {
+                let (pool, server) = (self.pool.clone(), self.server.clone());
+                self.others.spawn(async move {
+                    let ensured = async {
+                        let mut admin = acquire(&pool, &server).await?;
+                        template::ensure_shared(
+                            &mut admin,
+                            &server,
+                            &copy.setup,
+                            &copy.url_env,
+                            &copy.template,
+                        )
+                        .await
+                    };
+                    let _ = reply.send(ensured.await);
                 });
             }
             Request::Keep {

@@ -70,6 +70,53 @@ pub(super) fn short_hash(bytes: &[u8]) -> String {
         .collect()
 }
 
+/// The database `isolation = "transaction"` tests share: a copy of `template`, named after
+/// it (`<template>_tx`, ≤ 62 bytes), made once per server and dropped with its template.
+pub(super) fn shared_name(template: &str) -> String {
+    format!("{template}{SHARED_SUFFIX}")
+}
+
+const SHARED_SUFFIX: &str = "_tx";
+
+/// [`ensure`], then the database transaction-mode tests share, unless it exists.
+pub(super) async fn ensure_shared(
+    admin: &mut PgConnection,
+    server: &str,
+    setup: &Setup,
+    url_env: &str,
+    template: &str,
+) -> Result<(), Error> {
+    sqlx::query("SELECT pg_advisory_lock($1)")
+        .bind(LOCK_ID)
+        .execute(&mut *admin)
+        .await?;
+    let built = async {
+        build_unless_present(admin, server, setup, url_env, template).await?;
+        let shared = shared_name(template);
+        let present: bool =
+            sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
+                .bind(&shared)
+                .fetch_one(&mut *admin)
+                .await?;
+        if !present {
+            admin
+                .execute(AssertSqlSafe(format!(
+                    "CREATE DATABASE {} TEMPLATE {}",
+                    quote(&shared),
+                    quote(template)
+                )))
+                .await?;
+        }
+        Ok::<_, Error>(())
+    }
+    .await;
+    sqlx::query("SELECT pg_advisory_unlock($1)")
+        .bind(LOCK_ID)
+        .execute(&mut *admin)
+        .await?;
+    built
+}
+
 /// Builds `template` unless it exists, under the lock; then drops the crate's older templates.
 ///
 /// `setup` and `url_env` are the test's: the template is migrated by a `pgready::start` on it.
@@ -139,7 +186,12 @@ async fn build_unless_present(
     .bind(template)
     .fetch_all(&mut *admin)
     .await?;
-    for name in old.iter().filter(|n| n.len() == template.len()) {
+    // The older templates, and the databases transaction-mode tests shared on them.
+    let outdated = |n: &&String| {
+        n.len() == template.len()
+            || (n.len() == template.len() + SHARED_SUFFIX.len() && n.ends_with(SHARED_SUFFIX))
+    };
+    for name in old.iter().filter(outdated) {
         drop_database(admin, name).await?;
         tracing::info!(template = %name, "dropped an outdated test template");
     }

@@ -1,0 +1,6 @@
+#[pgready::test(mode = "database")]
+async fn builds_an_index_concurrently(db: pgready::Db) {
+    let _ = db;
+}
+
+fn main() {}
