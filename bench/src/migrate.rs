@@ -11,7 +11,7 @@ use crate::report::{Better, Figure, Samples};
 use crate::server::Server;
 
 const MIGRATIONS: usize = 200;
-const REPEATS: usize = 7;
+const REPEATS: usize = 41;
 const APPLY_REPEATS: usize = 4;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
