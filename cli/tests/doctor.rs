@@ -37,6 +37,11 @@ fn status<'a>(report: &'a Value, name: &str) -> &'a str {
     check(report, name)["status"].as_str().unwrap_or("")
 }
 
+/// Asserts `name`'s status, showing the whole check when it differs.
+fn is(report: &Value, name: &str, want: &str) {
+    assert_eq!(status(report, name), want, "{}", check(report, name));
+}
+
 fn says(report: &Value, name: &str, field: &str, text: &str) {
     let value = check(report, name)[field].as_str().unwrap_or("");
     assert!(
@@ -243,12 +248,7 @@ async fn the_role_and_wal_archiving_are_checked() {
         .await
         .expect("fix the role");
     let report = as_app(&project);
-    assert_eq!(
-        status(&report, "role"),
-        "pass",
-        "{}",
-        check(&report, "role")
-    );
+    is(&report, "role", "pass");
 
     std::fs::write(
         project.dir.join("pgready.toml"),
@@ -318,6 +318,13 @@ async fn remove(cluster: Cluster) {
 
 /// Runs `sql` statements one by one (each its own round trip, so the statistics a statement
 /// forces out are flushed before the next one runs).
+/// Runs `statements` on a connection of its own to `url`.
+async fn run_on(url: &str, statements: &[&str]) {
+    let mut conn = PgConnection::connect(url).await.expect("connect");
+    run_each(&mut conn, statements).await;
+    conn.close().await.ok();
+}
+
 async fn run_each(conn: &mut PgConnection, statements: &[&str]) {
     for sql in statements {
         conn.execute(sqlx::AssertSqlSafe(sql.to_string()))
@@ -374,9 +381,8 @@ async fn cache_hit_rate_fails_with_small_shared_buffers_and_passes_after_raising
     conn.close().await.ok();
 
     let cluster = restart(cluster).await;
-    let mut conn = PgConnection::connect(project.url()).await.expect("connect");
-    run_each(
-        &mut conn,
+    run_on(
+        project.url(),
         &[
             "SELECT count(*) FROM big",
             "SELECT pg_stat_force_next_flush()",
@@ -388,14 +394,8 @@ async fn cache_hit_rate_fails_with_small_shared_buffers_and_passes_after_raising
         ],
     )
     .await;
-    conn.close().await.ok();
     let (_, warm) = doctor_on(&project, &[], cluster.password());
-    assert_eq!(
-        status(&warm, "cache_hit_rate"),
-        "pass",
-        "{}",
-        check(&warm, "cache_hit_rate")
-    );
+    is(&warm, "cache_hit_rate", "pass");
     remove(cluster).await;
 }
 
@@ -486,12 +486,7 @@ async fn wal_archiving_fails_while_archiving_fails_and_passes_once_it_archives()
         "a segment in the archive directory"
     );
     let (_, archiving) = doctor_on(&project, &[], cluster.password());
-    assert_eq!(
-        status(&archiving, "wal_archiving"),
-        "pass",
-        "{}",
-        check(&archiving, "wal_archiving")
-    );
+    is(&archiving, "wal_archiving", "pass");
     says(
         &archiving,
         "wal_archiving",
@@ -589,23 +584,16 @@ async fn wraparound_fails_near_the_shutdown_and_passes_after_vacuum_freeze() {
     assert_ne!(status(&near, "replication"), "pass");
     says(&near, "replication", "evidence", "forgotten");
 
-    let mut conn = PgConnection::connect(project.url()).await.expect("connect");
-    run_each(
-        &mut conn,
+    run_on(
+        project.url(),
         &[
             "SELECT pg_drop_replication_slot('forgotten')",
             "VACUUM (FREEZE)",
         ],
     )
     .await;
-    conn.close().await.ok();
     let (_, frozen) = doctor_on(&project, &[], cluster.password());
-    assert_eq!(
-        status(&frozen, "wraparound"),
-        "pass",
-        "{}",
-        check(&frozen, "wraparound")
-    );
+    is(&frozen, "wraparound", "pass");
     assert_eq!(status(&frozen, "replication"), "pass");
     remove(cluster).await;
 }
@@ -624,12 +612,7 @@ async fn replica_lag_past_max_replica_lag_fails_and_passes_when_caught_up() {
         topology.replica.url(&database),
     );
     let (_, streaming) = doctor_on(&project, &[], &secret);
-    assert_eq!(
-        status(&streaming, "replication"),
-        "pass",
-        "{}",
-        check(&streaming, "replication")
-    );
+    is(&streaming, "replication", "pass");
     says(&streaming, "replication", "evidence", "replica, 0s behind");
 
     topology.pause_replay().await;
@@ -655,12 +638,7 @@ async fn replica_lag_past_max_replica_lag_fails_and_passes_when_caught_up() {
     topology.resume_replay().await;
     topology.caught_up(Duration::from_secs(30)).await;
     let (_, caught_up) = doctor_on(&project, &[], &secret);
-    assert_eq!(
-        status(&caught_up, "replication"),
-        "pass",
-        "{}",
-        check(&caught_up, "replication")
-    );
+    is(&caught_up, "replication", "pass");
 }
 
 /// `tls` with real connections to a server with a self-signed CA, reached at a non-loopback
@@ -696,7 +674,7 @@ async fn tls_fails_in_plaintext_off_loopback_and_passes_over_tls() {
         )),
     );
     let (_, report) = doctor_on(&verified, &[], &secret);
-    assert_eq!(status(&report, "tls"), "pass", "{}", check(&report, "tls"));
+    is(&report, "tls", "pass");
     says(
         &report,
         "tls",
@@ -750,12 +728,7 @@ async fn an_inactive_slot_keeping_wal_past_max_wal_size_fails_and_passes_when_dr
     run_each(&mut conn, &["SELECT pg_drop_replication_slot('behind')"]).await;
     conn.close().await.ok();
     let (_, dropped) = doctor_on(&project, &[], cluster.password());
-    assert_eq!(
-        status(&dropped, "replication"),
-        "pass",
-        "{}",
-        check(&dropped, "replication")
-    );
+    is(&dropped, "replication", "pass");
     remove(cluster).await;
 }
 
@@ -796,9 +769,7 @@ async fn pg_stat_statements_warns_until_preloaded_and_created_as_the_fix_says() 
     let create = statements_in(&fix, &["CREATE EXTENSION"]);
     assert_eq!(create.len(), 1, "{fix}");
 
-    let mut conn = PgConnection::connect(project.url()).await.expect("connect");
-    run_each(&mut conn, &[&alter[0]]).await;
-    conn.close().await.ok();
+    run_on(project.url(), &[&alter[0]]).await;
     let cluster = restart(cluster).await;
     let (_, preloaded) = doctor_on(&project, &[], cluster.password());
     assert_eq!(
@@ -836,12 +807,7 @@ async fn pg_stat_statements_warns_until_preloaded_and_created_as_the_fix_says() 
     assert!(counted > 0);
     conn.close().await.ok();
     let (_, fixed) = doctor_on(&project, &[], cluster.password());
-    assert_eq!(
-        status(&fixed, "pg_stat_statements"),
-        "pass",
-        "{}",
-        check(&fixed, "pg_stat_statements")
-    );
+    is(&fixed, "pg_stat_statements", "pass");
     remove(cluster).await;
 }
 
@@ -890,12 +856,7 @@ async fn settings_warn_until_tunes_advice_is_applied() {
     let cluster = restart(cluster).await;
 
     let (_, tuned) = doctor_on(&project, &["--memory", "2GB"], cluster.password());
-    assert_eq!(
-        status(&tuned, "settings"),
-        "pass",
-        "{}",
-        check(&tuned, "settings")
-    );
+    is(&tuned, "settings", "pass");
     let again = project.pgready(&["tune", "--memory", "2GB", "--live", "--alter-system"]);
     assert_eq!(again.code, 0, "{}{}", again.stdout, again.stderr);
     assert!(

@@ -447,18 +447,7 @@ async fn a_dropped_plain_set_does_not_reach_the_next_holder() {
         .await
         .unwrap();
 
-    let dropped = async {
-        let mut conn = db.write().acquire().await.unwrap();
-        sqlx::raw_sql("SET search_path = dropped_query; SELECT pg_sleep(0.3)")
-            .execute(&mut *conn)
-            .await
-    };
-    assert!(
-        tokio::time::timeout(Duration::from_millis(50), dropped)
-            .await
-            .is_err(),
-        "the query was meant to be dropped mid-flight"
-    );
+    abandon(&db, "SET search_path = dropped_query; SELECT pg_sleep(0.3)").await;
 
     let after: String = sqlx::query_scalar("SELECT current_setting('search_path')")
         .fetch_one(db.write())
@@ -469,18 +458,7 @@ async fn a_dropped_plain_set_does_not_reach_the_next_holder() {
         "the dropped query's `SET` reached the next holder"
     );
 
-    let dropped = async {
-        let mut conn = db.write().acquire().await.unwrap();
-        sqlx::raw_sql("SELECT pg_advisory_lock(4242); SELECT pg_sleep(0.3)")
-            .execute(&mut *conn)
-            .await
-    };
-    assert!(
-        tokio::time::timeout(Duration::from_millis(50), dropped)
-            .await
-            .is_err(),
-        "the query was meant to be dropped mid-flight"
-    );
+    abandon(&db, "SELECT pg_advisory_lock(4242); SELECT pg_sleep(0.3)").await;
     // The next holder waits for the release's clean-up (one connection in the pool).
     let _: i32 = sqlx::query_scalar("SELECT 1")
         .fetch_one(db.write())
@@ -496,4 +474,18 @@ async fn a_dropped_plain_set_does_not_reach_the_next_holder() {
         "the dropped query's advisory lock outlived its release"
     );
     db.close().await;
+}
+
+/// Runs `sql` on a pooled connection and drops it 50 ms in, while the server still runs it.
+async fn abandon(db: &pgready::Db, sql: &'static str) {
+    let dropped = async {
+        let mut conn = db.write().acquire().await.unwrap();
+        sqlx::raw_sql(sql).execute(&mut *conn).await
+    };
+    assert!(
+        tokio::time::timeout(Duration::from_millis(50), dropped)
+            .await
+            .is_err(),
+        "the query was meant to be dropped mid-flight"
+    );
 }
