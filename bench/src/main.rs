@@ -36,6 +36,13 @@ struct Args {
     /// test-runners: build the fixture's SCRAM code (sqlx-postgres, sha2, hmac) at opt-level 3.
     #[arg(long)]
     optimize_auth: bool,
+    /// pool: interleaved rounds the measured seconds are split into; queries/s is the median.
+    #[arg(long, default_value_t = 3)]
+    rounds: u32,
+    /// pool: run only the contenders whose name contains this text (repeatable), for
+    /// profiling one of them; figures compare pgready with those that ran.
+    #[arg(long)]
+    only: Vec<String>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -85,7 +92,12 @@ fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
 
     let mut figures = Vec::new();
     if run(Scenario::Pool) {
-        figures.extend(runtime.block_on(pool::run(&server, args.seconds))?);
+        figures.extend(runtime.block_on(pool::run(
+            &server,
+            args.seconds,
+            args.rounds.max(1),
+            &args.only,
+        ))?);
     }
     if run(Scenario::TestDb) {
         figures.extend(test_db::run(&server, &runtime)?);

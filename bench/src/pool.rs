@@ -2,7 +2,8 @@
 //! hand-written `PgPool` with identical settings, a `PgPool` with sqlx's defaults, and
 //! dedicated connections with no pool, two ways: 16 tasks each owning its connection (the
 //! limit any pool can reach: no lock, no hand-over), and 64 tasks sharing the 16 connections
-//! behind a `tokio::sync::Mutex` each.
+//! behind a `tokio::sync::Mutex` each; and the least a pool does (a fair semaphore and a stack
+//! of connections, nothing else), which shows what the hand-over itself costs.
 //!
 //! Even iterations run `SELECT 1` through the pool as an executor (`fetch_one(db.write())`,
 //! what service code writes); odd ones acquire explicitly, which is where acquire latency is
@@ -25,7 +26,6 @@ use crate::server::{self, Server};
 const TASKS: usize = 64;
 const MAX: u32 = 16;
 const ROWS: i32 = 10_000;
-const ROUNDS: u32 = 3;
 const WARM_UP: Duration = Duration::from_millis(500);
 
 /// pgready's `[pool]` defaults except the size, so the hand-written pool can copy them.
@@ -45,6 +45,8 @@ enum Contender {
     Dedicated(Arc<Vec<Mutex<PgConnection>>>),
     /// Variant A: 16 tasks, each owning one connection for the whole run; no lock.
     Owned(std::sync::Mutex<Vec<PgConnection>>),
+    /// The least a pool does: a fair semaphore of 16 permits and a stack of connections.
+    Minimal(tokio::sync::Semaphore, std::sync::Mutex<Vec<PgConnection>>),
 }
 
 /// Variant A's loop: one task, one connection, the same query mix.
@@ -94,6 +96,15 @@ impl Contender {
                     let mut conn = conns[task % conns.len()].lock().await;
                     let _: i32 = sqlx::query_scalar("SELECT 1").fetch_one(&mut *conn).await?;
                 }
+                Contender::Minimal(permits, conns) => {
+                    let _permit = permits.acquire().await?;
+                    let mut conn = conns.lock().map_err(|_| "poisoned")?.pop().ok_or("empty")?;
+                    let r = sqlx::query_scalar::<_, i32>("SELECT 1")
+                        .fetch_one(&mut conn)
+                        .await;
+                    conns.lock().map_err(|_| "poisoned")?.push(conn);
+                    r?;
+                }
                 Contender::Owned(_) => {}
             }
             return Ok(None);
@@ -125,6 +136,17 @@ impl Contender {
                     .fetch_one(&mut *conn)
                     .await?;
             }
+            Contender::Minimal(permits, conns) => {
+                let _permit = permits.acquire().await?;
+                let mut conn = conns.lock().map_err(|_| "poisoned")?.pop().ok_or("empty")?;
+                waited = started.elapsed();
+                let r = sqlx::query_scalar::<_, String>(lookup)
+                    .bind(id)
+                    .fetch_one(&mut conn)
+                    .await;
+                conns.lock().map_err(|_| "poisoned")?.push(conn);
+                r?;
+            }
             Contender::Owned(_) => waited = Duration::ZERO,
         }
         Ok(Some(waited))
@@ -141,11 +163,14 @@ struct Tally {
     cpu: Duration,
     /// Heap allocations over the run (every thread: the bench's too).
     allocations: u64,
+    /// The machine's CPU ticks over the run (every process: the server's too), busy and all.
+    machine: MachineTicks,
 }
 
 /// Runs all tasks against `contender` until `duration` has passed.
 async fn drive(contender: &Arc<Contender>, duration: Duration) -> Result<Tally, BoxError> {
     let cpu = process_cpu();
+    let machine = MachineTicks::now();
     let allocations = crate::alloc::count();
     let started = Instant::now();
     let deadline = started + duration;
@@ -168,6 +193,7 @@ async fn drive(contender: &Arc<Contender>, duration: Duration) -> Result<Tally, 
         tally.elapsed = started.elapsed();
         tally.cpu = process_cpu().saturating_sub(cpu);
         tally.allocations = crate::alloc::count() - allocations;
+        tally.machine = MachineTicks::now().since(machine);
         *conns.lock().map_err(|_| "poisoned")? = back;
         return Ok(tally);
     }
@@ -200,6 +226,7 @@ async fn drive(contender: &Arc<Contender>, duration: Duration) -> Result<Tally, 
     tally.elapsed = started.elapsed();
     tally.cpu = process_cpu().saturating_sub(cpu);
     tally.allocations = crate::alloc::count() - allocations;
+    tally.machine = MachineTicks::now().since(machine);
     Ok(tally)
 }
 
@@ -220,6 +247,61 @@ fn process_cpu() -> Duration {
         .get(11..13)
         .map_or(0, |f| f.iter().filter_map(|t| t.parse::<u64>().ok()).sum());
     Duration::from_millis(ticks * 10)
+}
+
+/// The machine's CPU time from the first line of `/proc/stat`, in ticks: busy (everything
+/// but idle and I/O wait), stolen by the hypervisor, and the total. A run that leaves the CPUs
+/// idle is bound by hand-overs and wake-ups, not by CPU.
+#[derive(Clone, Copy, Default)]
+struct MachineTicks {
+    busy: u64,
+    steal: u64,
+    total: u64,
+}
+
+impl MachineTicks {
+    fn now() -> MachineTicks {
+        let Ok(stat) = std::fs::read_to_string("/proc/stat") else {
+            return MachineTicks::default();
+        };
+        let ticks: Vec<u64> = stat
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .split_whitespace()
+            .skip(1)
+            .filter_map(|t| t.parse().ok())
+            .collect();
+        // user nice system idle iowait irq softirq steal (guest times are inside user).
+        let field = |i: usize| ticks.get(i).copied().unwrap_or(0);
+        let total: u64 = (0..8).map(field).sum();
+        MachineTicks {
+            busy: total - field(3) - field(4),
+            steal: field(7),
+            total,
+        }
+    }
+
+    fn since(self, earlier: MachineTicks) -> MachineTicks {
+        MachineTicks {
+            busy: self.busy.saturating_sub(earlier.busy),
+            steal: self.steal.saturating_sub(earlier.steal),
+            total: self.total.saturating_sub(earlier.total),
+        }
+    }
+
+    fn add(&mut self, other: MachineTicks) {
+        self.busy += other.busy;
+        self.steal += other.steal;
+        self.total += other.total;
+    }
+
+    fn percent(part: u64, total: u64) -> f64 {
+        if total == 0 {
+            return 0.0;
+        }
+        part as f64 * 100.0 / total as f64
+    }
 }
 
 fn options(url: &str) -> Result<PgConnectOptions, sqlx::Error> {
@@ -251,7 +333,12 @@ async fn hand_written(url: &str) -> Result<PgPool, sqlx::Error> {
         .await
 }
 
-pub async fn run(server: &Server, seconds: f64) -> Result<Vec<Figure>, BoxError> {
+pub async fn run(
+    server: &Server,
+    seconds: f64,
+    rounds: u32,
+    only: &[String],
+) -> Result<Vec<Figure>, BoxError> {
     let url = server.fresh_database("bench_pool").await?;
     let mut conn = PgConnection::connect(&url).await?;
     conn.execute("CREATE TABLE kv (id int PRIMARY KEY, v text NOT NULL)")
@@ -266,8 +353,9 @@ pub async fn run(server: &Server, seconds: f64) -> Result<Vec<Figure>, BoxError>
     let db = pgready::start(&server::setup(CONFIG, &url)).await?;
     let mut shared = Vec::with_capacity(MAX as usize);
     let mut owned = Vec::with_capacity(MAX as usize);
+    let mut minimal = Vec::with_capacity(MAX as usize);
     for _ in 0..MAX {
-        for list in [&mut shared, &mut owned] {
+        for list in [&mut shared, &mut owned, &mut minimal] {
             let mut conn = options(&url)?.connect().await?;
             sqlx::raw_sql(SESSION_SQL).execute(&mut conn).await?;
             list.push(conn);
@@ -289,6 +377,13 @@ pub async fn run(server: &Server, seconds: f64) -> Result<Vec<Figure>, BoxError>
             )),
         ),
         (
+            "minimal pool",
+            Arc::new(Contender::Minimal(
+                tokio::sync::Semaphore::new(MAX as usize),
+                std::sync::Mutex::new(minimal),
+            )),
+        ),
+        (
             "16 dedicated, 1 task each",
             Arc::new(Contender::Owned(std::sync::Mutex::new(owned))),
         ),
@@ -299,11 +394,18 @@ pub async fn run(server: &Server, seconds: f64) -> Result<Vec<Figure>, BoxError>
             ))),
         ),
     ];
+    let contenders: Vec<_> = contenders
+        .into_iter()
+        .filter(|(name, _)| only.is_empty() || only.iter().any(|o| name.contains(o.as_str())))
+        .collect();
+    if contenders.is_empty() {
+        return Err(format!("--only {only:?} matches no contender").into());
+    }
 
-    let round = Duration::from_secs_f64(seconds / f64::from(ROUNDS));
+    let round = Duration::from_secs_f64(seconds / f64::from(rounds));
     let mut totals: Vec<Tally> = contenders.iter().map(|_| Tally::default()).collect();
     let mut per_round: Vec<Vec<f64>> = contenders.iter().map(|_| Vec::new()).collect();
-    for r in 0..ROUNDS {
+    for r in 0..rounds {
         // Who goes first changes every round.
         let n = contenders.len();
         for k in 0..n {
@@ -314,10 +416,12 @@ pub async fn run(server: &Server, seconds: f64) -> Result<Vec<Figure>, BoxError>
             let qps = tally.queries as f64 / tally.elapsed.as_secs_f64();
             eprintln!(
                 "  pool round {}: {name}: {qps:.0} queries/s, {:.1} µs CPU and {:.1} allocations \
-                 per query",
+                 per query; machine {:.0} % busy, {:.0} % stolen",
                 r + 1,
                 tally.cpu.as_secs_f64() * 1e6 / tally.queries as f64,
                 tally.allocations as f64 / tally.queries as f64,
+                MachineTicks::percent(tally.machine.busy, tally.machine.total),
+                MachineTicks::percent(tally.machine.steal, tally.machine.total),
             );
             per_round[i].push(qps);
             let total = &mut totals[i];
@@ -325,6 +429,7 @@ pub async fn run(server: &Server, seconds: f64) -> Result<Vec<Figure>, BoxError>
             total.elapsed += tally.elapsed;
             total.cpu += tally.cpu;
             total.allocations += tally.allocations;
+            total.machine.add(tally.machine);
             total.latency.extend(tally.latency);
             total.acquire.extend(tally.acquire);
         }
@@ -338,6 +443,7 @@ pub async fn run(server: &Server, seconds: f64) -> Result<Vec<Figure>, BoxError>
             qps: qps[qps.len() / 2],
             cpu_us: t.cpu.as_secs_f64() * 1e6 / t.queries as f64,
             allocations: t.allocations as f64 / t.queries as f64,
+            busy: MachineTicks::percent(t.machine.busy, t.machine.total),
             p50: t.latency.quantile_us(0.5),
             p99: t.latency.quantile_us(0.99),
             a50: t.acquire.quantile_us(0.5),
@@ -346,14 +452,15 @@ pub async fn run(server: &Server, seconds: f64) -> Result<Vec<Figure>, BoxError>
     }
     println!(
         "\npool: {TASKS} tasks (16 for \"1 task each\"), max {MAX} connections, {seconds} s each \
-         in {ROUNDS} interleaved rounds; queries/s is the median round"
+         in {rounds} interleaved rounds; queries/s is the median round"
     );
     println!(
-        "{:<28} {:>10} {:>10} {:>9} {:>9} {:>9} {:>11} {:>11}",
+        "{:<28} {:>10} {:>10} {:>9} {:>7} {:>9} {:>9} {:>11} {:>11}",
         "contender",
         "queries/s",
         "CPU µs/q",
         "allocs/q",
+        "busy %",
         "p50 µs",
         "p99 µs",
         "acq p50 µs",
@@ -361,14 +468,17 @@ pub async fn run(server: &Server, seconds: f64) -> Result<Vec<Figure>, BoxError>
     );
     for r in &rows {
         println!(
-            "{:<28} {:>10.0} {:>10.1} {:>9.1} {:>9.0} {:>9.0} {:>11.0} {:>11.0}",
-            r.name, r.qps, r.cpu_us, r.allocations, r.p50, r.p99, r.a50, r.a99
+            "{:<28} {:>10.0} {:>10.1} {:>9.1} {:>7.0} {:>9.0} {:>9.0} {:>11.0} {:>11.0}",
+            r.name, r.qps, r.cpu_us, r.allocations, r.busy, r.p50, r.p99, r.a50, r.a99
         );
     }
 
-    let pg = &rows[0];
     let mut figures = Vec::new();
-    for b in &rows[1..] {
+    let (pg, baselines) = match rows.split_first() {
+        Some((pg, rest)) if pg.name == "pgready Db" => (pg, rest),
+        _ => (&rows[0], &[][..]),
+    };
+    for b in baselines {
         let fig = |metric: &str, pg: f64, base: f64, unit, better| Figure {
             scenario: "pool",
             metric: metric.to_owned(),
@@ -427,6 +537,8 @@ struct Row<'a> {
     qps: f64,
     cpu_us: f64,
     allocations: f64,
+    /// The machine's CPU busy over the contender's runs, in percent.
+    busy: f64,
     p50: f64,
     p99: f64,
     a50: f64,
