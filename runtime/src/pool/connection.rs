@@ -181,8 +181,8 @@ impl TrackedConnection {
     /// Counts a transaction on this connection dropped without `commit` or `rollback`, in
     /// its pool's `pgready_transaction_drops_total`.
     pub(crate) fn count_dropped_transaction(&self) {
-        if let Some(pool) = self.object.as_ref().and_then(Object::pool) {
-            pool.manager().count_dropped_transaction();
+        if let Some(object) = self.object.as_ref() {
+            object.engine().manager().count_dropped_transaction();
         }
     }
 }
@@ -286,8 +286,7 @@ async fn clean_up(mut object: Object, state: State) {
     // Behind a transaction pooler a session outlives no transaction, and a test's transaction
     // (which keeps its mark in a setting) ends with the test: nothing to reset.
     let reset = (state == State::Abandoned && !object.unnamed && base == 0)
-        .then(|| Object::pool(&object).map(|pool| pool.manager().settings().clone()))
-        .flatten();
+        .then(|| object.engine().manager().settings().clone());
     let cleaning = make_clean(&mut object.raw, state, base, reset);
     match tokio::time::timeout(CLEANUP_TIMEOUT, cleaning).await {
         Ok(Ok(())) => object.released = Instant::now(),
@@ -349,10 +348,8 @@ async fn roll_back_open_block(raw: &mut PgConnection) -> Result<(), sqlx::Error>
 
 /// Takes a connection out of the pool for good and closes it.
 fn discard(object: Object, why: Discard) {
-    if let Some(pool) = Object::pool(&object) {
-        pool.manager().count_discard(why);
-    }
-    let conn = Object::take(object);
+    object.engine().manager().count_discard(why);
+    let conn = object.take();
     if let Ok(runtime) = tokio::runtime::Handle::try_current() {
         runtime.spawn(engine::close(conn));
     }

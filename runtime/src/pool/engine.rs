@@ -1,34 +1,37 @@
-//! The engine under [`Pool`](super::Pool): deadpool's managed pool over sqlx `PgConnection`s.
+//! The engine under [`Pool`](super::Pool): pgready's own slots over sqlx `PgConnection`s.
 //!
-//! deadpool supplies the slots, the fair (first-come-first-served) semaphore waiters queue on,
-//! and `max_connections` as a hard limit. pgready supplies what a connection needs: the session
-//! batch on connect, validation only for connections idle longer than `validation_bypass`,
-//! `max_lifetime`, `idle_timeout` reaping and `min_connections` kept open (a maintenance task),
-//! and a count of every connection discarded and why.
+//! `max_connections` slots, taken by a connection open (idle or in use) or being opened. One
+//! lock guards the idle connections (a stack: the most recently used first, so it is inside
+//! the validation bypass and the others can go idle and be reaped) and the acquires waiting
+//! (a queue: first come, first served). A release hands its connection straight to the oldest
+//! waiter, or stacks it; a connection closed for good hands its slot to the oldest waiter,
+//! which opens a new one. Waiters all wait `acquire_timeout`, so the queue is in deadline
+//! order, and one task per pool ends those past it: no timer per acquire.
+//!
+//! Per connection, pgready supplies the session batch on connect, validation only for
+//! connections idle longer than `validation_bypass`, `max_lifetime`, `idle_timeout` reaping
+//! and `min_connections` kept open (a maintenance task), and a count of every connection
+//! discarded and why.
 
+use std::collections::VecDeque;
+use std::ops::{Deref, DerefMut};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::{Duration, Instant};
 
-use deadpool::managed::{self, Metrics, RecycleError, RecycleResult};
 use pgready_core::config;
 use sqlx::postgres::{PgConnectOptions, PgConnection};
 use sqlx::{Connection, Executor, SqlSafeStr, SqlStr};
 use sqlx_core::transaction::TransactionManager;
-use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, oneshot};
 
 use super::query_counts::QueryCounts;
-
-/// deadpool's pool of pgready connections.
-pub(crate) type Engine = managed::Pool<Manager>;
-/// A connection on loan from the engine; goes back when dropped.
-pub(crate) type Object = managed::Object<Manager>;
 
 /// One physical connection and what the pool knows about it.
 pub(crate) struct Conn {
     pub(crate) raw: PgConnection,
     /// One of `max_connections`, held until the connection is closed, not only until it
-    /// leaves deadpool's slots: a connection being closed still counts.
+    /// leaves its slot: a connection being closed still counts.
     _open: OwnedSemaphorePermit,
     created: Instant,
     /// When it last went back to the pool clean: the validation bypass and idle reaping count
@@ -98,7 +101,7 @@ impl Discard {
     }
 }
 
-/// Creates, validates and counts connections for deadpool.
+/// Creates, validates and counts connections for the engine.
 pub(crate) struct Manager {
     options: PgConnectOptions,
     /// The `[session]` batch, run once on every new connection.
@@ -186,10 +189,7 @@ impl Manager {
     }
 }
 
-impl managed::Manager for Manager {
-    type Type = Conn;
-    type Error = sqlx::Error;
-
+impl Manager {
     /// Opens a connection in a task of its own: if the acquire that asked for it gives up
     /// (dropped, or `acquire_timeout`), the connection is still opened and kept as a spare for
     /// the next one, so a pool under load with impatient callers still grows.
@@ -207,7 +207,7 @@ impl managed::Manager for Manager {
                 // spares hold the places.
                 open = Arc::clone(&self.open).acquire_owned() => {
                     let open = open.map_err(|_| sqlx::Error::PoolClosed)?;
-                    let (sender, receiver) = tokio::sync::oneshot::channel();
+                    let (sender, receiver) = oneshot::channel();
                     let (options, settings) = (self.options.clone(), self.settings.clone());
                     let spares = Arc::clone(&self.spares);
                     let unnamed = self.unnamed;
@@ -229,20 +229,445 @@ impl managed::Manager for Manager {
     }
 
     /// Runs on every hand-out of an idle connection, so it costs no round trip unless the
-    /// connection needs validation, and one clock read.
-    async fn recycle(&self, conn: &mut Conn, _: &Metrics) -> RecycleResult<sqlx::Error> {
-        let now = Instant::now();
+    /// connection needs validation. `now`: when the acquire started (no clock read of its own;
+    /// a connection released since then counts as used just now).
+    async fn recycle(&self, conn: &mut Conn, now: Instant) -> Result<(), Discard> {
         if self.expired(conn, now) {
-            self.count_discard(Discard::Lifetime);
-            return Err(RecycleError::message("older than max_lifetime"));
+            return Err(Discard::Lifetime);
         }
-        if self.needs_validation(conn, now)
-            && let Err(e) = conn.raw.ping().await
-        {
-            self.count_discard(Discard::Broken);
-            return Err(RecycleError::Backend(e));
+        if self.needs_validation(conn, now) && conn.raw.ping().await.is_err() {
+            return Err(Discard::Broken);
         }
         Ok(())
+    }
+}
+
+/// The slots of one pool; cheap to clone.
+#[derive(Clone)]
+pub(crate) struct Engine {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    manager: Manager,
+    max: usize,
+    slots: Mutex<Slots>,
+    /// Wakes the deadline keeper: a first waiter queued, or the pool dropped or closed.
+    keeper: Arc<Notify>,
+}
+
+#[derive(Default)]
+struct Slots {
+    /// Open connections waiting to be handed out, the most recently released last.
+    idle: Vec<Conn>,
+    /// Acquires waiting, oldest first; all wait the same `acquire_timeout`, so this is also
+    /// deadline order.
+    waiters: VecDeque<Waiter>,
+    /// Slots taken: idle, in use, or being opened.
+    size: usize,
+    closed: bool,
+}
+
+struct Waiter {
+    deadline: Instant,
+    grant: oneshot::Sender<Grant>,
+}
+
+/// What a waiter is handed: a connection, or a slot to open one in. Dropped unreceived (the
+/// waiter gave up at that very moment), either goes back: the connection to the pool, the
+/// slot to the next waiter.
+enum Grant {
+    Conn(Object),
+    Open(Slot),
+}
+
+/// An acquire's turn: now, or once a release or a closed connection grants it one.
+enum Turn {
+    Now(Grant),
+    Queued(oneshot::Receiver<Grant>),
+}
+
+/// A slot taken to open a connection in; given back (to the next waiter, or freed) if the
+/// opening fails or is dropped.
+struct Slot(Option<Engine>);
+
+impl Slot {
+    /// The slot, kept by a connection now open in it.
+    fn keep(mut self) -> Engine {
+        self.0
+            .take()
+            .expect("a slot holds its engine until kept or dropped")
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        if let Some(engine) = self.0.take() {
+            engine.free_slot();
+        }
+    }
+}
+
+/// Why an acquire got no connection.
+pub(crate) enum GetError {
+    /// `acquire_timeout` passed.
+    Timeout,
+    Closed,
+    /// Opening a connection failed.
+    Backend(sqlx::Error),
+}
+
+impl GetError {
+    pub(crate) fn into_sqlx(self) -> sqlx::Error {
+        match self {
+            GetError::Timeout => sqlx::Error::PoolTimedOut,
+            GetError::Closed => sqlx::Error::PoolClosed,
+            GetError::Backend(e) => e,
+        }
+    }
+}
+
+/// A point-in-time count of the slots.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Status {
+    /// Slots taken: open connections, idle or in use, and those being opened.
+    pub(crate) size: usize,
+    /// Idle connections.
+    pub(crate) available: usize,
+    /// Acquires waiting.
+    pub(crate) waiting: usize,
+}
+
+/// A handle that does not keep the pool alive, for its maintenance task.
+pub(crate) struct WeakEngine(Weak<Inner>);
+
+impl WeakEngine {
+    pub(crate) fn upgrade(&self) -> Option<Engine> {
+        self.0.upgrade().map(|inner| Engine { inner })
+    }
+}
+
+impl Engine {
+    pub(crate) fn new(manager: Manager) -> Engine {
+        let max = manager.limits.max_connections as usize;
+        let keeper = Arc::new(Notify::new());
+        let engine = Engine {
+            inner: Arc::new(Inner {
+                manager,
+                max,
+                slots: Mutex::default(),
+                keeper: Arc::clone(&keeper),
+            }),
+        };
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(keep_deadlines(engine.weak(), keeper));
+        }
+        engine
+    }
+
+    pub(crate) fn manager(&self) -> &Manager {
+        &self.inner.manager
+    }
+
+    pub(crate) fn weak(&self) -> WeakEngine {
+        WeakEngine(Arc::downgrade(&self.inner))
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Slots> {
+        // Nothing panics while holding this lock; if something did, the slots are still whole.
+        self.inner
+            .slots
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// A connection: an idle one (checked by [`Manager::recycle`]), a new one if a slot is
+    /// free, else the next one released, waiting until `started + acquire_timeout` at most.
+    pub(crate) async fn get(&self, started: Instant) -> Result<Object, GetError> {
+        let waiting = match self.take_or_queue(started)? {
+            Turn::Now(grant) => return self.ready(grant, started).await,
+            Turn::Queued(waiting) => waiting,
+        };
+        match waiting.await {
+            Ok(grant) => self.ready(grant, started).await,
+            // The keeper or `close` dropped the sender.
+            Err(_) if self.is_closed() => Err(GetError::Closed),
+            Err(_) => Err(GetError::Timeout),
+        }
+    }
+
+    /// An idle connection or a free slot, else a place in the queue.
+    fn take_or_queue(&self, started: Instant) -> Result<Turn, GetError> {
+        let mut slots = self.lock();
+        if slots.closed {
+            return Err(GetError::Closed);
+        }
+        if let Some(conn) = slots.idle.pop() {
+            drop(slots);
+            return Ok(Turn::Now(Grant::Conn(self.object(conn))));
+        }
+        if slots.size < self.inner.max {
+            slots.size += 1;
+            drop(slots);
+            return Ok(Turn::Now(Grant::Open(Slot(Some(self.clone())))));
+        }
+        let (grant, waiting) = oneshot::channel();
+        let deadline = deadline(started, self.inner.manager.limits.acquire_timeout);
+        slots.waiters.push_back(Waiter { deadline, grant });
+        if slots.waiters.len() == 1 {
+            self.inner.keeper.notify_one();
+        }
+        Ok(Turn::Queued(waiting))
+    }
+
+    /// Turns a grant into a connection ready to hand out: recycles a connection (and, if it
+    /// must go, opens another in its slot), or opens one.
+    async fn ready(&self, mut grant: Grant, started: Instant) -> Result<Object, GetError> {
+        loop {
+            match grant {
+                Grant::Conn(mut object) => {
+                    let manager = &self.inner.manager;
+                    match manager.recycle(&mut object, started).await {
+                        Ok(()) => return Ok(object),
+                        Err(why) => {
+                            manager.count_discard(why);
+                            let (conn, engine) = object.into_parts();
+                            drop(conn);
+                            grant = Grant::Open(Slot(Some(engine)));
+                        }
+                    }
+                }
+                Grant::Open(slot) => {
+                    let conn = self
+                        .inner
+                        .manager
+                        .create()
+                        .await
+                        .map_err(GetError::Backend)?;
+                    return Ok(Object {
+                        conn: Some(conn),
+                        engine: slot.keep(),
+                    });
+                }
+            }
+        }
+    }
+
+    fn object(&self, conn: Conn) -> Object {
+        Object {
+            conn: Some(conn),
+            engine: self.clone(),
+        }
+    }
+
+    /// A connection back from use: to the oldest waiter, or onto the idle stack; closed if
+    /// the pool is.
+    fn put(&self, mut conn: Conn) {
+        let mut slots = self.lock();
+        if slots.closed {
+            slots.size -= 1;
+            drop(slots);
+            close_later(conn);
+            return;
+        }
+        while let Some(waiter) = slots.waiters.pop_front() {
+            match waiter.grant.send(Grant::Conn(self.object(conn))) {
+                Ok(()) => return,
+                // That waiter gave up.
+                Err(grant) => conn = grant.into_conn(),
+            }
+        }
+        slots.idle.push(conn);
+    }
+
+    /// A slot whose connection closed for good (or never opened): to the oldest waiter, to
+    /// open a new one in, or freed.
+    fn free_slot(&self) {
+        let mut slots = self.lock();
+        if !slots.closed {
+            while let Some(waiter) = slots.waiters.pop_front() {
+                let slot = Slot(Some(self.clone()));
+                match waiter.grant.send(Grant::Open(slot)) {
+                    Ok(()) => return,
+                    // That waiter gave up: the slot is still this one.
+                    Err(grant) => drop(grant.into_slot().keep()),
+                }
+            }
+        }
+        slots.size -= 1;
+    }
+
+    pub(crate) fn status(&self) -> Status {
+        let slots = self.lock();
+        Status {
+            size: slots.size,
+            available: slots.idle.len(),
+            waiting: slots
+                .waiters
+                .iter()
+                .filter(|w| !w.grant.is_closed())
+                .count(),
+        }
+    }
+
+    /// Takes out the idle connections `keep` says no to, freeing their slots.
+    pub(crate) fn retain(&self, mut keep: impl FnMut(&Conn) -> bool) -> Vec<Conn> {
+        let mut slots = self.lock();
+        let (kept, removed): (Vec<Conn>, Vec<Conn>) = std::mem::take(&mut slots.idle)
+            .into_iter()
+            .partition(|conn| keep(conn));
+        slots.idle = kept;
+        slots.size -= removed.len();
+        removed
+    }
+
+    /// Closes the slots: acquires waiting and later ones fail, connections in use are closed
+    /// when they come back. Returns the idle connections, to close.
+    pub(crate) fn close(&self) -> Vec<Conn> {
+        let mut slots = self.lock();
+        slots.closed = true;
+        let idle = std::mem::take(&mut slots.idle);
+        slots.size -= idle.len();
+        let waiters = std::mem::take(&mut slots.waiters);
+        drop(slots);
+        // Their receivers see the pool closed.
+        drop(waiters);
+        self.inner.manager.open.close();
+        self.inner.keeper.notify_one();
+        idle
+    }
+
+    pub(crate) fn is_closed(&self) -> bool {
+        self.lock().closed
+    }
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        // The keeper holds no strong handle; this lets it see the pool is gone.
+        self.keeper.notify_one();
+    }
+}
+
+impl Grant {
+    /// The connection of a grant that was not received, without putting it back.
+    fn into_conn(self) -> Conn {
+        match self {
+            Grant::Conn(object) => object.into_parts().0,
+            Grant::Open(_) => unreachable!("only a connection grant is made into one"),
+        }
+    }
+
+    /// The slot of a grant that was not received, without giving it back.
+    fn into_slot(self) -> Slot {
+        match self {
+            Grant::Open(slot) => slot,
+            Grant::Conn(_) => unreachable!("only a slot grant is made into one"),
+        }
+    }
+}
+
+/// Ends the waits past their deadline: the queue is in deadline order, so this sleeps until
+/// the oldest waiter's, and wakes when a first waiter is queued. Ends with the pool.
+async fn keep_deadlines(weak: WeakEngine, wake: Arc<Notify>) {
+    loop {
+        let next = {
+            let Some(engine) = weak.upgrade() else { return };
+            let mut slots = engine.lock();
+            if slots.closed {
+                return;
+            }
+            let now = Instant::now();
+            while slots
+                .waiters
+                .front()
+                .is_some_and(|w| w.deadline <= now || w.grant.is_closed())
+            {
+                // Dropping the sender ends that wait.
+                slots.waiters.pop_front();
+            }
+            slots.waiters.front().map(|w| w.deadline)
+        };
+        match next {
+            Some(deadline) => {
+                tokio::select! {
+                    () = tokio::time::sleep_until(deadline.into()) => {}
+                    () = wake.notified() => {}
+                }
+            }
+            None => wake.notified().await,
+        }
+    }
+}
+
+/// A connection on loan from the engine; goes back when dropped.
+pub(crate) struct Object {
+    /// `Some` until it goes back.
+    conn: Option<Conn>,
+    engine: Engine,
+}
+
+impl Object {
+    /// The pool it belongs to.
+    pub(crate) fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    /// Takes the connection out of the pool for good; its slot goes to a waiter or is freed.
+    pub(crate) fn take(self) -> Conn {
+        let (conn, engine) = self.into_parts();
+        drop(Slot(Some(engine)));
+        conn
+    }
+
+    /// The connection, and the engine whose slot it holds, without giving anything back.
+    fn into_parts(mut self) -> (Conn, Engine) {
+        let conn = self
+            .conn
+            .take()
+            .expect("an object holds its connection until it goes back");
+        (conn, self.engine.clone())
+    }
+}
+
+impl Deref for Object {
+    type Target = Conn;
+
+    fn deref(&self) -> &Conn {
+        self.conn
+            .as_ref()
+            .expect("an object holds its connection until it goes back")
+    }
+}
+
+impl DerefMut for Object {
+    fn deref_mut(&mut self) -> &mut Conn {
+        self.conn
+            .as_mut()
+            .expect("an object holds its connection until it goes back")
+    }
+}
+
+impl Drop for Object {
+    fn drop(&mut self) {
+        if let Some(conn) = self.conn.take() {
+            self.engine.put(conn);
+        }
+    }
+}
+
+/// `started + timeout`, or a year from `started` for a timeout too long to add.
+fn deadline(started: Instant, timeout: Duration) -> Instant {
+    started
+        .checked_add(timeout)
+        .or_else(|| started.checked_add(Duration::from_secs(365 * 86_400)))
+        .unwrap_or(started)
+}
+
+/// Closes a connection in the background when there is a runtime to do it in; else drops it.
+fn close_later(conn: Conn) {
+    if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+        runtime.spawn(close(conn));
     }
 }
 
@@ -396,7 +821,7 @@ async fn reap(engine: &Engine) {
     };
     let now = Instant::now();
     let mut reasons = Vec::new();
-    let removed = engine.retain(|conn, _| {
+    let removed = engine.retain(|conn| {
         let why = if manager.expired(conn, now) {
             Discard::Lifetime
         } else if size > min && idle_too_long(conn) {
@@ -408,7 +833,7 @@ async fn reap(engine: &Engine) {
         reasons.push(why);
         false
     });
-    let mut closing: Vec<_> = removed.removed.into_iter().zip(reasons).collect();
+    let mut closing: Vec<_> = removed.into_iter().zip(reasons).collect();
     for conn in manager.spares.drain() {
         let why = if manager.expired(&conn, now) {
             Discard::Lifetime

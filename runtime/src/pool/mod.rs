@@ -1,6 +1,6 @@
 //! `pgready::Pool`: the pool handle users query through, and its engine.
 //!
-//! The engine (`engine.rs`) is deadpool's managed pool over sqlx `PgConnection`s. What users
+//! The engine (`engine.rs`) is pgready's slots over sqlx `PgConnection`s. What users
 //! touch (`&Pool` as a `sqlx::Executor`, [`Pool::acquire`], [`Pool::begin`], [`PoolStats`]) is
 //! pgready's own. A connection goes back to the pool without a round trip when pgready saw it
 //! left clean, and is rolled back and drained first when not (`connection.rs`); transactions
@@ -18,10 +18,8 @@ use std::future::Future;
 use std::panic::Location;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::task::Poll;
 use std::time::{Duration, Instant};
 
-use deadpool::managed::PoolError;
 use futures_core::future::BoxFuture;
 use futures_core::stream::BoxStream;
 use futures_util::TryStreamExt;
@@ -36,7 +34,7 @@ pub use transaction::Transaction;
 
 use crate::Error;
 use acquire_times::AcquireTimes;
-use engine::{Engine, Manager};
+use engine::{Engine, GetError, Manager};
 pub(crate) use engine::{TEST_TRANSACTION_MARK, TestTransaction};
 pub(crate) use query_counts::QueryCounts;
 
@@ -167,21 +165,14 @@ impl Pool {
         first: bool,
         test: Option<Arc<TestTransaction>>,
     ) -> Result<Pool, sqlx::Error> {
-        let max = limits.max_connections as usize;
         let acquire_times = AcquireTimes::new(role.name(), &options);
-        let engine = Engine::builder(Manager::new(
+        let engine = Engine::new(Manager::new(
             options,
             settings,
             limits.clone(),
             pgbouncer,
             test,
-        ))
-        .max_size(max)
-        // The most recently used connection first: it is inside the validation bypass,
-        // and the others can go idle and be reaped.
-        .queue_mode(deadpool::managed::QueueMode::Lifo)
-        .build()
-        .map_err(|e| sqlx::Error::Configuration(e.to_string().into()))?;
+        ));
         engine::start(&engine, first).await?;
         Ok(Pool {
             engine,
@@ -193,37 +184,19 @@ impl Pool {
     }
 
     /// Waits at most `acquire_timeout` for a connection, timed for
-    /// `pgready_pool_acquire_duration_seconds`.
-    ///
-    /// The first poll goes without a timer: an idle connection is handed out at once, and
-    /// arming (and dropping) a timer would be most of that acquire's cost. Only an acquire
-    /// that has to wait runs under `acquire_timeout`, counted from when it started.
+    /// `pgready_pool_acquire_duration_seconds`. No timer is armed per acquire: the engine
+    /// ends waits past their deadline (see `engine.rs`).
     async fn checkout(&self) -> Result<PoolConnection, sqlx::Error> {
         if let Some(test) = &self.engine.manager().test {
             return self.checkout_test(test).await;
         }
         let started = Instant::now();
-        let timeout = self.limits().acquire_timeout;
-        let mut wait = std::pin::pin!(
-            self.engine
-                .get()
-                .instrument(self.shared.acquire_times.span())
-        );
-        let first = std::future::poll_fn(|cx| Poll::Ready(wait.as_mut().poll(cx))).await;
-        let waited = match first {
-            Poll::Ready(result) => Ok(result),
-            Poll::Pending => {
-                let left = timeout.saturating_sub(started.elapsed());
-                tokio::time::timeout(left, wait).await
-            }
-        };
-        let result = match waited {
-            Ok(Ok(object)) => Ok(PoolConnection::new(object)),
-            Ok(Err(PoolError::Backend(e))) => Err(e),
-            Ok(Err(PoolError::Closed)) => Err(sqlx::Error::PoolClosed),
-            Ok(Err(PoolError::Timeout(_))) | Err(_) => Err(sqlx::Error::PoolTimedOut),
-            Ok(Err(e)) => Err(sqlx::Error::Protocol(e.to_string())),
-        };
+        let got = self
+            .engine
+            .get(started)
+            .instrument(self.shared.acquire_times.span())
+            .await;
+        let result = got.map(PoolConnection::new).map_err(GetError::into_sqlx);
         let timed_out = matches!(result, Err(sqlx::Error::PoolTimedOut));
         self.shared
             .acquire_times
@@ -239,16 +212,13 @@ impl Pool {
                 Error::TestConnectionHeld,
             )));
         }
-        let got = match tokio::time::timeout(self.limits().acquire_timeout, self.engine.get()).await
-        {
-            Ok(Ok(object)) => return Ok(PoolConnection::new(object)),
-            Ok(Err(PoolError::Backend(e))) => e,
-            Ok(Err(PoolError::Closed)) => sqlx::Error::PoolClosed,
-            Ok(Err(e)) => sqlx::Error::Protocol(e.to_string()),
-            Err(_) => sqlx::Error::PoolTimedOut,
-        };
-        test.held.store(false, Ordering::Release);
-        Err(got)
+        match self.engine.get(Instant::now()).await {
+            Ok(object) => Ok(PoolConnection::new(object)),
+            Err(e) => {
+                test.held.store(false, Ordering::Release);
+                Err(e.into_sqlx())
+            }
+        }
     }
 
     pub(crate) fn limits(&self) -> &config::Pool {
@@ -352,10 +322,9 @@ impl Pool {
     /// still held is closed when its holder drops it.
     pub async fn close_within(&self, grace: Duration) -> Result<(), Error> {
         let started = Instant::now();
-        let idle = self.engine.retain(|_, _| false);
-        self.engine.close();
+        let idle = self.engine.close();
         let spares = self.engine.manager().spares.drain();
-        for conn in idle.removed.into_iter().chain(spares) {
+        for conn in idle.into_iter().chain(spares) {
             engine::close(conn).await;
         }
         loop {
