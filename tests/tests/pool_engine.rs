@@ -742,3 +742,143 @@ async fn a_transaction_begun_on_a_connection_is_pgreadys_and_rolls_back_when_dro
     drop(next);
     db.close().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn waits_end_at_acquire_timeout_together_and_leave_no_slot_behind() {
+    let url = fresh_database("deadlines").await;
+    let db = start(
+        "[pool]\nmax_connections = 2\nmin_connections = 2\nacquire_timeout = \"300ms\"\n",
+        &url,
+    )
+    .await;
+    let held = [
+        db.write().acquire().await.expect("acquire"),
+        db.write().acquire().await.expect("acquire"),
+    ];
+    // 40 waiters, queued over ~100 ms: each must end at its own deadline, which no timer of
+    // its own enforces.
+    let mut handles = Vec::new();
+    for _ in 0..40 {
+        let db = db.clone();
+        handles.push(tokio::spawn(async move {
+            let started = std::time::Instant::now();
+            let err = db
+                .write()
+                .acquire()
+                .await
+                .expect_err("both connections are held");
+            (started.elapsed(), err)
+        }));
+        tokio::time::sleep(Duration::from_micros(2500)).await;
+    }
+    for handle in handles {
+        let (waited, err) = tokio::time::timeout(Duration::from_secs(5), handle)
+            .await
+            .expect("the wait ended")
+            .expect("waiter");
+        assert!(
+            matches!(err, pgready::Error::PoolTimedOut { .. }),
+            "{err:?}"
+        );
+        assert!(
+            waited >= Duration::from_millis(300) && waited < Duration::from_millis(600),
+            "{waited:?}"
+        );
+    }
+    assert_eq!(db.write().stats().waiting, 0);
+    drop(held);
+    let stats = db.write().stats();
+    assert_eq!(
+        (stats.size, stats.idle, stats.waiting),
+        (2, 2, 0),
+        "{stats:?}"
+    );
+    db.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn waiters_that_give_up_while_served_lose_no_connection() {
+    let url = fresh_database("given_up").await;
+    let db = start(
+        "[pool]\nmax_connections = 3\nmin_connections = 0\nacquire_timeout = \"10s\"\n",
+        &url,
+    )
+    .await;
+    // Impatient callers: most give up while waiting, some as their connection is handed to
+    // them, some while it is being opened.
+    let mut handles = Vec::new();
+    for task in 0..24u64 {
+        let db = db.clone();
+        handles.push(tokio::spawn(async move {
+            let mut rng = Rng(task + 101);
+            for _ in 0..200 {
+                let micros = rng.below(400);
+                if let Ok(Ok(mut conn)) =
+                    tokio::time::timeout(Duration::from_micros(micros), db.write().acquire()).await
+                {
+                    sqlx::query("SELECT 1")
+                        .execute(&mut *conn)
+                        .await
+                        .expect("a handed-out connection works");
+                }
+            }
+        }));
+    }
+    for handle in handles {
+        handle.await.expect("task");
+    }
+    // Every slot is back: three connections at once, within a moment, and nothing waiting.
+    let all = tokio::time::timeout(Duration::from_secs(5), backend_pids(&db, 3))
+        .await
+        .expect("all three slots are free");
+    assert_eq!(all.len(), 3);
+    let stats = db.write().stats();
+    assert_eq!((stats.size, stats.waiting), (3, 0), "{stats:?}");
+    db.close().await;
+}
+
+#[tokio::test]
+async fn a_connection_closed_for_good_hands_its_slot_to_the_next_waiter() {
+    let url = fresh_database("slot_handover").await;
+    let db = start(
+        "[pool]\nmax_connections = 1\nmin_connections = 1\nacquire_timeout = \"5s\"\n",
+        &url,
+    )
+    .await;
+    let mut held = db.write().acquire().await.expect("acquire");
+    let pid: i32 = sqlx::query_scalar("SELECT pg_backend_pid()")
+        .fetch_one(&mut *held)
+        .await
+        .expect("pid");
+    let waiter = {
+        let db = db.clone();
+        tokio::spawn(async move {
+            let started = std::time::Instant::now();
+            let mut conn = db
+                .write()
+                .acquire()
+                .await
+                .expect("the waiter gets a connection");
+            let pid: i32 = sqlx::query_scalar("SELECT pg_backend_pid()")
+                .fetch_one(&mut *conn)
+                .await
+                .expect("pid");
+            (pid, started.elapsed())
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert_eq!(db.write().stats().waiting, 1);
+    // The held connection dies under its user: it is closed, and its slot goes to the waiter,
+    // which opens a new connection in it instead of waiting out `acquire_timeout`.
+    terminate(&url, &HashSet::from([pid])).await;
+    sqlx::query("SELECT 1")
+        .execute(&mut *held)
+        .await
+        .expect_err("the server ended this session");
+    drop(held);
+    let (new_pid, waited) = waiter.await.expect("waiter");
+    assert_ne!(new_pid, pid);
+    assert!(waited < Duration::from_secs(2), "{waited:?}");
+    assert_eq!(discarded(&db, "broken").await, 1.0);
+    db.close().await;
+}
