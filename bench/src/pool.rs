@@ -435,6 +435,20 @@ pub async fn run(
         }
     }
 
+    // pgready against each contender round by round: the two ran minutes apart at most, so
+    // drift in the machine's speed cancels out of the ratio.
+    let paired: Vec<(f64, f64, f64)> = per_round
+        .iter()
+        .map(|other| {
+            let mut ratios: Vec<f64> = per_round[0].iter().zip(other).map(|(p, o)| p / o).collect();
+            ratios.sort_by(f64::total_cmp);
+            (
+                ratios[0],
+                ratios[ratios.len() / 2],
+                ratios[ratios.len() - 1],
+            )
+        })
+        .collect();
     let mut rows = Vec::new();
     for (((name, _), t), qps) in contenders.iter().zip(&mut totals).zip(&mut per_round) {
         qps.sort_by(f64::total_cmp);
@@ -471,6 +485,13 @@ pub async fn run(
             "{:<28} {:>10.0} {:>10.1} {:>9.1} {:>7.0} {:>9.0} {:>9.0} {:>11.0} {:>11.0}",
             r.name, r.qps, r.cpu_us, r.allocations, r.busy, r.p50, r.p99, r.a50, r.a99
         );
+    }
+
+    if contenders[0].0 == "pgready Db" {
+        println!("\npgready's queries/s over each contender's in the same round: median (min–max)");
+        for ((name, _), (low, median, high)) in contenders.iter().zip(&paired).skip(1) {
+            println!("  {name:<28} {median:.3} ({low:.3}–{high:.3})");
+        }
     }
 
     let mut figures = Vec::new();
