@@ -4,7 +4,7 @@
 //!
 //! The success path stays off shared memory: a query adds 1 to a plain counter of the
 //! connection it runs on, which goes into the pool's atomic total when the connection goes
-//! back (one atomic add per checkout, beside deadpool's own bookkeeping). A failure adds 1 to
+//! back (one atomic add per checkout, beside the engine's lock). A failure adds 1 to
 //! its class's atomic counter at once: a fixed array, no lock, no allocation.
 //!
 //! Counted: queries through [`Pool`](super::Pool) as an executor, through a pooled
