@@ -384,15 +384,36 @@ impl Engine {
     /// A connection: an idle one (checked by [`Manager::recycle`]), a new one if a slot is
     /// free, else the next one released, waiting until `started + acquire_timeout` at most.
     pub(crate) async fn get(&self, started: Instant) -> Result<Object, GetError> {
-        let waiting = match self.take_or_queue(started)? {
-            Turn::Now(grant) => return self.ready(grant, started).await,
-            Turn::Queued(waiting) => waiting,
+        let grant = match self.take_or_queue(started)? {
+            Turn::Now(grant) => grant,
+            Turn::Queued(waiting) => match waiting.await {
+                Ok(grant) => grant,
+                // The keeper or `close` dropped the sender.
+                Err(_) if self.is_closed() => return Err(GetError::Closed),
+                Err(_) => return Err(GetError::Timeout),
+            },
         };
-        match waiting.await {
-            Ok(grant) => self.ready(grant, started).await,
-            // The keeper or `close` dropped the sender.
-            Err(_) if self.is_closed() => Err(GetError::Closed),
-            Err(_) => Err(GetError::Timeout),
+        match self.ready_now(grant, started) {
+            Ok(object) => Ok(object),
+            // Rare, and boxed: in line, opening or pinging a connection would make every
+            // acquire's future (and the boxed future of each query through `&Pool`) about a
+            // kilobyte bigger.
+            Err(grant) => Box::pin(self.ready(grant, started)).await,
+        }
+    }
+
+    /// The common case, with nothing to await: a connection that needs neither validation
+    /// nor replacing. Anything else goes back, for [`ready`](Self::ready).
+    fn ready_now(&self, grant: Grant, started: Instant) -> Result<Object, Grant> {
+        let manager = &self.inner.manager;
+        match grant {
+            Grant::Conn(object)
+                if !manager.expired(&object, started)
+                    && !manager.needs_validation(&object, started) =>
+            {
+                Ok(object)
+            }
+            grant => Err(grant),
         }
     }
 
@@ -422,18 +443,27 @@ impl Engine {
 
     /// Turns a grant into a connection ready to hand out: recycles a connection (and, if it
     /// must go, opens another in its slot), or opens one.
+    ///
+    /// A connection is out of the pool while it is validated: if this is dropped mid-ping, the
+    /// connection (its answer still in flight) is closed and only its slot goes back.
     async fn ready(&self, mut grant: Grant, started: Instant) -> Result<Object, GetError> {
         loop {
             match grant {
-                Grant::Conn(mut object) => {
+                Grant::Conn(object) => {
                     let manager = &self.inner.manager;
-                    match manager.recycle(&mut object, started).await {
-                        Ok(()) => return Ok(object),
+                    let (mut conn, engine) = object.into_parts();
+                    let slot = Slot(Some(engine));
+                    match manager.recycle(&mut conn, started).await {
+                        Ok(()) => {
+                            return Ok(Object {
+                                conn: Some(conn),
+                                engine: slot.keep(),
+                            });
+                        }
                         Err(why) => {
                             manager.count_discard(why);
-                            let (conn, engine) = object.into_parts();
                             drop(conn);
-                            grant = Grant::Open(Slot(Some(engine)));
+                            grant = Grant::Open(slot);
                         }
                     }
                 }

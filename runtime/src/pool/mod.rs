@@ -433,3 +433,37 @@ impl<'p> Executor<'p> for &'p Pool {
         Box::pin(async move { (&mut *self.checkout().await?).describe(sql).await })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A pool that has opened nothing: enough to build futures without polling them.
+    fn unopened() -> Pool {
+        let options = PgConnectOptions::new();
+        let acquire_times = AcquireTimes::new("write", &options);
+        let limits = config::Pool::write_defaults();
+        let manager = Manager::new(options, SqlStr::from_static(""), limits, false, None);
+        Pool {
+            engine: Engine::new(manager),
+            shared: Arc::new(Shared {
+                role: Role::Write,
+                acquire_times,
+            }),
+        }
+    }
+
+    /// Every query through `&Pool` allocates its future (sqlx's `Executor` returns a
+    /// `BoxFuture`). Under 1,032 bytes glibc serves that from its per-thread cache; above, from
+    /// the shared arena. Opening or pinging a connection, rare, is boxed apart so that it does
+    /// not count here (it made the future 1,264 bytes).
+    #[test]
+    fn a_query_through_the_pool_allocates_a_small_future() {
+        let pool = unopened();
+        let acquire = std::mem::size_of_val(&pool.checkout());
+        assert!(acquire <= 400, "an acquire's future is {acquire} bytes");
+        let query = (&pool).fetch_optional(sqlx::query("SELECT 1"));
+        let boxed = std::mem::size_of_val(&*query);
+        assert!(boxed <= 1024, "a query's boxed future is {boxed} bytes");
+    }
+}
