@@ -492,7 +492,7 @@ impl Engine {
 
     /// A connection back from use: to the oldest waiter, or onto the idle stack; closed if
     /// the pool is.
-    fn put(&self, mut conn: Conn) {
+    fn put(&self, conn: Conn) {
         let mut slots = self.lock();
         if slots.closed {
             slots.size -= 1;
@@ -500,31 +500,24 @@ impl Engine {
             close_later(conn);
             return;
         }
-        while let Some(waiter) = slots.waiters.pop_front() {
-            match waiter.grant.send(Grant::Conn(self.object(conn))) {
-                Ok(()) => return,
-                // That waiter gave up.
-                Err(grant) => conn = grant.into_conn(),
-            }
+        if slots.waiters.is_empty() {
+            slots.idle.push(conn);
+            return;
         }
-        slots.idle.push(conn);
+        let grant = Grant::Conn(self.object(conn));
+        hand_over(&mut slots, grant);
     }
 
     /// A slot whose connection closed for good (or never opened): to the oldest waiter, to
     /// open a new one in, or freed.
     fn free_slot(&self) {
         let mut slots = self.lock();
-        if !slots.closed {
-            while let Some(waiter) = slots.waiters.pop_front() {
-                let slot = Slot(Some(self.clone()));
-                match waiter.grant.send(Grant::Open(slot)) {
-                    Ok(()) => return,
-                    // That waiter gave up: the slot is still this one.
-                    Err(grant) => drop(grant.into_slot().keep()),
-                }
-            }
+        if slots.closed || slots.waiters.is_empty() {
+            slots.size -= 1;
+            return;
         }
-        slots.size -= 1;
+        let grant = Grant::Open(Slot(Some(self.clone())));
+        hand_over(&mut slots, grant);
     }
 
     pub(crate) fn status(&self) -> Status {
@@ -579,20 +572,22 @@ impl Drop for Inner {
     }
 }
 
-impl Grant {
-    /// The connection of a grant that was not received, without putting it back.
-    fn into_conn(self) -> Conn {
-        match self {
-            Grant::Conn(object) => object.into_parts().0,
-            Grant::Open(_) => unreachable!("only a connection grant is made into one"),
+/// `grant` to the oldest waiter still waiting; if none is, back into `slots` (whose lock the
+/// caller holds): a connection onto the idle stack, a slot freed.
+fn hand_over(slots: &mut Slots, mut grant: Grant) {
+    while let Some(waiter) = slots.waiters.pop_front() {
+        match waiter.grant.send(grant) {
+            Ok(()) => return,
+            // That waiter gave up.
+            Err(back) => grant = back,
         }
     }
-
-    /// The slot of a grant that was not received, without giving it back.
-    fn into_slot(self) -> Slot {
-        match self {
-            Grant::Open(slot) => slot,
-            Grant::Conn(_) => unreachable!("only a slot grant is made into one"),
+    match grant {
+        Grant::Conn(object) => slots.idle.push(object.into_parts().0),
+        Grant::Open(slot) => {
+            // Kept, not dropped: dropping would free it through this same lock.
+            drop(slot.keep());
+            slots.size -= 1;
         }
     }
 }
