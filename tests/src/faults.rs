@@ -85,7 +85,8 @@ struct Counts {
     accepted: AtomicU64,
     /// Client sockets open now: accepted, and the client has not closed its side yet.
     open: AtomicU64,
-    /// The most client sockets open at once since the last [`FaultProxy::reset_peak`].
+    /// The most client sockets open at once since the last [`FaultProxy::reset_peak`],
+    /// sampled [`SETTLE`] after each acceptance (see there).
     peak: AtomicU64,
     reset: AtomicU64,
 }
@@ -291,6 +292,13 @@ async fn rebind(port: u16) -> TcpListener {
     }
 }
 
+/// How long after accepting a socket the peak is sampled. A client that closes a connection
+/// and then opens another (a pool replacing one it discarded) has sent the first one's FIN
+/// before the second one's SYN, but the proxy's task reading that FIN may run after the one
+/// accepting the SYN; sampled at once, the two would count as open together. 5 ms is far
+/// longer than that race and far shorter than any connection the pool keeps.
+const SETTLE: Duration = Duration::from_millis(5);
+
 /// Counts a client socket open from its acceptance until the client closes its side (or the
 /// connection ends), once.
 struct OpenGuard {
@@ -300,8 +308,13 @@ struct OpenGuard {
 
 impl OpenGuard {
     fn new(counts: Arc<Counts>) -> OpenGuard {
-        let open = counts.open.fetch_add(1, Ordering::Relaxed) + 1;
-        counts.peak.fetch_max(open, Ordering::Relaxed);
+        counts.open.fetch_add(1, Ordering::Relaxed);
+        let sampled = Arc::clone(&counts);
+        tokio::spawn(async move {
+            tokio::time::sleep(SETTLE).await;
+            let open = sampled.open.load(Ordering::Relaxed);
+            sampled.peak.fetch_max(open, Ordering::Relaxed);
+        });
         OpenGuard {
             counts,
             closed: false,

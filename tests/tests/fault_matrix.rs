@@ -1130,6 +1130,13 @@ async fn the_fault_proxy_delays_holds_resets_and_refuses() {
     conn.read_exact(&mut held).await.unwrap();
 
     assert_eq!(proxy.open(), 2);
+    assert_eq!(proxy.peak(), 2);
+    // A client that replaces a connection (closes it, then opens another at once) never had
+    // three open.
+    drop(fresh);
+    let _replacement = connect().await.expect("connect");
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert_eq!((proxy.open(), proxy.peak()), (2, 2));
     proxy.reset_all();
     let mut buf = [0u8; 1];
     let err = conn.read(&mut buf).await.expect_err("reset");
