@@ -153,6 +153,16 @@ fn database_names(condition: &str, arg: String) -> Vec<String> {
     })
 }
 
+/// The type of table `t`'s column, as the server reports it.
+async fn column_t_type(db: &pgready::Db) -> String {
+    sqlx::query_scalar(
+        "SELECT data_type::text FROM information_schema.columns WHERE table_name = 't'",
+    )
+    .fetch_one(db.read())
+    .await
+    .unwrap()
+}
+
 #[test]
 fn editing_a_migration_makes_a_new_template_and_removes_the_old() {
     let crate_name = "template_edit_test";
@@ -163,12 +173,7 @@ fn editing_a_migration_makes_a_new_template_and_removes_the_old() {
         "edit::v1",
         Isolation::Database,
         async |db: pgready::Db| {
-            let kind: String = sqlx::query_scalar(
-                "SELECT data_type::text FROM information_schema.columns WHERE table_name = 't'",
-            )
-            .fetch_one(db.read())
-            .await
-            .unwrap();
+            let kind = column_t_type(&db).await;
             assert_eq!(kind, "integer");
         },
     );
@@ -181,12 +186,7 @@ fn editing_a_migration_makes_a_new_template_and_removes_the_old() {
         "edit::v2",
         Isolation::Database,
         async |db: pgready::Db| {
-            let kind: String = sqlx::query_scalar(
-                "SELECT data_type::text FROM information_schema.columns WHERE table_name = 't'",
-            )
-            .fetch_one(db.read())
-            .await
-            .unwrap();
+            let kind = column_t_type(&db).await;
             assert_eq!(
                 kind, "bigint",
                 "the edited migration is in the new template"

@@ -86,11 +86,7 @@ pub(super) async fn ensure_shared(
     url_env: &str,
     template: &str,
 ) -> Result<(), Error> {
-    sqlx::query("SELECT pg_advisory_lock($1)")
-        .bind(LOCK_ID)
-        .execute(&mut *admin)
-        .await?;
-    let built = async {
+    locked(admin, async |admin| {
         build_unless_present(admin, server, setup, url_env, template).await?;
         let shared = shared_name(template);
         let present: bool =
@@ -107,14 +103,9 @@ pub(super) async fn ensure_shared(
                 )))
                 .await?;
         }
-        Ok::<_, Error>(())
-    }
-    .await;
-    sqlx::query("SELECT pg_advisory_unlock($1)")
-        .bind(LOCK_ID)
-        .execute(&mut *admin)
-        .await?;
-    built
+        Ok(())
+    })
+    .await
 }
 
 /// Builds `template` unless it exists, under the lock; then drops the crate's older templates.
@@ -127,16 +118,27 @@ pub(super) async fn ensure(
     url_env: &str,
     template: &str,
 ) -> Result<(), Error> {
+    locked(admin, async |admin| {
+        build_unless_present(admin, server, setup, url_env, template).await
+    })
+    .await
+}
+
+/// Runs `f` holding the templates' advisory lock on `admin`, and unlocks whatever `f` returns.
+async fn locked(
+    admin: &mut PgConnection,
+    f: impl AsyncFnOnce(&mut PgConnection) -> Result<(), Error>,
+) -> Result<(), Error> {
     sqlx::query("SELECT pg_advisory_lock($1)")
         .bind(LOCK_ID)
         .execute(&mut *admin)
         .await?;
-    let built = build_unless_present(admin, server, setup, url_env, template).await;
+    let done = f(&mut *admin).await;
     sqlx::query("SELECT pg_advisory_unlock($1)")
         .bind(LOCK_ID)
         .execute(&mut *admin)
         .await?;
-    built
+    done
 }
 
 async fn build_unless_present(
