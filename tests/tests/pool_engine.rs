@@ -882,3 +882,60 @@ async fn a_connection_closed_for_good_hands_its_slot_to_the_next_waiter() {
     assert_eq!(discarded(&db, "broken").await, 1.0);
     db.close().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn closing_the_pool_ends_every_wait_at_once() {
+    let url = fresh_database("close_waiters").await;
+    let db = start(
+        "[pool]\nmax_connections = 1\nmin_connections = 1\nacquire_timeout = \"10s\"\n",
+        &url,
+    )
+    .await;
+    let held = db.write().acquire().await.expect("acquire");
+    let mut handles = Vec::new();
+    for _ in 0..5 {
+        let db = db.clone();
+        handles.push(tokio::spawn(async move {
+            let err = db
+                .write()
+                .acquire()
+                .await
+                .expect_err("the only connection is held until the pool is closed");
+            (std::time::Instant::now(), err)
+        }));
+    }
+    eventually(
+        "five acquires waiting",
+        Duration::from_secs(5),
+        async || db.write().stats().waiting == 5,
+    )
+    .await;
+    // One more gives up while queued: it leaves the queue at once.
+    tokio::time::timeout(Duration::from_millis(50), db.write().acquire())
+        .await
+        .expect_err("still held");
+    assert_eq!(db.write().stats().waiting, 5);
+
+    let closing = {
+        let db = db.clone();
+        tokio::spawn(async move { db.write().close_within(Duration::from_secs(5)).await })
+    };
+    let closed_at = std::time::Instant::now();
+    for handle in handles {
+        let (ended, err) = tokio::time::timeout(Duration::from_secs(2), handle)
+            .await
+            .expect("the wait ended with the pool, not at acquire_timeout")
+            .expect("waiter");
+        assert!(
+            matches!(err, pgready::Error::Sqlx(sqlx::Error::PoolClosed)),
+            "{err:?}"
+        );
+        assert!(ended.saturating_duration_since(closed_at) < Duration::from_secs(1));
+    }
+    assert_eq!(db.write().stats().waiting, 0);
+    drop(held);
+    closing
+        .await
+        .expect("close")
+        .expect("the held connection came back and was closed");
+}

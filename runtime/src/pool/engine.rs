@@ -6,7 +6,9 @@
 //! (a queue: first come, first served). A release hands its connection straight to the oldest
 //! waiter, or stacks it; a connection closed for good hands its slot to the oldest waiter,
 //! which opens a new one. Waiters all wait `acquire_timeout`, so the queue is in deadline
-//! order, and one task per pool ends those past it: no timer per acquire.
+//! order, and one task per pool ends those past it: no timer per acquire. A waiter's answer
+//! is left in a cell of the slots, reused from one wait to the next: waiting allocates
+//! nothing, and the waiter is woken after the lock is let go.
 //!
 //! Per connection, pgready supplies the session batch on connect, validation only for
 //! connections idle longer than `validation_bypass`, `max_lifetime`, `idle_timeout` reaping
@@ -14,9 +16,12 @@
 //! discarded and why.
 
 use std::collections::VecDeque;
+use std::future::Future;
 use std::ops::{Deref, DerefMut};
+use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 use pgready_core::config;
@@ -261,8 +266,13 @@ struct Slots {
     /// Open connections waiting to be handed out, the most recently released last.
     idle: Vec<Conn>,
     /// Acquires waiting, oldest first; all wait the same `acquire_timeout`, so this is also
-    /// deadline order.
+    /// deadline order. One that gives up leaves the queue.
     waiters: VecDeque<Waiter>,
+    /// Where each waiting acquire finds its answer, reused: a cell is the waiter's from
+    /// [`take_or_queue`](Engine::take_or_queue) until it reads its answer or gives up.
+    cells: Vec<Cell>,
+    /// Cells no waiter holds.
+    free: Vec<usize>,
     /// Slots taken: idle, in use, or being opened.
     size: usize,
     closed: bool,
@@ -270,21 +280,122 @@ struct Slots {
 
 struct Waiter {
     deadline: Instant,
-    grant: oneshot::Sender<Grant>,
+    /// Its cell.
+    cell: usize,
 }
 
-/// What a waiter is handed: a connection, or a slot to open one in. Dropped unreceived (the
-/// waiter gave up at that very moment), either goes back: the connection to the pool, the
-/// slot to the next waiter.
+/// A waiting acquire's cell: how to wake it, and its answer once it has one.
+#[derive(Default)]
+struct Cell {
+    waker: Option<Waker>,
+    answer: Option<Answer>,
+}
+
+impl Cell {
+    /// Leaves the waiter its answer; returns its waker, to wake once the lock is let go.
+    fn answer(&mut self, answer: Answer) -> Option<Waker> {
+        self.answer = Some(answer);
+        self.waker.take()
+    }
+}
+
+/// How a wait ends.
+enum Answer {
+    Granted(Grant),
+    TimedOut,
+    Closed,
+}
+
+impl Slots {
+    /// A cell for a new waiter.
+    fn cell(&mut self) -> usize {
+        self.free.pop().unwrap_or_else(|| {
+            self.cells.push(Cell::default());
+            self.cells.len() - 1
+        })
+    }
+
+    /// Takes the oldest waiter out of the queue: its cell, to leave its answer in.
+    fn oldest(&mut self) -> Option<&mut Cell> {
+        let waiter = self.waiters.pop_front()?;
+        Some(&mut self.cells[waiter.cell])
+    }
+
+    /// Frees the cell of a waiter that read its answer or gave up; returns the answer it
+    /// held, if any.
+    fn release(&mut self, cell: usize) -> Option<Answer> {
+        self.free.push(cell);
+        let cell = std::mem::take(&mut self.cells[cell]);
+        cell.answer
+    }
+}
+
+/// What a waiter is handed: a connection, or a slot to open one in. Left unread by a waiter
+/// that gave up, either goes back: the connection to the pool, the slot to the next waiter.
 enum Grant {
     Conn(Object),
     Open(Slot),
 }
 
-/// An acquire's turn: now, or once a release or a closed connection grants it one.
+/// An acquire's turn: now, or once a release or a closed connection grants it one (its cell).
 enum Turn {
     Now(Grant),
-    Queued(oneshot::Receiver<Grant>),
+    Queued(usize),
+}
+
+/// An acquire in the queue, until its cell holds an answer. Dropped before it reads it, it
+/// leaves the queue, or passes on the grant it was just given.
+struct Queued<'a> {
+    engine: &'a Engine,
+    /// `None` once the answer is read.
+    cell: Option<usize>,
+}
+
+impl Future for Queued<'_> {
+    type Output = Result<Grant, GetError>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let Some(cell) = self.cell else {
+            return Poll::Ready(Err(GetError::Closed));
+        };
+        let mut slots = self.engine.lock();
+        let waiting = &mut slots.cells[cell];
+        let Some(answer) = waiting.answer.take() else {
+            match &mut waiting.waker {
+                Some(waker) if waker.will_wake(cx.waker()) => {}
+                waker => *waker = Some(cx.waker().clone()),
+            }
+            return Poll::Pending;
+        };
+        slots.release(cell);
+        drop(slots);
+        self.cell = None;
+        Poll::Ready(match answer {
+            Answer::Granted(grant) => Ok(grant),
+            Answer::TimedOut => Err(GetError::Timeout),
+            Answer::Closed => Err(GetError::Closed),
+        })
+    }
+}
+
+impl Drop for Queued<'_> {
+    fn drop(&mut self) {
+        let Some(cell) = self.cell.take() else { return };
+        let mut slots = self.engine.lock();
+        let woken = match slots.release(cell) {
+            None => {
+                slots.waiters.retain(|w| w.cell != cell);
+                None
+            }
+            // Given to this waiter as it gave up: to the next one.
+            Some(Answer::Granted(grant)) => hand_over(&mut slots, grant),
+            Some(Answer::TimedOut | Answer::Closed) => None,
+        };
+        drop(slots);
+        if let Some(waker) = woken {
+            waker.wake();
+        }
+    }
 }
 
 /// A slot taken to open a connection in; given back (to the next waiter, or freed) if the
@@ -386,12 +497,13 @@ impl Engine {
     pub(crate) async fn get(&self, started: Instant) -> Result<Object, GetError> {
         let grant = match self.take_or_queue(started)? {
             Turn::Now(grant) => grant,
-            Turn::Queued(waiting) => match waiting.await {
-                Ok(grant) => grant,
-                // The keeper or `close` dropped the sender.
-                Err(_) if self.is_closed() => return Err(GetError::Closed),
-                Err(_) => return Err(GetError::Timeout),
-            },
+            Turn::Queued(cell) => {
+                Queued {
+                    engine: self,
+                    cell: Some(cell),
+                }
+                .await?
+            }
         };
         match self.ready_now(grant, started) {
             Ok(object) => Ok(object),
@@ -432,13 +544,13 @@ impl Engine {
             drop(slots);
             return Ok(Turn::Now(Grant::Open(Slot(Some(self.clone())))));
         }
-        let (grant, waiting) = oneshot::channel();
+        let cell = slots.cell();
         let deadline = deadline(started, self.inner.manager.limits.acquire_timeout);
-        slots.waiters.push_back(Waiter { deadline, grant });
+        slots.waiters.push_back(Waiter { deadline, cell });
         if slots.waiters.len() == 1 {
             self.inner.keeper.notify_one();
         }
-        Ok(Turn::Queued(waiting))
+        Ok(Turn::Queued(cell))
     }
 
     /// Turns a grant into a connection ready to hand out: recycles a connection (and, if it
@@ -505,7 +617,11 @@ impl Engine {
             return;
         }
         let grant = Grant::Conn(self.object(conn));
-        hand_over(&mut slots, grant);
+        let woken = hand_over(&mut slots, grant);
+        drop(slots);
+        if let Some(waker) = woken {
+            waker.wake();
+        }
     }
 
     /// A slot whose connection closed for good (or never opened): to the oldest waiter, to
@@ -517,7 +633,11 @@ impl Engine {
             return;
         }
         let grant = Grant::Open(Slot(Some(self.clone())));
-        hand_over(&mut slots, grant);
+        let woken = hand_over(&mut slots, grant);
+        drop(slots);
+        if let Some(waker) = woken {
+            waker.wake();
+        }
     }
 
     pub(crate) fn status(&self) -> Status {
@@ -525,11 +645,7 @@ impl Engine {
         Status {
             size: slots.size,
             available: slots.idle.len(),
-            waiting: slots
-                .waiters
-                .iter()
-                .filter(|w| !w.grant.is_closed())
-                .count(),
+            waiting: slots.waiters.len(),
         }
     }
 
@@ -551,10 +667,12 @@ impl Engine {
         slots.closed = true;
         let idle = std::mem::take(&mut slots.idle);
         slots.size -= idle.len();
-        let waiters = std::mem::take(&mut slots.waiters);
+        let mut woken = Vec::with_capacity(slots.waiters.len());
+        while let Some(oldest) = slots.oldest() {
+            woken.extend(oldest.answer(Answer::Closed));
+        }
         drop(slots);
-        // Their receivers see the pool closed.
-        drop(waiters);
+        woken.into_iter().for_each(Waker::wake);
         self.inner.manager.open.close();
         self.inner.keeper.notify_one();
         idle
@@ -572,15 +690,12 @@ impl Drop for Inner {
     }
 }
 
-/// `grant` to the oldest waiter still waiting; if none is, back into `slots` (whose lock the
-/// caller holds): a connection onto the idle stack, a slot freed.
-fn hand_over(slots: &mut Slots, mut grant: Grant) {
-    while let Some(waiter) = slots.waiters.pop_front() {
-        match waiter.grant.send(grant) {
-            Ok(()) => return,
-            // That waiter gave up.
-            Err(back) => grant = back,
-        }
+/// `grant` to the oldest waiter, whose waker it returns (to wake once the caller, who holds
+/// the lock of `slots`, lets it go); if none is waiting, back into `slots`: a connection onto
+/// the idle stack, a slot freed.
+fn hand_over(slots: &mut Slots, grant: Grant) -> Option<Waker> {
+    if let Some(oldest) = slots.oldest() {
+        return oldest.answer(Answer::Granted(grant));
     }
     match grant {
         Grant::Conn(object) => slots.idle.push(object.into_parts().0),
@@ -590,6 +705,7 @@ fn hand_over(slots: &mut Slots, mut grant: Grant) {
             slots.size -= 1;
         }
     }
+    None
 }
 
 /// Ends the waits past their deadline: the queue is in deadline order, so this sleeps until
@@ -603,15 +719,14 @@ async fn keep_deadlines(weak: WeakEngine, wake: Arc<Notify>) {
                 return;
             }
             let now = Instant::now();
-            while slots
-                .waiters
-                .front()
-                .is_some_and(|w| w.deadline <= now || w.grant.is_closed())
-            {
-                // Dropping the sender ends that wait.
-                slots.waiters.pop_front();
+            let mut woken = Vec::new();
+            while slots.waiters.front().is_some_and(|w| w.deadline <= now) {
+                woken.extend(slots.oldest().and_then(|w| w.answer(Answer::TimedOut)));
             }
-            slots.waiters.front().map(|w| w.deadline)
+            let next = slots.waiters.front().map(|w| w.deadline);
+            drop(slots);
+            woken.into_iter().for_each(Waker::wake);
+            next
         };
         match next {
             Some(deadline) => {

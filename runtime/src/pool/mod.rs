@@ -191,11 +191,14 @@ impl Pool {
             return self.checkout_test(test).await;
         }
         let started = Instant::now();
-        let got = self
-            .engine
-            .get(started)
-            .instrument(self.shared.acquire_times.span())
-            .await;
+        let span = self.shared.acquire_times.span();
+        // A span no subscriber records (`pgready::pool` below debug) is not entered: entering
+        // and leaving it on every poll would cost each query for nothing.
+        let got = if span.is_disabled() {
+            self.engine.get(started).await
+        } else {
+            self.engine.get(started).instrument(span).await
+        };
         let result = got.map(PoolConnection::new).map_err(GetError::into_sqlx);
         let timed_out = matches!(result, Err(sqlx::Error::PoolTimedOut));
         self.shared
