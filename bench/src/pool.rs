@@ -7,7 +7,9 @@
 //!
 //! Even iterations run `SELECT 1` through the pool as an executor (`fetch_one(db.write())`,
 //! what service code writes); odd ones acquire explicitly, which is where acquire latency is
-//! timed, and run the lookup on the connection. Contenders take turns in rounds, so drift on a
+//! timed, and run the lookup on the connection. Every contender, the owned one included, runs
+//! the same task loop and the same per-query function, so the bench's own dispatch costs them
+//! all alike. Contenders take turns in rounds, so drift on a
 //! noisy machine spreads over all of them; queries/s is the median over the rounds. Beside
 //! it: the client process's CPU time per query (`/proc/self/stat`, all threads) and its heap
 //! allocations per query (the bench's counting allocator), which do not depend on the load.
@@ -49,40 +51,30 @@ enum Contender {
     Minimal(tokio::sync::Semaphore, std::sync::Mutex<Vec<PgConnection>>),
 }
 
-/// Variant A's loop: one task, one connection, the same query mix.
-async fn owned_loop(
-    mut conn: PgConnection,
-    task: usize,
-    deadline: Instant,
-) -> Result<(PgConnection, Samples, Samples), BoxError> {
-    let mut latency = Samples::with_capacity(8192);
-    let mut acquire = Samples::with_capacity(4096);
-    let mut iteration = 0u64;
-    while Instant::now() < deadline {
-        let t = Instant::now();
-        if iteration.is_multiple_of(2) {
-            let _: i32 = sqlx::query_scalar("SELECT 1").fetch_one(&mut conn).await?;
-        } else {
-            let id = ((task as u64 * 7919 + iteration) % ROWS as u64) as i32 + 1;
-            acquire.push(Duration::ZERO);
-            let _: String = sqlx::query_scalar("SELECT v FROM kv WHERE id = $1")
-                .bind(id)
-                .fetch_one(&mut conn)
-                .await?;
-        }
-        latency.push(t.elapsed());
-        iteration += 1;
-    }
-    Ok((conn, latency, acquire))
-}
-
 impl Contender {
-    /// One query; returns the acquire (or lock) wait when this iteration timed one.
-    async fn once(&self, task: usize, iteration: u64) -> Result<Option<Duration>, BoxError> {
+    /// One query; returns the acquire (or lock) wait when this iteration timed one. `own`:
+    /// the task's own connection, for the owned variant (which waits for nothing: zero). Every
+    /// contender runs through this one function and the one loop of [`drive`], so the bench's
+    /// own dispatch costs them all the same.
+    async fn once(
+        &self,
+        task: usize,
+        iteration: u64,
+        own: Option<&mut PgConnection>,
+    ) -> Result<Option<Duration>, BoxError> {
         let id = ((task as u64 * 7919 + iteration) % ROWS as u64) as i32 + 1;
         let lookup = "SELECT v FROM kv WHERE id = $1";
         if let Contender::Owned(_) = self {
-            return Err("the owned-connection variant runs `owned_loop`, not `once`".into());
+            let conn = own.ok_or("the owned variant runs on the task's own connection")?;
+            if iteration.is_multiple_of(2) {
+                let _: i32 = sqlx::query_scalar("SELECT 1").fetch_one(&mut *conn).await?;
+                return Ok(None);
+            }
+            let _: String = sqlx::query_scalar(lookup)
+                .bind(id)
+                .fetch_one(&mut *conn)
+                .await?;
+            return Ok(Some(Duration::ZERO));
         }
         if iteration.is_multiple_of(2) {
             match self {
@@ -174,31 +166,16 @@ async fn drive(contender: &Arc<Contender>, duration: Duration) -> Result<Tally, 
     let allocations = crate::alloc::count();
     let started = Instant::now();
     let deadline = started + duration;
-    if let Contender::Owned(conns) = &**contender {
-        let taken = std::mem::take(&mut *conns.lock().map_err(|_| "poisoned")?);
-        let handles: Vec<_> = taken
+    // The owned variant: one task per connection, each task holding its own.
+    let owned: Vec<Option<PgConnection>> = match &**contender {
+        Contender::Owned(conns) => std::mem::take(&mut *conns.lock().map_err(|_| "poisoned")?)
             .into_iter()
-            .enumerate()
-            .map(|(task, conn)| tokio::spawn(owned_loop(conn, task, deadline)))
-            .collect();
-        let mut tally = Tally::default();
-        let mut back = Vec::with_capacity(handles.len());
-        for handle in handles {
-            let (conn, latency, acquire) = handle.await??;
-            back.push(conn);
-            tally.queries += latency.len() as u64;
-            tally.latency.extend(latency);
-            tally.acquire.extend(acquire);
-        }
-        tally.elapsed = started.elapsed();
-        tally.cpu = process_cpu().saturating_sub(cpu);
-        tally.allocations = crate::alloc::count() - allocations;
-        tally.machine = MachineTicks::now().since(machine);
-        *conns.lock().map_err(|_| "poisoned")? = back;
-        return Ok(tally);
-    }
-    let mut handles = Vec::with_capacity(TASKS);
-    for task in 0..TASKS {
+            .map(Some)
+            .collect(),
+        _ => (0..TASKS).map(|_| None).collect(),
+    };
+    let mut handles = Vec::with_capacity(owned.len());
+    for (task, mut own) in owned.into_iter().enumerate() {
         let contender = Arc::clone(contender);
         handles.push(tokio::spawn(async move {
             let mut latency = Samples::with_capacity(8192);
@@ -206,22 +183,27 @@ async fn drive(contender: &Arc<Contender>, duration: Duration) -> Result<Tally, 
             let mut iteration = 0u64;
             while Instant::now() < deadline {
                 let t = Instant::now();
-                let waited = contender.once(task, iteration).await?;
+                let waited = contender.once(task, iteration, own.as_mut()).await?;
                 latency.push(t.elapsed());
                 if let Some(w) = waited {
                     acquire.push(w);
                 }
                 iteration += 1;
             }
-            Ok::<_, BoxError>((latency, acquire))
+            Ok::<_, BoxError>((latency, acquire, own))
         }));
     }
     let mut tally = Tally::default();
+    let mut back = Vec::new();
     for handle in handles {
-        let (latency, acquire) = handle.await??;
+        let (latency, acquire, own) = handle.await??;
+        back.extend(own);
         tally.queries += latency.len() as u64;
         tally.latency.extend(latency);
         tally.acquire.extend(acquire);
+    }
+    if let Contender::Owned(conns) = &**contender {
+        *conns.lock().map_err(|_| "poisoned")? = back;
     }
     tally.elapsed = started.elapsed();
     tally.cpu = process_cpu().saturating_sub(cpu);
