@@ -382,18 +382,11 @@ impl Drop for Queued<'_> {
     fn drop(&mut self) {
         let Some(cell) = self.cell.take() else { return };
         let mut slots = self.engine.lock();
-        let woken = match slots.release(cell) {
-            None => {
-                slots.waiters.retain(|w| w.cell != cell);
-                None
-            }
+        match slots.release(cell) {
+            None => slots.waiters.retain(|w| w.cell != cell),
             // Given to this waiter as it gave up: to the next one.
-            Some(Answer::Granted(grant)) => hand_over(&mut slots, grant),
-            Some(Answer::TimedOut | Answer::Closed) => None,
-        };
-        drop(slots);
-        if let Some(waker) = woken {
-            waker.wake();
+            Some(Answer::Granted(grant)) => hand_over(slots, grant),
+            Some(Answer::TimedOut | Answer::Closed) => {}
         }
     }
 }
@@ -617,11 +610,7 @@ impl Engine {
             return;
         }
         let grant = Grant::Conn(self.object(conn));
-        let woken = hand_over(&mut slots, grant);
-        drop(slots);
-        if let Some(waker) = woken {
-            waker.wake();
-        }
+        hand_over(slots, grant);
     }
 
     /// A slot whose connection closed for good (or never opened): to the oldest waiter, to
@@ -633,11 +622,7 @@ impl Engine {
             return;
         }
         let grant = Grant::Open(Slot(Some(self.clone())));
-        let woken = hand_over(&mut slots, grant);
-        drop(slots);
-        if let Some(waker) = woken {
-            waker.wake();
-        }
+        hand_over(slots, grant);
     }
 
     pub(crate) fn status(&self) -> Status {
@@ -690,12 +675,16 @@ impl Drop for Inner {
     }
 }
 
-/// `grant` to the oldest waiter, whose waker it returns (to wake once the caller, who holds
-/// the lock of `slots`, lets it go); if none is waiting, back into `slots`: a connection onto
-/// the idle stack, a slot freed.
-fn hand_over(slots: &mut Slots, grant: Grant) -> Option<Waker> {
+/// `grant` to the oldest waiter, woken once the lock is let go; if none is waiting, back into
+/// `slots`: a connection onto the idle stack, a slot freed.
+fn hand_over(mut slots: MutexGuard<'_, Slots>, grant: Grant) {
     if let Some(oldest) = slots.oldest() {
-        return oldest.answer(Answer::Granted(grant));
+        let woken = oldest.answer(Answer::Granted(grant));
+        drop(slots);
+        if let Some(waker) = woken {
+            waker.wake();
+        }
+        return;
     }
     match grant {
         Grant::Conn(object) => slots.idle.push(object.into_parts().0),
@@ -705,7 +694,6 @@ fn hand_over(slots: &mut Slots, grant: Grant) -> Option<Waker> {
             slots.size -= 1;
         }
     }
-    None
 }
 
 /// Ends the waits past their deadline: the queue is in deadline order, so this sleeps until
