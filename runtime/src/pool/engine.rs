@@ -321,6 +321,16 @@ impl Slots {
         Some(&mut self.cells[waiter.cell])
     }
 
+    /// Ends the waits of the oldest waiters while `ends` holds for the oldest, with `answer`;
+    /// returns their wakers, to wake once the lock is let go.
+    fn end_waits(&mut self, ends: impl Fn(&Waiter) -> bool, answer: fn() -> Answer) -> Vec<Waker> {
+        let mut woken = Vec::new();
+        while self.waiters.front().is_some_and(&ends) {
+            woken.extend(self.oldest().and_then(|cell| cell.answer(answer())));
+        }
+        woken
+    }
+
     /// Frees the cell of a waiter that read its answer or gave up; returns the answer it
     /// held, if any.
     fn release(&mut self, cell: usize) -> Option<Answer> {
@@ -652,10 +662,7 @@ impl Engine {
         slots.closed = true;
         let idle = std::mem::take(&mut slots.idle);
         slots.size -= idle.len();
-        let mut woken = Vec::with_capacity(slots.waiters.len());
-        while let Some(oldest) = slots.oldest() {
-            woken.extend(oldest.answer(Answer::Closed));
-        }
+        let woken = slots.end_waits(|_| true, || Answer::Closed);
         drop(slots);
         woken.into_iter().for_each(Waker::wake);
         self.inner.manager.open.close();
@@ -707,10 +714,7 @@ async fn keep_deadlines(weak: WeakEngine, wake: Arc<Notify>) {
                 return;
             }
             let now = Instant::now();
-            let mut woken = Vec::new();
-            while slots.waiters.front().is_some_and(|w| w.deadline <= now) {
-                woken.extend(slots.oldest().and_then(|w| w.answer(Answer::TimedOut)));
-            }
+            let woken = slots.end_waits(|w| w.deadline <= now, || Answer::TimedOut);
             let next = slots.waiters.front().map(|w| w.deadline);
             drop(slots);
             woken.into_iter().for_each(Waker::wake);
